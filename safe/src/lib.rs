@@ -1,0 +1,1 @@
+//! Safe API over DPDK (work in progress).

@@ -1,0 +1,1 @@
+pub use dpdk_safe::*; pub use dpdk_sys as sys;

@@ -1,0 +1,127 @@
+//! Generating the Rust declarations with bindgen and building the C shim with cc.
+
+use std::env;
+use std::fmt;
+use std::panic;
+use std::path::Path;
+
+use crate::probe::Dpdk;
+use crate::Target;
+
+#[derive(Debug)]
+pub enum BindingsError {
+    /// bindgen could not load libclang.
+    NoLibclang(String),
+    /// clang failed on the headers.
+    Clang(String),
+    Io(String),
+}
+
+impl fmt::Display for BindingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BindingsError::NoLibclang(detail) => write!(
+                f,
+                "dpdk-sys: bindgen could not load libclang, which it needs to read DPDK's headers.\n  \
+                 Install it:\n    Debian, Ubuntu: apt install libclang-dev clang\n    \
+                 Fedora, RHEL:   dnf install clang-devel\n  \
+                 or set LIBCLANG_PATH to the directory holding libclang.so.\n  ({})",
+                detail.trim()
+            ),
+            BindingsError::Clang(detail) => write!(
+                f,
+                "dpdk-sys: clang could not parse DPDK's headers: {}",
+                detail.trim()
+            ),
+            BindingsError::Io(detail) => write!(f, "dpdk-sys: {detail}"),
+        }
+    }
+}
+
+/// Flags shared by bindgen (clang) and the C compiler, so both see the same types.
+fn common_c_flags(dpdk: &Dpdk, target: &Target) -> Vec<String> {
+    let mut flags: Vec<String> = dpdk.cflags.clone();
+    flags.extend(target.large_file_defines().iter().map(|s| s.to_string()));
+    // The shim and the wrappers may call functions DPDK marks experimental.
+    flags.push("-DALLOW_EXPERIMENTAL_API".to_owned());
+    if target.is_cross() {
+        if let Some(root) = env::var_os("PKG_CONFIG_SYSROOT_DIR").filter(|r| !r.is_empty()) {
+            flags.push(format!("--sysroot={}", Path::new(&root).display()));
+        }
+    }
+    flags
+}
+
+pub fn generate(
+    dpdk: &Dpdk,
+    target: &Target,
+    manifest_dir: &Path,
+    out_dir: &Path,
+) -> Result<(), BindingsError> {
+    let header = manifest_dir.join("src/shim.h");
+    let static_fns = out_dir.join("static_fns");
+    let mut clang_args = common_c_flags(dpdk, target);
+    clang_args.push(format!("--target={}", target.triple));
+    clang_args.push(format!("-I{}", manifest_dir.join("src").display()));
+
+    let builder = bindgen::Builder::default()
+        .header(header.to_string_lossy())
+        .clang_args(&clang_args)
+        // What the listed headers declare, not all of libc.
+        .allowlist_function("rte_.*|dpdk_shim_.*")
+        .allowlist_type("rte_.*|vfio_.*")
+        .allowlist_var("RTE_.*|VFIO_.*|PCI_.*")
+        // Per-lcore variables are thread-local; Rust reaches them through the shim.
+        .blocklist_item("per_lcore_.*")
+        .allowlist_recursively(true)
+        .derive_default(true)
+        .derive_debug(true)
+        .layout_tests(true)
+        .merge_extern_blocks(true)
+        .wrap_static_fns(true)
+        .wrap_static_fns_path(&static_fns)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new().rerun_on_header_files(false)));
+
+    // bindgen panics when libclang cannot be loaded; turn that into our message.
+    let previous_hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let result = panic::catch_unwind(panic::AssertUnwindSafe(move || builder.generate()));
+    panic::set_hook(previous_hook);
+    let bindings = match result {
+        Ok(Ok(bindings)) => bindings,
+        Ok(Err(err)) => return Err(BindingsError::Clang(err.to_string())),
+        Err(payload) => {
+            let text = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "bindgen panicked".to_owned());
+            return Err(if text.contains("libclang") {
+                BindingsError::NoLibclang(text)
+            } else {
+                BindingsError::Clang(text)
+            });
+        }
+    };
+    let bindings_rs = out_dir.join("bindings.rs");
+    bindings
+        .write_to_file(&bindings_rs)
+        .map_err(|e| BindingsError::Io(format!("writing {}: {e}", bindings_rs.display())))?;
+
+    // The shim, plus bindgen's wrappers of the static inline functions.
+    let mut build = cc::Build::new();
+    build
+        .file(manifest_dir.join("src/shim.c"))
+        .file(static_fns.with_extension("c"))
+        .include(manifest_dir.join("src"))
+        .include(manifest_dir)
+        .warnings(false);
+    for flag in common_c_flags(dpdk, target) {
+        build.flag(&flag);
+    }
+    build
+        .try_compile("dpdk_shim")
+        .map_err(|e| BindingsError::Clang(format!("compiling the C shim: {e}")))?;
+    Ok(())
+}
+

@@ -1,0 +1,96 @@
+//! Build script of `dpdk-sys`: find DPDK, generate the bindings, build the shim.
+//!
+//! Every step is explained in the crate documentation (`src/lib.rs`).
+
+mod bindings;
+mod link;
+mod probe;
+
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    let target = Target::from_env();
+    let dpdk = match probe::find_dpdk(target.is_cross()) {
+        Ok(dpdk) => dpdk,
+        Err(err) => {
+            // One clear message, then stop: cargo shows stderr of a failed build script.
+            eprintln!("{err}");
+            std::process::exit(1);
+        }
+    };
+    println!(
+        "cargo:warning=dpdk-sys: building against DPDK {} from {} ({})",
+        dpdk.version,
+        dpdk.prefix_description(),
+        dpdk.origin
+    );
+
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    if let Err(err) = bindings::generate(&dpdk, &target, &manifest_dir, &out_dir) {
+        eprintln!("{err}");
+        std::process::exit(1);
+    }
+    // After the shim, so the linker sees its references to DPDK before DPDK's libraries.
+    if env::var_os("CARGO_FEATURE_STATIC").is_some() {
+        link::emit_static(&dpdk);
+    } else {
+        link::emit_dynamic(&dpdk);
+    }
+
+    // Metadata for dependants, visible to them as DEP_DPDK_<KEY>.
+    println!("cargo:version={}", dpdk.version);
+    println!("cargo:version_number={}", dpdk.version_number());
+    println!("cargo:include={}", env::join_paths(&dpdk.include_paths).unwrap().to_string_lossy());
+    println!("cargo:libdir={}", env::join_paths(&dpdk.link_paths).unwrap().to_string_lossy());
+    println!("cargo:origin={}", dpdk.origin);
+    println!("cargo:driver_sdk={}", dpdk.driver_sdk_header().is_some());
+
+    println!("cargo:rerun-if-changed=build");
+    println!("cargo:rerun-if-changed=src/shim.c");
+    println!("cargo:rerun-if-changed=src/shim.h");
+    println!("cargo:rerun-if-env-changed=LIBCLANG_PATH");
+    println!("cargo:rerun-if-env-changed=BINDGEN_EXTRA_CLANG_ARGS");
+    // A DPDK upgrade rewrites rte_version.h; that is the one header worth watching.
+    if let Some(header) = dpdk.find_header("rte_version.h") {
+        println!("cargo:rerun-if-changed={}", header.display());
+    }
+}
+
+/// What we are building for, read once from cargo's environment.
+pub struct Target {
+    pub triple: String,
+    pub host: String,
+    pub pointer_width: u32,
+}
+
+impl Target {
+    fn from_env() -> Self {
+        let triple = env::var("TARGET").expect("cargo sets TARGET");
+        let host = env::var("HOST").expect("cargo sets HOST");
+        let pointer_width = env::var("CARGO_CFG_TARGET_POINTER_WIDTH")
+            .ok()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(64);
+        Target { triple, host, pointer_width }
+    }
+
+    fn is_cross(&self) -> bool {
+        self.triple != self.host
+    }
+
+    /// Flags that make C's `off_t` 64 bits wide, as in DPDK's own build.
+    ///
+    /// DPDK's meson build compiles every file with `-D_FILE_OFFSET_BITS=64`, but
+    /// `libdpdk.pc` does not export it. Without it, a 32-bit consumer sees a 32-bit
+    /// `off_t` in `rte_pci_read_config()` and friends while the library reads 64 bits.
+    pub fn large_file_defines(&self) -> &'static [&'static str] {
+        if self.pointer_width == 32 {
+            &["-D_FILE_OFFSET_BITS=64", "-D_LARGEFILE64_SOURCE"]
+        } else {
+            &[]
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Raw FFI bindings to DPDK's EAL and VFIO PCI bus.
+//!
+//! The declarations are generated at build time by bindgen from the headers of the
+//! DPDK that pkg-config finds (`libdpdk`, 22.11 or newer), so they always match the
+//! installed library. Everything here is `unsafe` and mirrors C one to one; the
+//! `dpdk-safe` crate builds the safe API on top.
+//!
+//! # What the build script does, and why
+//!
+//! * **pkg-config.** `libdpdk.pc` gives the include directories, the libraries and two
+//!   flags that matter: `-include rte_config.h` (every DPDK header assumes it) and a
+//!   `-march` flag. The build script passes every `--cflags` token to both clang
+//!   (for bindgen) and the C compiler (for the shim), so both see the same types.
+//!   `PKG_CONFIG_PATH`, `PKG_CONFIG_LIBDIR` and `PKG_CONFIG_SYSROOT_DIR` select another
+//!   DPDK or a cross sysroot. The metadata `DEP_DPDK_VERSION`, `DEP_DPDK_INCLUDE`,
+//!   `DEP_DPDK_LIBDIR`, `DEP_DPDK_ORIGIN` (`distribution` or `custom-prefix`) and
+//!   `DEP_DPDK_DRIVER_SDK` reach the build scripts of direct dependants.
+//! * **Allowlists.** bindgen is told to keep `rte_*` functions and types, `vfio_*`
+//!   types and `RTE_*`/`VFIO_*`/`PCI_*` constants, plus whatever those need. Without
+//!   the lists the module would redeclare most of libc and the kernel headers.
+//! * **`-D_FILE_OFFSET_BITS=64` on 32-bit targets.** DPDK's own build compiles every
+//!   file with it, so `off_t` inside the library is 64 bits wide on i686 too, but
+//!   `libdpdk.pc` does not export the flag. Without it, bindgen would declare
+//!   `off_t` as a 32-bit `c_long` and every call to `rte_pci_read_config()`,
+//!   `rte_pci_write_config()` or `rte_pci_ioport_read()` would pass a wrong
+//!   offset: the 2015 VFIO offset bug in a new place. The build script adds the
+//!   define for bindgen and for the shim; [`off_t`] is therefore `i64` everywhere,
+//!   and a test compares it with what the library's imports prove.
+//! * **The shim.** DPDK declares part of its API as `static inline` functions
+//!   (`rte_lcore_id()`, `rte_rdtsc()`, ...), which have no symbol to link to.
+//!   bindgen's `wrap_static_fns` writes a C wrapper for each one in the allowlist,
+//!   and `cc` compiles those wrappers, so they appear here as ordinary functions.
+//!   What bindgen cannot wrap is written by hand in `src/shim.c`: the per-lcore
+//!   variable `rte_errno` ([`dpdk_shim_errno_get`], [`dpdk_shim_errno_set`]), the
+//!   `RTE_VERSION` macro and the VFIO ioctl numbers, which are function-like macros.
+//!   `RTE_DEV_FOREACH` is a macro over [`rte_dev_iterator_init`] and
+//!   [`rte_dev_iterator_next`], which are real functions and bound directly.
+//! * **Linking.** By default the shared libraries of `pkg-config --libs libdpdk`
+//!   plus the PCI and vdev bus libraries (DPDK counts buses among the drivers and
+//!   leaves them out of the public link line). With the `static` feature, the
+//!   archives DPDK lists between `--whole-archive` and `--no-whole-archive` are
+//!   linked whole: drivers register from constructors that nothing references,
+//!   and a plain static link would drop every one of them.
+//! * **Re-runs.** The script re-runs when its own files, the shim, `rte_version.h`
+//!   (rewritten by every DPDK upgrade) or the pkg-config and libclang variables
+//!   change, and not otherwise.
+
+#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case)]
+#![allow(clippy::all, rustdoc::all, unnecessary_transmutes)]
+
+include!(concat!(env!("OUT_DIR"), "/bindings.rs"));

@@ -1,1 +1,172 @@
-fn main(){}
+//! Lists the PCI devices DPDK's bus sees, grouped by kernel driver, in the
+//! spirit of `dpdk-devbind.py --status`.
+//!
+//! ```text
+//! probe --sysfs DIR [-a ADDR]...   # a sysfs tree of your own (e.g. a test fixture)
+//! probe -a ADDR [-a ADDR]...       # the real bus, only the listed devices
+//! probe --all                      # the real bus, every device (DPDK may probe them!)
+//! ```
+//!
+//! Devices DPDK's scan skipped (no kernel driver bound) are listed from sysfs.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use dpdk::eal::{Eal, LogLevel};
+use dpdk::pci::{
+    list_device_dirs, sysfs_pci_root, BarInfo, BarKind, KernelDriver, PciAddress, PciDevice,
+};
+
+struct Options {
+    sysfs: Option<String>,
+    allow: Vec<PciAddress>,
+    all: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut opts = Options {
+        sysfs: None,
+        allow: Vec::new(),
+        all: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--sysfs" => opts.sysfs = Some(args.next().ok_or("--sysfs needs a directory")?),
+            "-a" => {
+                let text = args.next().ok_or("-a needs a PCI address")?;
+                opts.allow.push(text.parse().map_err(|e| format!("{e}"))?);
+            }
+            "--all" => opts.all = true,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if opts.sysfs.is_none() && opts.allow.is_empty() && !opts.all {
+        return Err("say which devices: --sysfs DIR, -a ADDR or --all".to_owned());
+    }
+    Ok(opts)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("probe: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let opts = parse_args()?;
+    if let Some(dir) = &opts.sysfs {
+        // DPDK's PCI bus reads this variable when the EAL starts.
+        std::env::set_var("SYSFS_PCI_DEVICES", dir);
+    }
+    let mut builder = Eal::builder()
+        .no_huge(64 << 20)
+        .no_shconf()
+        .log_level(LogLevel::Error);
+    for addr in &opts.allow {
+        builder = builder.allow(*addr);
+    }
+    let eal = builder.init()?;
+
+    let mut groups: BTreeMap<u8, (String, Vec<PciDevice>)> = BTreeMap::new();
+    let mut on_bus = Vec::new();
+    for device in eal.pci_devices() {
+        let device = device?;
+        on_bus.push(device.address);
+        let (rank, title) = group_of(&device.kernel_driver);
+        groups
+            .entry(rank)
+            .or_insert_with(|| (title, Vec::new()))
+            .1
+            .push(device);
+    }
+    for (title, devices) in groups.values() {
+        print_group(title, devices);
+    }
+
+    let skipped: Vec<PciAddress> = list_device_dirs(&sysfs_pci_root())?
+        .into_iter()
+        .map(|(addr, _)| addr)
+        .filter(|addr| !on_bus.contains(addr))
+        .filter(|addr| opts.allow.is_empty() || opts.allow.contains(addr))
+        .collect();
+    if !skipped.is_empty() {
+        println!("\nNot on DPDK's bus (no kernel driver bound)");
+        println!("{}", "=".repeat(42));
+        for addr in skipped {
+            println!("{addr}");
+        }
+    }
+    eal.cleanup()?;
+    Ok(())
+}
+
+fn group_of(driver: &KernelDriver) -> (u8, String) {
+    match driver {
+        KernelDriver::VfioPci | KernelDriver::UioPciGeneric | KernelDriver::IgbUio => {
+            (0, "Devices using a DPDK-compatible driver".to_owned())
+        }
+        KernelDriver::Other(_) => (1, "Devices using a kernel driver".to_owned()),
+        KernelDriver::None => (2, "Devices without a kernel driver".to_owned()),
+    }
+}
+
+fn print_group(title: &str, devices: &[PciDevice]) {
+    println!("\n{title}\n{}", "=".repeat(title.len()));
+    println!(
+        "{:<13} {:<9} {:<9} {:<6} {:<4} {:<5} {:<16} {:<12} BARs",
+        "address", "id", "subsys", "class", "numa", "iommu", "kernel driver", "dpdk driver"
+    );
+    for d in devices {
+        let opt = |v: Option<u32>| v.map_or("-".to_owned(), |v| v.to_string());
+        println!(
+            "{:<13} {:04x}:{:04x} {:04x}:{:04x} {:06x} {:<4} {:<5} {:<16} {:<12} {}",
+            d.address.to_string(),
+            d.ids.vendor,
+            d.ids.device,
+            d.ids.subsystem_vendor,
+            d.ids.subsystem_device,
+            d.class,
+            opt(d.numa_node),
+            opt(d.iommu_group),
+            d.kernel_driver.to_string(),
+            d.dpdk_driver.as_deref().unwrap_or("-"),
+            bars_summary(&d.bars),
+        );
+    }
+}
+
+fn bars_summary(bars: &[Option<BarInfo>; 6]) -> String {
+    let parts: Vec<String> = bars
+        .iter()
+        .flatten()
+        .map(|b| {
+            let kind = match b.kind {
+                BarKind::Io => "io",
+                BarKind::Memory if b.is_64bit => "mem64",
+                BarKind::Memory => "mem32",
+            };
+            let pf = if b.prefetchable { ",pf" } else { "" };
+            format!("{}:{}({kind}{pf})", b.index, human_size(b.len))
+        })
+        .collect();
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(" ")
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("", 1)];
+    for (unit, size) in UNITS {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    bytes.to_string()
+}

@@ -1,1 +1,67 @@
-pub use dpdk_safe::*; pub use dpdk_sys as sys;
+//! Rust bindings for DPDK's EAL and VFIO PCI bus, built against the DPDK your
+//! distribution ships.
+//!
+//! This crate is what applications import. It re-exports the safe API of
+//! `dpdk-safe` at its root and the raw FFI of `dpdk-sys` as [`sys`], and records
+//! which DPDK it was built against in [`build_info`].
+//!
+//! ```no_run
+//! use dpdk::eal::Eal;
+//!
+//! let eal = Eal::builder()
+//!     .no_huge(64 << 20)
+//!     .no_shconf()
+//!     .allow("0000:00:03.0".parse()?)
+//!     .init()?;
+//! dpdk::build_info::check_runtime(&eal)?;
+//! for device in eal.pci_devices() {
+//!     let device = device?;
+//!     println!("{} {:04x}:{:04x} {}", device.address, device.ids.vendor, device.ids.device, device.kernel_driver);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub use dpdk_safe::*;
+pub use dpdk_sys as sys;
+
+/// The DPDK this crate was compiled against, as `dpdk-sys`'s build script found it.
+pub mod build_info {
+    use dpdk_safe::eal::Eal;
+
+    /// Version from `libdpdk.pc`, e.g. `22.11.11`.
+    pub const DPDK_VERSION: &str = env!("DPDK_RS_BUILD_VERSION");
+    /// `distribution` (under `/usr`) or `custom-prefix` (found through `PKG_CONFIG_PATH`).
+    pub const DPDK_ORIGIN: &str = env!("DPDK_RS_BUILD_ORIGIN");
+    /// The header directories the bindings were generated from, `:`-separated.
+    pub const DPDK_INCLUDE_DIRS: &str = env!("DPDK_RS_BUILD_INCLUDE");
+    /// The library directories linked against, `:`-separated.
+    pub const DPDK_LIBRARY_DIRS: &str = env!("DPDK_RS_BUILD_LIBDIR");
+
+    /// The loaded DPDK is not the one the bindings were generated for.
+    #[derive(Debug, thiserror::Error)]
+    #[error(
+        "built against DPDK {built} but running with {running}: rebuild against the installed DPDK"
+    )]
+    pub struct VersionMismatch {
+        pub built: String,
+        pub running: String,
+    }
+
+    /// Checks that the running DPDK has the year and month (the ABI line) of the
+    /// DPDK the bindings were built against.
+    pub fn check_runtime(eal: &Eal) -> Result<(), VersionMismatch> {
+        let running = eal.version();
+        let line = |v: &str| -> Option<String> {
+            let mut parts = v.trim_start_matches("DPDK ").split('.');
+            Some(format!("{}.{}", parts.next()?, parts.next()?))
+        };
+        if line(&running) == line(DPDK_VERSION) {
+            Ok(())
+        } else {
+            Err(VersionMismatch {
+                built: DPDK_VERSION.to_owned(),
+                running,
+            })
+        }
+    }
+}

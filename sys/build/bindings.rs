@@ -80,7 +80,9 @@ pub fn generate(
         .merge_extern_blocks(true)
         .wrap_static_fns(true)
         .wrap_static_fns_path(&static_fns)
-        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new().rerun_on_header_files(false)));
+        .parse_callbacks(Box::new(
+            bindgen::CargoCallbacks::new().rerun_on_header_files(false),
+        ));
 
     // bindgen panics when libclang cannot be loaded; turn that into our message.
     let previous_hook = panic::take_hook();
@@ -124,4 +126,3 @@ pub fn generate(
         .map_err(|e| BindingsError::Clang(format!("compiling the C shim: {e}")))?;
     Ok(())
 }
-

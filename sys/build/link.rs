@@ -54,13 +54,21 @@ pub fn static_link_lines(tokens: &[String]) -> Vec<String> {
             }
             t if t.starts_with("-l:lib") && t.ends_with(".a") => {
                 let name = &t["-l:lib".len()..t.len() - ".a".len()];
-                let modifiers = if whole { ":+whole-archive,-bundle" } else { ":-bundle" };
+                let modifiers = if whole {
+                    ":+whole-archive,-bundle"
+                } else {
+                    ":-bundle"
+                };
                 lines.push(format!("cargo:rustc-link-lib=static{modifiers}={name}"));
             }
             t if t.starts_with("-l") => {
                 let name = &t[2..];
                 // DPDK's own libraries come as archives; system libraries stay shared.
-                let kind = if name.starts_with("rte_") { "static:-bundle" } else { "dylib" };
+                let kind = if name.starts_with("rte_") {
+                    "static:-bundle"
+                } else {
+                    "dylib"
+                };
                 lines.push(format!("cargo:rustc-link-lib={kind}={name}"));
             }
             t if t.starts_with("-Wl,") || t == "-pthread" => {

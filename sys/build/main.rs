@@ -43,8 +43,16 @@ fn main() {
     // Metadata for dependants, visible to them as DEP_DPDK_<KEY>.
     println!("cargo:version={}", dpdk.version);
     println!("cargo:version_number={}", dpdk.version_number());
-    println!("cargo:include={}", env::join_paths(&dpdk.include_paths).unwrap().to_string_lossy());
-    println!("cargo:libdir={}", env::join_paths(&dpdk.link_paths).unwrap().to_string_lossy());
+    println!(
+        "cargo:include={}",
+        env::join_paths(&dpdk.include_paths)
+            .unwrap()
+            .to_string_lossy()
+    );
+    println!(
+        "cargo:libdir={}",
+        env::join_paths(&dpdk.link_paths).unwrap().to_string_lossy()
+    );
     println!("cargo:origin={}", dpdk.origin);
     println!("cargo:driver_sdk={}", dpdk.driver_sdk_header().is_some());
 
@@ -74,7 +82,11 @@ impl Target {
             .ok()
             .and_then(|w| w.parse().ok())
             .unwrap_or(64);
-        Target { triple, host, pointer_width }
+        Target {
+            triple,
+            host,
+            pointer_width,
+        }
     }
 
     fn is_cross(&self) -> bool {

@@ -18,3 +18,5 @@ unsigned long dpdk_shim_vfio_ioctl_get_irq_info(void) { return VFIO_DEVICE_GET_I
 unsigned long dpdk_shim_vfio_ioctl_set_irqs(void) { return VFIO_DEVICE_SET_IRQS; }
 
 unsigned long dpdk_shim_vfio_ioctl_reset(void) { return VFIO_DEVICE_RESET; }
+
+unsigned long dpdk_shim_vfio_ioctl_group_get_status(void) { return VFIO_GROUP_GET_STATUS; }

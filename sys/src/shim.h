@@ -43,5 +43,6 @@ unsigned long dpdk_shim_vfio_ioctl_get_region_info(void);
 unsigned long dpdk_shim_vfio_ioctl_get_irq_info(void);
 unsigned long dpdk_shim_vfio_ioctl_set_irqs(void);
 unsigned long dpdk_shim_vfio_ioctl_reset(void);
+unsigned long dpdk_shim_vfio_ioctl_group_get_status(void);
 
 #endif

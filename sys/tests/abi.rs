@@ -52,7 +52,11 @@ fn off_t_matches_the_library() {
         "bindings' off_t differs from the one {lib} was built with"
     );
     // SAFETY: a constant getter.
-    assert_eq!(unsafe { dpdk_shim_off_t_size() }, size_of::<off_t>(), "shim and bindings");
+    assert_eq!(
+        unsafe { dpdk_shim_off_t_size() },
+        size_of::<off_t>(),
+        "shim and bindings"
+    );
 }
 
 #[test]
@@ -61,6 +65,7 @@ fn vfio_ioctl_numbers_match_the_kernel_abi() {
     let io = |n: u64| (0x3b << 8) | (100 + n);
     // SAFETY: constant getters.
     unsafe {
+        assert_eq!(dpdk_shim_vfio_ioctl_group_get_status() as u64, io(3));
         assert_eq!(dpdk_shim_vfio_ioctl_get_device_info() as u64, io(7));
         assert_eq!(dpdk_shim_vfio_ioctl_get_region_info() as u64, io(8));
         assert_eq!(dpdk_shim_vfio_ioctl_get_irq_info() as u64, io(9));

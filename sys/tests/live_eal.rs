@@ -40,15 +40,30 @@ fn init(args: &[CString]) -> i32 {
 fn live_eal() {
     let args = eal_args();
     let consumed = init(&args);
-    assert_eq!(consumed, args.len() as i32 - 1, "rte_eal_init consumed every option");
+    assert_eq!(
+        consumed,
+        args.len() as i32 - 1,
+        "rte_eal_init consumed every option"
+    );
 
     // Version string and number, through a real function and the shim's macro.
     // SAFETY: rte_version returns a static NUL-terminated string.
-    let version = unsafe { CStr::from_ptr(rte_version()) }.to_str().unwrap().to_owned();
+    let version = unsafe { CStr::from_ptr(rte_version()) }
+        .to_str()
+        .unwrap()
+        .to_owned();
     // SAFETY: plain getters without arguments.
-    let (year, month, num) =
-        unsafe { (rte_version_year(), rte_version_month(), dpdk_shim_version_num()) };
-    assert!(version.starts_with(&format!("DPDK {year}.{month:02}")), "{version}");
+    let (year, month, num) = unsafe {
+        (
+            rte_version_year(),
+            rte_version_month(),
+            dpdk_shim_version_num(),
+        )
+    };
+    assert!(
+        version.starts_with(&format!("DPDK {year}.{month:02}")),
+        "{version}"
+    );
     assert!(year >= 22, "{version}");
     assert_eq!(num >> 24, year, "RTE_VERSION's year byte");
     assert_eq!((num >> 16) & 0xff, month, "RTE_VERSION's month byte");
@@ -58,10 +73,21 @@ fn live_eal() {
     unsafe {
         assert_eq!(rte_lcore_count(), 1);
         assert_eq!(rte_get_main_lcore(), 0);
-        assert_eq!(rte_lcore_id(), 0, "static inline rte_lcore_id through the wrapper");
-        assert!(rte_socket_id() < RTE_MAX_NUMA_NODES, "socket id {}", rte_socket_id());
+        assert_eq!(
+            rte_lcore_id(),
+            0,
+            "static inline rte_lcore_id through the wrapper"
+        );
+        assert!(
+            rte_socket_id() < RTE_MAX_NUMA_NODES,
+            "socket id {}",
+            rte_socket_id()
+        );
         assert_eq!(rte_lcore_index(0), 0);
-        assert!(rte_rdtsc() > 0, "static inline rte_rdtsc through the wrapper");
+        assert!(
+            rte_rdtsc() > 0,
+            "static inline rte_rdtsc through the wrapper"
+        );
     }
 
     // rte_errno: write and read back through the shim, then a real error from DPDK.
@@ -75,9 +101,18 @@ fn live_eal() {
     // SAFETY: as above; rte_strerror returns a static or per-lcore string.
     let (errno, text) = unsafe {
         let errno = dpdk_shim_errno_get();
-        (errno, CStr::from_ptr(rte_strerror(errno)).to_string_lossy().into_owned())
+        (
+            errno,
+            CStr::from_ptr(rte_strerror(errno))
+                .to_string_lossy()
+                .into_owned(),
+        )
     };
-    assert_eq!(errno, libc::EALREADY, "rte_errno after a second init: {text}");
+    assert_eq!(
+        errno,
+        libc::EALREADY,
+        "rte_errno after a second init: {text}"
+    );
     assert!(!text.is_empty());
 
     // Device iteration, as RTE_DEV_FOREACH does it, finds the null vdev.
@@ -95,7 +130,11 @@ fn live_eal() {
             if dev.is_null() {
                 break;
             }
-            names.push(CStr::from_ptr(rte_dev_name(dev)).to_string_lossy().into_owned());
+            names.push(
+                CStr::from_ptr(rte_dev_name(dev))
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
     }
     assert_eq!(names, ["net_null0"]);

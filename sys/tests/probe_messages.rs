@@ -26,7 +26,10 @@ fn missing_and_old_dpdk_give_one_clear_message() {
     // No libdpdk.pc anywhere pkg-config looks.
     let missing = with_pkg_config_dir(&dir, || probe::find_dpdk(false)).unwrap_err();
     let text = missing.to_string();
-    assert!(matches!(missing, probe::ProbeError::NotFound(_)), "{missing:?}");
+    assert!(
+        matches!(missing, probe::ProbeError::NotFound(_)),
+        "{missing:?}"
+    );
     for needle in ["libdpdk-dev", "dpdk-devel", "PKG_CONFIG_PATH", "22.11"] {
         assert!(text.contains(needle), "message lacks {needle}: {text}");
     }
@@ -39,13 +42,22 @@ fn missing_and_old_dpdk_give_one_clear_message() {
     .unwrap();
     let old = with_pkg_config_dir(&dir, || probe::find_dpdk(false)).unwrap_err();
     let text = old.to_string();
-    assert!(matches!(old, probe::ProbeError::TooOld(ref v) if v == "21.11.2"), "{old:?}");
-    assert!(text.contains("DPDK 21.11.2 was found") && text.contains("libdpdk-dev"), "{text}");
+    assert!(
+        matches!(old, probe::ProbeError::TooOld(ref v) if v == "21.11.2"),
+        "{old:?}"
+    );
+    assert!(
+        text.contains("DPDK 21.11.2 was found") && text.contains("libdpdk-dev"),
+        "{text}"
+    );
 
     // Cross-compiling without pkg-config's cross variables.
     std::env::remove_var("PKG_CONFIG_ALLOW_CROSS");
     let cross = probe::find_dpdk(true).unwrap_err();
-    assert!(cross.to_string().contains("PKG_CONFIG_SYSROOT_DIR"), "{cross}");
+    assert!(
+        cross.to_string().contains("PKG_CONFIG_SYSROOT_DIR"),
+        "{cross}"
+    );
 
     // A custom prefix is found through PKG_CONFIG_PATH and reported as such.
     fs::write(
@@ -57,7 +69,11 @@ fn missing_and_old_dpdk_give_one_clear_message() {
     assert_eq!(found.version, "24.11.1");
     assert_eq!(found.version_number(), 241101);
     assert_eq!(found.origin, probe::Origin::CustomPrefix);
-    assert!(found.cflags.iter().any(|f| f == "rte_config.h"), "{:?}", found.cflags);
+    assert!(
+        found.cflags.iter().any(|f| f == "rte_config.h"),
+        "{:?}",
+        found.cflags
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -1,0 +1,20 @@
+//! One error type for applications that do not care which layer failed.
+
+use crate::eal::EalError;
+use crate::pci::{DeviceError, ParseAddressError, SysfsError};
+use crate::vfio::OpenError;
+
+/// Any error of this crate; each variant wraps the error of one concept.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Eal(#[from] EalError),
+    #[error(transparent)]
+    Address(#[from] ParseAddressError),
+    #[error(transparent)]
+    Sysfs(#[from] SysfsError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+}

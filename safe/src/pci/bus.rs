@@ -1,0 +1,227 @@
+//! DPDK's PCI bus: the devices its scan found, and probing or removing them.
+//!
+//! DPDK's public headers keep `struct rte_pci_device` opaque (its definition is in
+//! the driver SDK, which distributions do not install), so the bus gives each
+//! device's name, NUMA node and driver through `rte_dev_*` functions, and the rest
+//! (IDs, class, kernel driver, IOMMU group, BARs) comes from the same sysfs
+//! directory DPDK's scan read.
+
+use std::ffi::{CStr, CString};
+use std::marker::PhantomData;
+use std::path::PathBuf;
+
+use crate::eal::{last_rte_errno, rte_strerror, Eal};
+use crate::pci::sysfs::{sysfs_pci_root, BarInfo, KernelDriver, PciIds, SysfsDevice, SysfsError};
+use crate::pci::PciAddress;
+
+/// A PCI device on DPDK's bus, as DPDK and sysfs describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PciDevice {
+    pub address: PciAddress,
+    pub ids: PciIds,
+    /// 24-bit class code: base class, subclass, programming interface.
+    pub class: u32,
+    /// NUMA node as DPDK reports it; `None` when unknown.
+    pub numa_node: Option<u32>,
+    /// The kernel driver the device is bound to.
+    pub kernel_driver: KernelDriver,
+    pub iommu_group: Option<u32>,
+    /// Name of the DPDK driver attached by a probe, if any.
+    pub dpdk_driver: Option<String>,
+    pub bars: [Option<BarInfo>; 6],
+    pub rom: Option<BarInfo>,
+    /// The sysfs directory the details were read from.
+    pub sysfs_path: PathBuf,
+}
+
+/// Why enumeration, probe or remove failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("no PCI device {0} on DPDK's bus (not scanned, not allowlisted, or no kernel driver)")]
+    NoSuchDevice(PciAddress),
+    #[error("no DPDK driver matches PCI device {0}")]
+    NoDriver(PciAddress),
+    #[error("PCI device {0} is already probed")]
+    AlreadyProbed(PciAddress),
+    #[error("PCI device {0} has no DPDK driver attached, so there is nothing to remove")]
+    NotProbed(PciAddress),
+    #[error("DPDK named a PCI device {name:?}, which is not a PCI address")]
+    BadName { name: String },
+    #[error("{op} of PCI device {address} failed: {errno_text} (errno {errno})")]
+    Failed {
+        op: &'static str,
+        address: PciAddress,
+        errno: i32,
+        errno_text: String,
+    },
+    #[error(transparent)]
+    Sysfs(#[from] SysfsError),
+}
+
+/// Iterates the devices on DPDK's PCI bus; see [`Eal::pci_devices`].
+pub struct PciDevices<'eal> {
+    iterator: Box<dpdk_sys::rte_dev_iterator>,
+    // The iterator keeps pointers into this string.
+    _filter: CString,
+    root: PathBuf,
+    done: bool,
+    _eal: PhantomData<&'eal Eal>,
+}
+
+impl Eal {
+    /// The devices DPDK's PCI bus holds, in DPDK's order (by address).
+    ///
+    /// Each item reads the device's sysfs directory; a malformed file gives an
+    /// error for that device only.
+    pub fn pci_devices(&self) -> PciDevices<'_> {
+        let filter = CString::new("bus=pci").expect("static string");
+        // SAFETY: rte_dev_iterator is a plain C struct for which all-zero is the
+        // state DPDK expects before rte_dev_iterator_init.
+        let mut iterator: Box<dpdk_sys::rte_dev_iterator> = Box::new(unsafe { std::mem::zeroed() });
+        // SAFETY: the iterator and the filter are heap-pinned in the returned value
+        // and outlive the iteration; rte_errno is cleared because the function
+        // returns -rte_errno even on success.
+        let ret = unsafe {
+            dpdk_sys::dpdk_shim_errno_set(0);
+            dpdk_sys::rte_dev_iterator_init(&mut *iterator, filter.as_ptr())
+        };
+        PciDevices {
+            iterator,
+            _filter: filter,
+            root: sysfs_pci_root(),
+            done: ret != 0,
+            _eal: PhantomData,
+        }
+    }
+
+    /// The device at `address`, if DPDK's bus has it.
+    pub fn pci_device(&self, address: PciAddress) -> Result<PciDevice, DeviceError> {
+        let (devices, device, name) = self.find_rte_device(address)?;
+        devices.describe(device, name)
+    }
+
+    /// Probes the device: DPDK matches its drivers against it and attaches one
+    /// (`rte_dev_probe`). The device must be on the bus (allowlisted, or found by
+    /// the scan) and bound to a kernel driver DPDK can use.
+    pub fn probe(&self, address: PciAddress) -> Result<(), DeviceError> {
+        let devargs = CString::new(address.to_string()).expect("addresses have no NUL");
+        // SAFETY: devargs is a valid C string for the duration of the call.
+        let ret = unsafe { dpdk_sys::rte_dev_probe(devargs.as_ptr()) };
+        match -ret {
+            0 => Ok(()),
+            libc::ENODEV => Err(DeviceError::NoSuchDevice(address)),
+            libc::ENOTSUP => Err(DeviceError::NoDriver(address)),
+            libc::EEXIST => Err(DeviceError::AlreadyProbed(address)),
+            errno => Err(failed("probe", address, errno)),
+        }
+    }
+
+    /// Detaches the DPDK driver from the device (`rte_dev_remove`).
+    pub fn remove(&self, address: PciAddress) -> Result<(), DeviceError> {
+        let (_devices, device, _) = self.find_rte_device(address)?;
+        // SAFETY: device came from DPDK's bus in this call and is still listed.
+        if unsafe { dpdk_sys::rte_dev_driver(device) }.is_null() {
+            return Err(DeviceError::NotProbed(address));
+        }
+        // SAFETY: as above; DPDK detaches the driver and keeps or frees the device.
+        let ret = unsafe { dpdk_sys::rte_dev_remove(device) };
+        match -ret {
+            0 => Ok(()),
+            libc::ENOENT => Err(DeviceError::NotProbed(address)),
+            errno => Err(failed("remove", address, errno)),
+        }
+    }
+
+    /// DPDK's device at `address`, with the iterator that found it.
+    fn find_rte_device(
+        &self,
+        address: PciAddress,
+    ) -> Result<(PciDevices<'_>, *mut dpdk_sys::rte_device, String), DeviceError> {
+        let mut devices = self.pci_devices();
+        while let Some((device, name)) = devices.next_raw() {
+            if name.parse::<PciAddress>().ok() == Some(address) {
+                return Ok((devices, device, name));
+            }
+        }
+        Err(DeviceError::NoSuchDevice(address))
+    }
+}
+
+fn failed(op: &'static str, address: PciAddress, errno: i32) -> DeviceError {
+    let errno = if errno == 0 { last_rte_errno() } else { errno };
+    DeviceError::Failed {
+        op,
+        address,
+        errno,
+        errno_text: rte_strerror(errno),
+    }
+}
+
+impl PciDevices<'_> {
+    /// The next DPDK device and its name.
+    fn next_raw(&mut self) -> Option<(*mut dpdk_sys::rte_device, String)> {
+        if self.done {
+            return None;
+        }
+        // SAFETY: the iterator was initialised by rte_dev_iterator_init and its
+        // filter string is alive; DPDK returns NULL at the end.
+        let device = unsafe { dpdk_sys::rte_dev_iterator_next(&mut *self.iterator) };
+        if device.is_null() {
+            self.done = true;
+            return None;
+        }
+        // SAFETY: device is a live rte_device; its name is a NUL-terminated string
+        // owned by DPDK, copied out at once.
+        let name = unsafe { CStr::from_ptr(dpdk_sys::rte_dev_name(device)) }
+            .to_string_lossy()
+            .into_owned();
+        Some((device, name))
+    }
+
+    fn describe(
+        &self,
+        device: *mut dpdk_sys::rte_device,
+        name: String,
+    ) -> Result<PciDevice, DeviceError> {
+        let address: PciAddress = name
+            .parse()
+            .map_err(|_| DeviceError::BadName { name: name.clone() })?;
+        // SAFETY: device is live (returned by the iterator just now).
+        let (numa, driver) = unsafe {
+            (
+                dpdk_sys::rte_dev_numa_node(device),
+                dpdk_sys::rte_dev_driver(device),
+            )
+        };
+        let dpdk_driver = (!driver.is_null()).then(|| {
+            // SAFETY: a non-NULL driver is a registered rte_driver with a static name.
+            unsafe { CStr::from_ptr(dpdk_sys::rte_driver_name(driver)) }
+                .to_string_lossy()
+                .into_owned()
+        });
+        let sysfs_path = self.root.join(&name);
+        let sysfs = SysfsDevice::read(&sysfs_path)?;
+        Ok(PciDevice {
+            address,
+            ids: sysfs.ids,
+            class: sysfs.class,
+            numa_node: u32::try_from(numa).ok(),
+            kernel_driver: sysfs.kernel_driver,
+            iommu_group: sysfs.iommu_group,
+            dpdk_driver,
+            bars: sysfs.bars,
+            rom: sysfs.rom,
+            sysfs_path,
+        })
+    }
+}
+
+impl Iterator for PciDevices<'_> {
+    type Item = Result<PciDevice, DeviceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (device, name) = self.next_raw()?;
+        Some(self.describe(device, name))
+    }
+}

@@ -1,0 +1,9 @@
+//! PCI devices: addresses, what sysfs says about them, and DPDK's PCI bus.
+
+pub mod address;
+pub mod bus;
+pub mod sysfs;
+
+pub use address::{ParseAddressError, PciAddress};
+pub use bus::{DeviceError, PciDevice};
+pub use sysfs::*;

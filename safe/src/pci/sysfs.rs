@@ -1,0 +1,396 @@
+//! Reading a PCI device's sysfs directory, with a bound on every field.
+//!
+//! The same files DPDK's PCI scan reads: `vendor`, `device`, `subsystem_vendor`,
+//! `subsystem_device`, `class`, `numa_node`, `resource`, and the `driver` and
+//! `iommu_group` links. The kernel writes them, but a fake or damaged tree must
+//! give an error naming the file, never a panic or a wrong value.
+
+use std::fmt;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::pci::PciAddress;
+
+/// Attribute files are a line or two; anything longer is not a sysfs attribute.
+const MAX_ATTRIBUTE_BYTES: u64 = 4096;
+
+/// `IORESOURCE_*` flags of the `resource` file (include/linux/ioport.h).
+const IORESOURCE_IO: u64 = 0x100;
+const IORESOURCE_MEM: u64 = 0x200;
+const IORESOURCE_PREFETCH: u64 = 0x2000;
+const IORESOURCE_MEM_64: u64 = 0x0010_0000;
+
+/// Where the PCI devices' sysfs directories are: `$SYSFS_PCI_DEVICES` when set,
+/// as DPDK's PCI bus reads it, else `/sys/bus/pci/devices`.
+pub fn sysfs_pci_root() -> PathBuf {
+    match std::env::var_os("SYSFS_PCI_DEVICES") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from("/sys/bus/pci/devices"),
+    }
+}
+
+/// Vendor, device and subsystem IDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct PciIds {
+    pub vendor: u16,
+    pub device: u16,
+    pub subsystem_vendor: u16,
+    pub subsystem_device: u16,
+}
+
+/// The kernel driver a device is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KernelDriver {
+    VfioPci,
+    UioPciGeneric,
+    IgbUio,
+    Other(String),
+    None,
+}
+
+impl KernelDriver {
+    fn from_name(name: &str) -> Self {
+        match name {
+            "vfio-pci" => KernelDriver::VfioPci,
+            "uio_pci_generic" => KernelDriver::UioPciGeneric,
+            "igb_uio" => KernelDriver::IgbUio,
+            other => KernelDriver::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for KernelDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KernelDriver::VfioPci => "vfio-pci",
+            KernelDriver::UioPciGeneric => "uio_pci_generic",
+            KernelDriver::IgbUio => "igb_uio",
+            KernelDriver::Other(name) => name,
+            KernelDriver::None => "none",
+        })
+    }
+}
+
+/// Memory or I/O port space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BarKind {
+    Memory,
+    Io,
+}
+
+/// One BAR (or the ROM) as the `resource` file describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BarInfo {
+    /// 0..=5 for BARs, 6 for the ROM.
+    pub index: u8,
+    /// Bus address where the host put it.
+    pub start: u64,
+    pub len: u64,
+    pub kind: BarKind,
+    pub is_64bit: bool,
+    pub prefetchable: bool,
+}
+
+/// Everything read from one device directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysfsDevice {
+    pub address: PciAddress,
+    pub ids: PciIds,
+    /// 24-bit class code.
+    pub class: u32,
+    pub numa_node: Option<u32>,
+    pub kernel_driver: KernelDriver,
+    pub iommu_group: Option<u32>,
+    pub bars: [Option<BarInfo>; 6],
+    pub rom: Option<BarInfo>,
+}
+
+/// What was wrong with a sysfs file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SysfsErrorKind {
+    /// Reading failed (missing file, permission, ...).
+    Io(String),
+    TooLarge,
+    NotUtf8,
+    /// Expected a `0x`-prefixed hex number of the given width in bits.
+    NotHex {
+        bits: u32,
+        found: String,
+    },
+    NotDecimal {
+        found: String,
+    },
+    OutOfRange {
+        max: u64,
+        value: u64,
+    },
+    /// `resource` has fewer than 6 lines.
+    TooFewResourceLines(usize),
+    /// A `resource` line without exactly three numbers.
+    BadResourceLine {
+        line: usize,
+    },
+    /// A `resource` line whose end lies before its start.
+    ResourceEndBeforeStart {
+        line: usize,
+    },
+    /// The directory name is not a PCI address.
+    BadDirectoryName,
+    /// A link whose target name is not usable.
+    BadLink,
+}
+
+/// A sysfs file that could not be read or parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {}", .path.display(), describe(.kind))]
+pub struct SysfsError {
+    pub path: PathBuf,
+    pub kind: SysfsErrorKind,
+}
+
+impl SysfsError {
+    /// The file at fault.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn describe(kind: &SysfsErrorKind) -> String {
+    match kind {
+        SysfsErrorKind::Io(e) => e.clone(),
+        SysfsErrorKind::TooLarge => {
+            format!("larger than {MAX_ATTRIBUTE_BYTES} bytes, not a sysfs attribute")
+        }
+        SysfsErrorKind::NotUtf8 => "not UTF-8 text".to_owned(),
+        SysfsErrorKind::NotHex { bits, found } => {
+            format!("expected a 0x-prefixed {bits}-bit hex value, found {found:?}")
+        }
+        SysfsErrorKind::NotDecimal { found } => {
+            format!("expected a decimal number, found {found:?}")
+        }
+        SysfsErrorKind::OutOfRange { max, value } => format!("value 0x{value:x} exceeds 0x{max:x}"),
+        SysfsErrorKind::TooFewResourceLines(n) => format!("{n} lines, expected at least 6"),
+        SysfsErrorKind::BadResourceLine { line } => {
+            format!("line {line}: expected three 0x-prefixed hex numbers")
+        }
+        SysfsErrorKind::ResourceEndBeforeStart { line } => format!("line {line}: end before start"),
+        SysfsErrorKind::BadDirectoryName => "directory name is not a PCI address".to_owned(),
+        SysfsErrorKind::BadLink => "link target has no usable name".to_owned(),
+    }
+}
+
+fn error(path: &Path, kind: SysfsErrorKind) -> SysfsError {
+    SysfsError {
+        path: path.to_path_buf(),
+        kind,
+    }
+}
+
+/// Reads an attribute file of at most [`MAX_ATTRIBUTE_BYTES`] as text.
+fn read_attribute(path: &Path) -> Result<String, SysfsError> {
+    let file = fs::File::open(path).map_err(|e| error(path, SysfsErrorKind::Io(e.to_string())))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_ATTRIBUTE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| error(path, SysfsErrorKind::Io(e.to_string())))?;
+    if bytes.len() as u64 > MAX_ATTRIBUTE_BYTES {
+        return Err(error(path, SysfsErrorKind::TooLarge));
+    }
+    String::from_utf8(bytes).map_err(|_| error(path, SysfsErrorKind::NotUtf8))
+}
+
+/// Parses `0x`-prefixed hex of at most `bits` bits; the caller names the file.
+fn parse_hex(text: &str, bits: u32) -> Result<u64, SysfsErrorKind> {
+    let not_hex = || SysfsErrorKind::NotHex {
+        bits,
+        found: text.chars().take(40).collect(),
+    };
+    let digits = text.strip_prefix("0x").ok_or_else(not_hex)?;
+    if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_hex());
+    }
+    let value = u64::from_str_radix(digits, 16).map_err(|_| not_hex())?;
+    let max = if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    if value > max {
+        return Err(SysfsErrorKind::OutOfRange { max, value });
+    }
+    Ok(value)
+}
+
+fn read_hex(dir: &Path, name: &str, bits: u32) -> Result<u64, SysfsError> {
+    let path = dir.join(name);
+    let text = read_attribute(&path)?;
+    parse_hex(text.trim_end_matches('\n'), bits).map_err(|kind| error(&path, kind))
+}
+
+/// `numa_node`: missing or `-1` means unknown.
+fn read_numa_node(dir: &Path) -> Result<Option<u32>, SysfsError> {
+    let path = dir.join("numa_node");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = read_attribute(&path)?;
+    let text = text.trim_end_matches('\n');
+    let value: i64 = text.parse().map_err(|_| {
+        error(
+            &path,
+            SysfsErrorKind::NotDecimal {
+                found: text.chars().take(40).collect(),
+            },
+        )
+    })?;
+    match value {
+        -1 => Ok(None),
+        v => u32::try_from(v).map(Some).map_err(|_| {
+            error(
+                &path,
+                SysfsErrorKind::OutOfRange {
+                    max: u32::MAX.into(),
+                    value: v as u64,
+                },
+            )
+        }),
+    }
+}
+
+/// The basename of a symlink's target, `None` when there is no link.
+fn link_name(path: &Path) -> Result<Option<String>, SysfsError> {
+    match fs::read_link(path) {
+        Ok(target) => target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(|n| Some(n.to_owned()))
+            .ok_or_else(|| error(path, SysfsErrorKind::BadLink)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(error(path, SysfsErrorKind::Io(e.to_string()))),
+    }
+}
+
+/// Parses the `resource` file: BARs 0-5 on lines 1-6, the ROM on line 7.
+pub fn parse_resource(
+    text: &str,
+) -> Result<([Option<BarInfo>; 6], Option<BarInfo>), SysfsErrorKind> {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() < 6 {
+        return Err(SysfsErrorKind::TooFewResourceLines(lines.len()));
+    }
+    let mut bars = [None; 6];
+    let mut rom = None;
+    for (i, line) in lines.iter().enumerate().take(7) {
+        let entry = parse_resource_line(line, i)?;
+        if i < 6 {
+            bars[i] = entry;
+        } else {
+            rom = entry;
+        }
+    }
+    Ok((bars, rom))
+}
+
+fn parse_resource_line(line: &str, index: usize) -> Result<Option<BarInfo>, SysfsErrorKind> {
+    let number = index + 1;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let [start, end, flags] = fields.as_slice() else {
+        return Err(SysfsErrorKind::BadResourceLine { line: number });
+    };
+    let hex =
+        |s: &str| parse_hex(s, 64).map_err(|_| SysfsErrorKind::BadResourceLine { line: number });
+    let (start, end, flags) = (hex(start)?, hex(end)?, hex(flags)?);
+    if start == 0 && end == 0 {
+        // Unused BAR, or the upper half of a 64-bit BAR.
+        return Ok(None);
+    }
+    if end < start {
+        return Err(SysfsErrorKind::ResourceEndBeforeStart { line: number });
+    }
+    // end - start + 1 overflows only for a BAR spanning all of u64: refuse it.
+    let len = (end - start)
+        .checked_add(1)
+        .ok_or(SysfsErrorKind::OutOfRange {
+            max: u64::MAX - 1,
+            value: end - start,
+        })?;
+    let kind = if flags & IORESOURCE_IO != 0 {
+        BarKind::Io
+    } else if flags & IORESOURCE_MEM != 0 {
+        BarKind::Memory
+    } else {
+        // Neither flag: the kernel reports no usable resource here.
+        return Ok(None);
+    };
+    Ok(Some(BarInfo {
+        index: index as u8,
+        start,
+        len,
+        kind,
+        is_64bit: flags & IORESOURCE_MEM_64 != 0,
+        prefetchable: flags & IORESOURCE_PREFETCH != 0,
+    }))
+}
+
+impl SysfsDevice {
+    /// Reads the device directory `dir`, named after the device's address.
+    pub fn read(dir: &Path) -> Result<SysfsDevice, SysfsError> {
+        let address: PciAddress = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| error(dir, SysfsErrorKind::BadDirectoryName))?;
+        let id16 = |name: &str| read_hex(dir, name, 16).map(|v| v as u16);
+        let ids = PciIds {
+            vendor: id16("vendor")?,
+            device: id16("device")?,
+            subsystem_vendor: id16("subsystem_vendor")?,
+            subsystem_device: id16("subsystem_device")?,
+        };
+        let class = read_hex(dir, "class", 24)? as u32;
+        let numa_node = read_numa_node(dir)?;
+        let kernel_driver = link_name(&dir.join("driver"))?
+            .map_or(KernelDriver::None, |n| KernelDriver::from_name(&n));
+        let group_link = dir.join("iommu_group");
+        let iommu_group = match link_name(&group_link)? {
+            Some(name) => Some(name.parse().map_err(|_| {
+                error(
+                    &group_link,
+                    SysfsErrorKind::NotDecimal {
+                        found: name.chars().take(40).collect(),
+                    },
+                )
+            })?),
+            None => None,
+        };
+        let resource_path = dir.join("resource");
+        let (bars, rom) = parse_resource(&read_attribute(&resource_path)?)
+            .map_err(|kind| error(&resource_path, kind))?;
+        Ok(SysfsDevice {
+            address,
+            ids,
+            class,
+            numa_node,
+            kernel_driver,
+            iommu_group,
+            bars,
+            rom,
+        })
+    }
+}
+
+/// The device directories under `root`, sorted by address; entries whose names
+/// are not PCI addresses are skipped.
+pub fn list_device_dirs(root: &Path) -> Result<Vec<(PciAddress, PathBuf)>, SysfsError> {
+    let entries = fs::read_dir(root).map_err(|e| error(root, SysfsErrorKind::Io(e.to_string())))?;
+    let mut devices = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| error(root, SysfsErrorKind::Io(e.to_string())))?;
+        if let Some(address) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+            devices.push((address, entry.path()));
+        }
+    }
+    devices.sort();
+    Ok(devices)
+}

@@ -1,0 +1,286 @@
+//! Opening a PCI device through DPDK's VFIO layer.
+//!
+//! [`Eal::vfio_open`] calls `rte_vfio_setup_device`, so the device joins DPDK's
+//! default VFIO container and shares its IOMMU mappings with DPDK's drivers. Before
+//! that, it checks what DPDK would only log: the kernel driver, whether VFIO is
+//! loaded, whether the IOMMU group node can be opened and is viable. Each case
+//! gets its own error with the fix in its message.
+
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use crate::eal::Eal;
+use crate::pci::sysfs::{sysfs_pci_root, KernelDriver, SysfsDevice, SysfsError};
+use crate::pci::PciAddress;
+
+/// Why a device could not be opened through VFIO.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("no PCI device {0} in {1}")]
+    NoSuchDevice(PciAddress, PathBuf),
+    #[error(
+        "PCI device {address} is bound to {driver}, not vfio-pci; bind it with \
+         `dpdk-devbind.py -b vfio-pci {address}` or through \
+         /sys/bus/pci/drivers/vfio-pci/new_id"
+    )]
+    NotBoundToVfio {
+        address: PciAddress,
+        driver: KernelDriver,
+    },
+    #[error("PCI device {0} has no IOMMU group; VFIO needs an IOMMU (enable it in firmware and with intel_iommu=on or amd_iommu=on)")]
+    NoIommuGroup(PciAddress),
+    #[error("VFIO is not available: load the vfio-pci module (`modprobe vfio-pci`) and check that /dev/vfio/vfio exists")]
+    VfioUnavailable,
+    #[error(
+        "permission denied opening {path}: give this user ownership of the group node \
+         (`chown USER {path}`), and a memlock limit (ulimit -l) large enough for DPDK's \
+         memory, which VFIO pins for DMA"
+    )]
+    PermissionDenied { path: PathBuf },
+    #[error("IOMMU group {group} of PCI device {address} is open in another process")]
+    GroupBusy { address: PciAddress, group: u32 },
+    #[error(
+        "IOMMU group {group} of PCI device {address} is not viable: every device in the \
+         group must be bound to vfio-pci or to no driver; bound elsewhere: {others}"
+    )]
+    GroupNotViable {
+        address: PciAddress,
+        group: u32,
+        others: String,
+    },
+    #[error("rte_vfio_setup_device failed for PCI device {address} (see DPDK's log); memlock limit: {memlock}")]
+    SetupFailed {
+        address: PciAddress,
+        memlock: String,
+    },
+    #[error("checking IOMMU group {group}: {source}")]
+    GroupCheck { group: u32, source: io::Error },
+    #[error(transparent)]
+    Sysfs(#[from] SysfsError),
+}
+
+/// A PCI device opened through DPDK's VFIO container. Releases it on drop.
+///
+/// Its regions are reached through [`VfioDevice::region`] (`pread64`/`pwrite64`,
+/// every target) and, on 64-bit targets, [`VfioDevice::map_bar`].
+#[derive(Debug)]
+pub struct VfioDevice<'eal> {
+    address: PciAddress,
+    fd: RawFd,
+    sysfs_base: CString,
+    name: CString,
+    iommu_group: u32,
+    num_regions: u32,
+    num_irqs: u32,
+    flags: u32,
+    _eal: std::marker::PhantomData<&'eal Eal>,
+}
+
+impl Eal {
+    /// Opens the PCI device at `address`, bound to vfio-pci, in DPDK's VFIO container.
+    pub fn vfio_open(&self, address: PciAddress) -> Result<VfioDevice<'_>, OpenError> {
+        let root = sysfs_pci_root();
+        let dir = root.join(address.to_string());
+        if !dir.is_dir() {
+            return Err(OpenError::NoSuchDevice(address, root));
+        }
+        let sysfs = SysfsDevice::read(&dir)?;
+        if sysfs.kernel_driver != KernelDriver::VfioPci {
+            return Err(OpenError::NotBoundToVfio {
+                address,
+                driver: sysfs.kernel_driver,
+            });
+        }
+        let group = sysfs.iommu_group.ok_or(OpenError::NoIommuGroup(address))?;
+        let vfio = CString::new("vfio").expect("static");
+        // SAFETY: a valid C string; the call only reads it.
+        if unsafe { dpdk_sys::rte_vfio_is_enabled(vfio.as_ptr()) } != 1 {
+            return Err(OpenError::VfioUnavailable);
+        }
+        check_group(address, group, &dir)?;
+
+        let sysfs_base = CString::new(root.as_os_str().as_encoded_bytes())
+            .map_err(|_| OpenError::NoSuchDevice(address, root.clone()))?;
+        let name = CString::new(address.to_string()).expect("addresses have no NUL");
+        let mut fd: i32 = -1;
+        // SAFETY: vfio_device_info is plain data; zero is a valid initial value.
+        let mut info: dpdk_sys::vfio_device_info = unsafe { std::mem::zeroed() };
+        // SAFETY: both strings are valid for the call; fd and info are out-pointers
+        // to live locals.
+        let ret = unsafe {
+            dpdk_sys::rte_vfio_setup_device(sysfs_base.as_ptr(), name.as_ptr(), &mut fd, &mut info)
+        };
+        match ret {
+            0 if fd >= 0 => Ok(VfioDevice {
+                address,
+                fd,
+                sysfs_base,
+                name,
+                iommu_group: group,
+                num_regions: info.num_regions,
+                num_irqs: info.num_irqs,
+                flags: info.flags,
+                _eal: std::marker::PhantomData,
+            }),
+            1 => Err(OpenError::NoIommuGroup(address)),
+            _ => Err(OpenError::SetupFailed {
+                address,
+                memlock: memlock_limit(),
+            }),
+        }
+    }
+}
+
+/// Opens `/dev/vfio/GROUP` once to classify what DPDK would only log, then closes
+/// it again for DPDK to open.
+fn check_group(address: PciAddress, group: u32, dir: &Path) -> Result<(), OpenError> {
+    let path = PathBuf::from(format!("/dev/vfio/{group}"));
+    let c_path = CString::new(path.as_os_str().as_encoded_bytes()).expect("no NUL");
+    // SAFETY: a valid C path; the result is checked before use.
+    let raw = unsafe { libc::open(c_path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    if raw < 0 {
+        let err = io::Error::last_os_error();
+        return Err(match err.raw_os_error() {
+            Some(libc::EACCES) | Some(libc::EPERM) => OpenError::PermissionDenied { path },
+            Some(libc::ENOENT) | Some(libc::ENODEV) => OpenError::VfioUnavailable,
+            // DPDK itself may hold the group open already (another device of the
+            // same group): let rte_vfio_setup_device decide.
+            Some(libc::EBUSY) if dpdk_holds_group(group) => return Ok(()),
+            Some(libc::EBUSY) => OpenError::GroupBusy { address, group },
+            _ => OpenError::GroupCheck { group, source: err },
+        });
+    }
+    // SAFETY: raw is a freshly opened descriptor owned by nobody else.
+    let group_fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let mut status = dpdk_sys::vfio_group_status {
+        argsz: std::mem::size_of::<dpdk_sys::vfio_group_status>() as u32,
+        flags: 0,
+    };
+    // SAFETY: VFIO_GROUP_GET_STATUS writes a vfio_group_status of argsz bytes
+    // into the live local `status`.
+    let ret = unsafe {
+        libc::ioctl(
+            group_fd.as_raw_fd(),
+            dpdk_sys::dpdk_shim_vfio_ioctl_group_get_status() as _,
+            &mut status,
+        )
+    };
+    if ret < 0 {
+        return Err(OpenError::GroupCheck {
+            group,
+            source: io::Error::last_os_error(),
+        });
+    }
+    if status.flags & dpdk_sys::VFIO_GROUP_FLAGS_VIABLE == 0 {
+        return Err(OpenError::GroupNotViable {
+            address,
+            group,
+            others: group_misfits(dir),
+        });
+    }
+    Ok(())
+}
+
+/// Whether DPDK's default container already has this IOMMU group open.
+///
+/// Called only when opening the group node gave EBUSY: `rte_vfio_get_group_fd`
+/// returns DPDK's descriptor if it has one, and otherwise tries to open the node,
+/// which fails with the same EBUSY and leaves nothing behind.
+fn dpdk_holds_group(group: u32) -> bool {
+    let Ok(group) = i32::try_from(group) else {
+        return false;
+    };
+    // SAFETY: plain integer argument; see above for why this has no side effect.
+    unsafe { dpdk_sys::rte_vfio_get_group_fd(group) >= 0 }
+}
+
+/// The other devices of the group that are bound to a driver other than vfio-pci.
+fn group_misfits(dir: &Path) -> String {
+    let members = dir.join("iommu_group/devices");
+    let mut misfits = Vec::new();
+    if let Ok(entries) = fs::read_dir(&members) {
+        for entry in entries.flatten() {
+            let driver = fs::read_link(entry.path().join("driver"))
+                .ok()
+                .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
+            if let Some(driver) = driver.filter(|d| d != "vfio-pci" && d != "pcieport") {
+                misfits.push(format!(
+                    "{} ({driver})",
+                    entry.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    misfits.sort();
+    if misfits.is_empty() {
+        "none found in sysfs".to_owned()
+    } else {
+        misfits.join(", ")
+    }
+}
+
+/// RLIMIT_MEMLOCK as text, for error messages.
+fn memlock_limit() -> String {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the live local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0 {
+        return "unknown".to_owned();
+    }
+    if limit.rlim_cur == libc::RLIM_INFINITY {
+        "unlimited".to_owned()
+    } else {
+        format!("{} KiB", limit.rlim_cur / 1024)
+    }
+}
+
+impl VfioDevice<'_> {
+    pub fn address(&self) -> PciAddress {
+        self.address
+    }
+
+    pub fn iommu_group(&self) -> u32 {
+        self.iommu_group
+    }
+
+    /// Number of regions the kernel reports (9 for PCI: BAR0-5, ROM, config, VGA).
+    pub fn num_regions(&self) -> u32 {
+        self.num_regions
+    }
+
+    pub fn num_irqs(&self) -> u32 {
+        self.num_irqs
+    }
+
+    /// `VFIO_DEVICE_FLAGS_*` as reported by the kernel.
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
+}
+
+impl AsFd for VfioDevice<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: fd stays open until Drop releases it through DPDK, and the
+        // borrow cannot outlive self.
+        unsafe { BorrowedFd::borrow_raw(self.fd) }
+    }
+}
+
+impl Drop for VfioDevice<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the strings and fd are those given to rte_vfio_setup_device;
+        // DPDK closes the fd and drops the group when no device uses it.
+        unsafe {
+            dpdk_sys::rte_vfio_release_device(
+                self.sysfs_base.as_ptr(),
+                self.name.as_ptr(),
+                self.fd,
+            );
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Shared by the integration tests: DPDK's EAL starts once per process, so each
+//! scenario that starts one runs in a child process of its own (the test binary
+//! re-executed with a filter for that one test).
+
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+const CHILD_VAR: &str = "DPDK_RS_TEST_CHILD";
+
+/// True inside the re-executed child running `name`.
+pub fn is_child(name: &str) -> bool {
+    std::env::var(CHILD_VAR).is_ok_and(|v| v == name)
+}
+
+/// Re-runs this test binary for test `name` alone, with extra environment.
+/// The child must never see the host's PCI bus: callers pass a fake tree or use
+/// `--no-pci`; `SYSFS_PCI_DEVICES` defaults to an empty directory here.
+pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().expect("test binary path");
+    let empty = std::env::temp_dir().join("dpdk-rs-empty-pci-tree");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut cmd = Command::new(exe);
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_VAR, name)
+        .env("SYSFS_PCI_DEVICES", &empty)
+        .env("RUST_BACKTRACE", "0");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("re-executing the test binary")
+}
+
+/// Runs the child and asserts it passed; returns its stdout and stderr.
+pub fn child_passes(name: &str, envs: &[(&str, &str)]) -> String {
+    let out = run_child(name, envs);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "child {name} failed:\n{text}");
+    assert!(
+        text.contains("1 passed"),
+        "child {name} ran no test:\n{text}"
+    );
+    text
+}
+
+/// EAL arguments every test uses: no hugepages, no shared files, one lcore.
+pub fn base_builder() -> dpdk_safe::eal::EalBuilder {
+    dpdk_safe::eal::EalBuilder::new()
+        .program_name("dpdk-rs-test")
+        .lcores([0])
+        .no_huge(64 << 20)
+        .no_shconf()
+        .log_level(dpdk_safe::eal::LogLevel::Warning)
+}

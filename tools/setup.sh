@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything the project builds and tests with, on Debian 12, as root.
+# Idempotent: slow results (the i386 tree, the VM kernel) are cached under
+# $DPDK_RS_CACHE (default /var/cache/dpdk-rs) and reused.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+: "${DPDK_RS_CACHE:=/var/cache/dpdk-rs}"
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(libdpdk-dev pkg-config clang libclang-dev gcc gcc-multilib binutils
+          debootstrap qemu-system-x86 busybox-static cpio kmod util-linux)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx i686-unknown-linux-gnu; then
+    rustup target add i686-unknown-linux-gnu
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# Debian 12's i386 DPDK in a tree of its own: the sysroot for cross-building and
+# the root that i686 test binaries run in (installing libdpdk-dev:i386 beside the
+# amd64 packages fails on version skew).
+tree="$DPDK_RS_CACHE/bookworm-i386"
+if [ ! -f "$tree/.dpdk-rs-complete" ]; then
+    echo "setup: debootstrapping the i386 tree into $tree (about a minute)"
+    rm -rf "$tree"
+    mkdir -p "$DPDK_RS_CACHE"
+    debootstrap --arch=i386 --variant=minbase --include=libdpdk-dev,gcc,pkg-config,binutils \
+        bookworm "$tree" http://deb.debian.org/debian >"$DPDK_RS_CACHE/debootstrap-i386.log" 2>&1 \
+        || { tail -20 "$DPDK_RS_CACHE/debootstrap-i386.log"; exit 1; }
+    touch "$tree/.dpdk-rs-complete"
+fi
+
+# The VM's kernel and initramfs.
+"$here/vm/prepare.sh" >/dev/null
+echo "setup: ready (cache: $DPDK_RS_CACHE)"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints and docs, the tests on x86_64 and on
+# i686 (run inside Debian's i386 tree), the build-script checks, and the VM tests
+# against emulated PCI devices bound to vfio-pci. Run as root on Debian 12.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
+"$here/setup.sh"
+
+step() { printf '\n== %s\n' "$*"; }
+i686=(--target i686-unknown-linux-gnu)
+
+step "format, lints and docs"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+step "tests, x86_64"
+cargo test --workspace
+
+step "tests, i686 (Debian's i386 DPDK)"
+(
+    source "$here/i686/env.sh"
+    cargo clippy --workspace --all-targets "${i686[@]}" -- -D warnings
+    cargo test --workspace "${i686[@]}"
+)
+
+step "build script re-runs only when its inputs change"
+"$here/check-noop-rebuild.sh"
+
+step "VM: emulated PCI devices bound to vfio-pci"
+"$here/vm-tests.sh"

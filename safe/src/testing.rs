@@ -164,10 +164,17 @@ impl FakePciTree {
         self.devices.clone()
     }
 
-    /// Writes one device directory and its links; returns the directory.
+    /// Writes one device directory and its links, replacing what was there;
+    /// returns the directory.
     pub fn add(&self, dev: &FakeDevice) -> io::Result<PathBuf> {
         let dir = self.devices.join(dev.address.to_string());
         fs::create_dir_all(&dir)?;
+        for link in ["driver", "iommu_group"] {
+            match fs::remove_file(dir.join(link)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
         fs::write(dir.join("vendor"), format!("0x{:04x}\n", dev.vendor))?;
         fs::write(dir.join("device"), format!("0x{:04x}\n", dev.device))?;
         fs::write(

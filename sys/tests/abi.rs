@@ -38,7 +38,7 @@ fn library_off_t_bits(path: &str) -> usize {
     if large {
         64
     } else {
-        8 * size_of::<usize>()
+        usize::BITS as usize
     }
 }
 
@@ -47,7 +47,7 @@ fn off_t_matches_the_library() {
     let lib = loaded_bus_pci();
     let lib_bits = library_off_t_bits(&lib);
     assert_eq!(
-        8 * size_of::<off_t>(),
+        off_t::BITS as usize,
         lib_bits,
         "bindings' off_t differs from the one {lib} was built with"
     );

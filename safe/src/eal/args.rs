@@ -31,14 +31,13 @@ pub enum IovaMode {
 ///
 /// ```
 /// use dpdk_safe::eal::{EalBuilder, LogLevel};
-/// let args = EalBuilder::new()
+/// let builder = EalBuilder::new()
 ///     .lcores([0])
 ///     .no_huge(64 << 20)
 ///     .no_pci()
 ///     .vdev("net_null0")
-///     .log_level(LogLevel::Warning)
-///     .args();
-/// assert_eq!(args[1..], ["-l", "0", "--no-huge", "-m", "64", "--no-pci", "--vdev", "net_null0", "--log-level", "5"]);
+///     .log_level(LogLevel::Warning);
+/// assert_eq!(builder.args()[1..], ["-l", "0", "--no-huge", "-m", "64", "--no-pci", "--vdev", "net_null0", "--log-level", "5"]);
 /// ```
 #[derive(Debug, Clone)]
 pub struct EalBuilder {

@@ -1,0 +1,103 @@
+//! Runs the examples the way a user would, against fake sysfs trees.
+//! `cargo test` builds the examples next to the test binaries.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use dpdk::testing::{FakeDevice, FakePciTree, FLAGS_IO, FLAGS_MEM32, FLAGS_MEM64_PREFETCH};
+
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(path.exists(), "{} not built", path.display());
+    path
+}
+
+#[test]
+fn probe_lists_devices_grouped_by_kernel_driver() {
+    let tree = FakePciTree::new().unwrap();
+    let a = |s: &str| s.parse().unwrap();
+    tree.add(
+        &FakeDevice::new(a("0000:00:03.0"))
+            .ids(0x1234, 0x11e8)
+            .iommu_group(Some(3))
+            .bar(0, 0xfea0_0000, 1 << 20, FLAGS_MEM32),
+    )
+    .unwrap();
+    tree.add(
+        &FakeDevice::new(a("0000:00:04.0"))
+            .ids(0x1af4, 0x1110)
+            .class(0x050000)
+            .iommu_group(Some(4))
+            .bar(0, 0xfeb0_0000, 256, FLAGS_MEM32)
+            .bar(2, 0x8_0000_0000, 1 << 32, FLAGS_MEM64_PREFETCH),
+    )
+    .unwrap();
+    tree.add(
+        &FakeDevice::new(a("0000:00:05.0"))
+            .ids(0x8086, 0x10d3)
+            .class(0x020000)
+            .driver(Some("e1000e"))
+            .bar(2, 0xc000, 32, FLAGS_IO),
+    )
+    .unwrap();
+    tree.add(&FakeDevice::new(a("0000:00:06.0")).driver(None))
+        .unwrap();
+
+    let out = Command::new(example("probe"))
+        .arg("--sysfs")
+        .arg(tree.devices_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let compat = stdout
+        .find("Devices using a DPDK-compatible driver")
+        .expect(&stdout);
+    let kernel = stdout.find("Devices using a kernel driver").expect(&stdout);
+    let none = stdout.find("Not on DPDK's bus").expect(&stdout);
+    assert!(compat < kernel && kernel < none, "{stdout}");
+    let line = |addr: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(addr))
+            .unwrap_or_else(|| panic!("{addr}: {stdout}"))
+    };
+    assert!(
+        line("0000:00:03.0").contains("1234:11e8") && line("0000:00:03.0").contains("0:1M(mem32)"),
+        "{stdout}"
+    );
+    assert!(
+        line("0000:00:04.0").contains("2:4G(mem64,pf)")
+            && line("0000:00:04.0").contains("vfio-pci"),
+        "{stdout}"
+    );
+    assert!(
+        line("0000:00:05.0").contains("e1000e") && line("0000:00:05.0").contains("2:32(io)"),
+        "{stdout}"
+    );
+    assert_eq!(line("0000:00:06.0").trim(), "0000:00:06.0");
+}
+
+#[test]
+fn probe_refuses_to_guess_which_bus() {
+    let out = Command::new(example("probe")).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("say which devices"));
+    let out = Command::new(example("probe"))
+        .args(["-a", "0000:00:20.0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("device 0x20 is out of range"));
+}

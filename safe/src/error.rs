@@ -2,7 +2,7 @@
 
 use crate::eal::EalError;
 use crate::pci::{DeviceError, ParseAddressError, SysfsError};
-use crate::vfio::OpenError;
+use crate::vfio::{AccessError, BadBarIndex, BarError, OpenError, RegionInfoError};
 
 /// Any error of this crate; each variant wraps the error of one concept.
 #[derive(Debug, thiserror::Error)]
@@ -17,4 +17,15 @@ pub enum Error {
     Device(#[from] DeviceError),
     #[error(transparent)]
     Open(#[from] OpenError),
+    #[error(transparent)]
+    RegionInfo(#[from] RegionInfoError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Bar(#[from] BarError),
+    #[error(transparent)]
+    BadBarIndex(#[from] BadBarIndex),
+    #[cfg(target_pointer_width = "64")]
+    #[error(transparent)]
+    Map(#[from] crate::vfio::MapError),
 }

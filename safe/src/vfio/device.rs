@@ -15,6 +15,11 @@ use std::path::{Path, PathBuf};
 use crate::eal::Eal;
 use crate::pci::sysfs::{sysfs_pci_root, KernelDriver, SysfsDevice, SysfsError};
 use crate::pci::PciAddress;
+use crate::vfio::access::{AccessError, RegionIo};
+#[cfg(target_pointer_width = "64")]
+use crate::vfio::mapping::{MapError, MappedRegion};
+use crate::vfio::msix::{find_msix_table, MsixTable};
+use crate::vfio::region::{region_info, RegionIndex, RegionInfo, RegionInfoError};
 
 /// Why a device could not be opened through VFIO.
 #[derive(Debug, thiserror::Error)]
@@ -261,6 +266,55 @@ impl VfioDevice<'_> {
     pub fn flags(&self) -> u32 {
         self.flags
     }
+
+    /// What the kernel says about one region.
+    pub fn region_info(&self, index: RegionIndex) -> Result<RegionInfo, RegionInfoError> {
+        region_info(self.as_fd(), index)
+    }
+
+    /// `pread64`/`pwrite64` access to one region; works on every target.
+    pub fn region(&self, index: RegionIndex) -> Result<RegionIo<'_>, RegionInfoError> {
+        Ok(RegionIo::new(self.as_fd(), self.region_info(index)?))
+    }
+
+    /// Config space, through `pread64`/`pwrite64`.
+    pub fn config(&self) -> Result<RegionIo<'_>, RegionInfoError> {
+        self.region(RegionIndex::Config)
+    }
+
+    /// The MSI-X table's location, from the capability list in config space.
+    pub fn msix_table(&self) -> Result<Option<MsixTable>, BarError> {
+        Ok(find_msix_table(&self.config()?)?)
+    }
+
+    /// Maps a BAR with `mmap64`, honouring the kernel's mmap flag and sparse areas,
+    /// and leaving out the MSI-X table unless the kernel says it is mappable.
+    /// 64-bit targets only; on 32-bit use [`region`](Self::region).
+    #[cfg(target_pointer_width = "64")]
+    pub fn map_bar(&self, index: RegionIndex) -> Result<MappedRegion<'_>, BarError> {
+        let info = self.region_info(index)?;
+        let mut exclude = Vec::new();
+        if !info.msix_mappable {
+            if let (RegionIndex::Bar(bar), Some(table)) = (index, self.msix_table()?) {
+                if table.bar == bar {
+                    exclude.push(table.range);
+                }
+            }
+        }
+        Ok(MappedRegion::map_excluding(self.as_fd(), &info, &exclude)?)
+    }
+}
+
+/// Why a BAR could not be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum BarError {
+    #[error(transparent)]
+    Info(#[from] RegionInfoError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[cfg(target_pointer_width = "64")]
+    #[error(transparent)]
+    Map(#[from] MapError),
 }
 
 impl AsFd for VfioDevice<'_> {

@@ -1,0 +1,387 @@
+//! BARs mapped into the address space with `mmap64`: 64-bit targets only.
+//!
+//! On a 32-bit target this module does not exist. A 32-bit process has 4 GiB of
+//! address space in all, so it cannot map a BAR of 4 GiB or more, and the 2015
+//! report showed what happens when VFIO's 64-bit region offsets meet 32-bit
+//! types: every BAR but BAR0 mapped the wrong thing, silently. Use
+//! [`RegionIo`](crate::vfio::RegionIo) there: `pread64`/`pwrite64` take a 64-bit
+//! offset on every target.
+//!
+//! Accesses are volatile loads and stores through raw pointers; no Rust reference
+//! to device memory is ever created. A mapping borrows the device's file
+//! descriptor, so it cannot outlive the device:
+//!
+//! ```compile_fail
+//! use std::os::fd::AsFd;
+//! use dpdk_safe::vfio::{MappedRegion, RegionFlags, RegionIndex, RegionInfo};
+//! let file = std::fs::File::open("/dev/zero").unwrap();
+//! let info = RegionInfo {
+//!     index: RegionIndex::BAR0, offset: 0, size: 4096,
+//!     flags: RegionFlags { readable: true, writable: false, mmap: true },
+//!     sparse_mmap: None, msix_mappable: false, caps: vec![],
+//! };
+//! let bar = MappedRegion::map(file.as_fd(), &info).unwrap();
+//! drop(file); // error: `file` is borrowed by `bar`
+//! bar.read32(0).unwrap();
+//! ```
+
+use std::io;
+use std::marker::PhantomData;
+use std::ops::Range;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::ptr::NonNull;
+
+use crate::vfio::access::{check_span, AccessError, Register};
+use crate::vfio::region::{RegionIndex, RegionInfo};
+
+const PAGE: u64 = 4096;
+
+/// Why a region could not be mapped.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    #[error("{region} cannot be mapped: the kernel does not report VFIO_REGION_INFO_FLAG_MMAP; use the pread/pwrite path")]
+    NotMappable { region: RegionIndex },
+    #[error("{region} is empty (the device does not implement it)")]
+    Empty { region: RegionIndex },
+    #[error("{region}: area 0x{offset:x}+0x{size:x} does not fit this process's address space or file offsets")]
+    TooLarge {
+        region: RegionIndex,
+        offset: u64,
+        size: u64,
+    },
+    #[error("{region}: nothing left to map after excluding the MSI-X table and other ranges")]
+    NothingToMap { region: RegionIndex },
+    #[error("{region}: mmap64 of 0x{offset:x}+0x{size:x} failed: {source}")]
+    Mmap {
+        region: RegionIndex,
+        offset: u64,
+        size: u64,
+        source: io::Error,
+    },
+}
+
+/// One contiguous mapped span, at `offset` inside the region.
+#[derive(Debug)]
+struct Span {
+    offset: u64,
+    len: u64,
+    base: NonNull<u8>,
+}
+
+/// A region of a VFIO device mapped into memory. Unmaps on drop.
+#[derive(Debug)]
+pub struct MappedRegion<'fd> {
+    info: RegionInfo,
+    spans: Vec<Span>,
+    _fd: PhantomData<BorrowedFd<'fd>>,
+}
+
+// SAFETY: the mapping belongs to the process, not to a thread, and every access
+// is a single volatile load or store through a raw pointer; moving the owner to
+// another thread changes nothing. It is deliberately not Sync: two threads
+// driving one device's registers at once need the caller's own locking, so
+// sharing goes through a Mutex.
+unsafe impl Send for MappedRegion<'_> {}
+
+/// Subtracts `cut` from every range in `ranges`.
+fn subtract(ranges: Vec<Range<u64>>, cut: &Range<u64>) -> Vec<Range<u64>> {
+    let mut out = Vec::with_capacity(ranges.len() + 1);
+    for r in ranges {
+        if cut.end <= r.start || cut.start >= r.end {
+            out.push(r);
+            continue;
+        }
+        if r.start < cut.start {
+            out.push(r.start..cut.start);
+        }
+        if cut.end < r.end {
+            out.push(cut.end..r.end);
+        }
+    }
+    out
+}
+
+impl<'fd> MappedRegion<'fd> {
+    /// Maps the region (or, with a sparse-mmap capability, the areas the kernel
+    /// allows).
+    pub fn map(fd: BorrowedFd<'fd>, info: &RegionInfo) -> Result<Self, MapError> {
+        Self::map_excluding(fd, info, &[])
+    }
+
+    /// Maps the region minus `exclude` (region-relative ranges, widened to whole
+    /// pages), e.g. the MSI-X table when the kernel does not say it is mappable.
+    pub fn map_excluding(
+        fd: BorrowedFd<'fd>,
+        info: &RegionInfo,
+        exclude: &[Range<u64>],
+    ) -> Result<Self, MapError> {
+        let region = info.index;
+        if !info.flags.mmap {
+            return Err(MapError::NotMappable { region });
+        }
+        if info.size == 0 {
+            return Err(MapError::Empty { region });
+        }
+        let mut ranges: Vec<Range<u64>> = match &info.sparse_mmap {
+            Some(areas) => areas
+                .iter()
+                .filter(|a| a.size > 0)
+                .map(|a| a.offset..a.offset.saturating_add(a.size).min(info.size))
+                .collect(),
+            None => std::iter::once(0..info.size).collect(),
+        };
+        for cut in exclude {
+            let widened = (cut.start / PAGE * PAGE)..cut.end.div_ceil(PAGE).saturating_mul(PAGE);
+            ranges = subtract(ranges, &widened);
+        }
+        ranges.retain(|r| r.start < r.end);
+        if ranges.is_empty() {
+            return Err(MapError::NothingToMap { region });
+        }
+        let mut mapped = MappedRegion {
+            info: info.clone(),
+            spans: Vec::new(),
+            _fd: PhantomData,
+        };
+        for r in ranges {
+            // On error, `mapped` drops and unmaps what was mapped so far.
+            let span = map_span(fd, info, r)?;
+            mapped.spans.push(span);
+        }
+        Ok(mapped)
+    }
+
+    pub fn info(&self) -> &RegionInfo {
+        &self.info
+    }
+
+    /// The mapped parts of the region as region-relative ranges.
+    pub fn mapped_ranges(&self) -> Vec<Range<u64>> {
+        self.spans
+            .iter()
+            .map(|s| s.offset..s.offset + s.len)
+            .collect()
+    }
+
+    /// The address of `offset`, after bounds, alignment and coverage checks.
+    fn pointer<T: Register>(&self, offset: u64) -> Result<*mut T, AccessError> {
+        let width = T::WIDTH as u64;
+        let end = check_span(&self.info, offset, width, true)?;
+        let span = self
+            .spans
+            .iter()
+            .find(|s| s.offset <= offset && end <= s.offset + s.len)
+            .ok_or(AccessError::NotMapped {
+                region: self.info.index,
+                offset,
+                width,
+            })?;
+        // SAFETY: offset - span.offset + width <= span.len, so the pointer stays
+        // inside the span's mapping; the cast fits usize because the span was mapped.
+        Ok(unsafe { span.base.as_ptr().add((offset - span.offset) as usize) }.cast::<T>())
+    }
+
+    /// Volatile read of one register; the offset must be aligned to its width.
+    pub fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
+        if !self.info.flags.readable {
+            return Err(AccessError::NotReadable {
+                region: self.info.index,
+            });
+        }
+        let ptr = self.pointer::<T>(offset)?;
+        // SAFETY: ptr is aligned and inside a live mapping (checked by pointer()).
+        Ok(T::from_le(unsafe { ptr.read_volatile() }))
+    }
+
+    /// Volatile write of one register; the offset must be aligned to its width.
+    pub fn write<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError> {
+        if !self.info.flags.writable {
+            return Err(AccessError::NotWritable {
+                region: self.info.index,
+            });
+        }
+        let ptr = self.pointer::<T>(offset)?;
+        // SAFETY: ptr is aligned and inside a live, writable mapping.
+        unsafe { ptr.write_volatile(value.to_le()) };
+        Ok(())
+    }
+
+    pub fn read8(&self, offset: u64) -> Result<u8, AccessError> {
+        self.read(offset)
+    }
+    pub fn read16(&self, offset: u64) -> Result<u16, AccessError> {
+        self.read(offset)
+    }
+    pub fn read32(&self, offset: u64) -> Result<u32, AccessError> {
+        self.read(offset)
+    }
+    pub fn read64(&self, offset: u64) -> Result<u64, AccessError> {
+        self.read(offset)
+    }
+    pub fn write8(&self, offset: u64, value: u8) -> Result<(), AccessError> {
+        self.write(offset, value)
+    }
+    pub fn write16(&self, offset: u64, value: u16) -> Result<(), AccessError> {
+        self.write(offset, value)
+    }
+    pub fn write32(&self, offset: u64, value: u32) -> Result<(), AccessError> {
+        self.write(offset, value)
+    }
+    pub fn write64(&self, offset: u64, value: u64) -> Result<(), AccessError> {
+        self.write(offset, value)
+    }
+
+    /// A view of the first `SIZE` bytes whose accessors take constant offsets and
+    /// are checked at compile time. Checks once, here, that one mapped span covers
+    /// `0..SIZE` and that the region is readable and writable.
+    pub fn fixed<const SIZE: usize>(&self) -> Result<FixedMapping<'_, SIZE>, AccessError> {
+        let region = self.info.index;
+        if !self.info.flags.readable {
+            return Err(AccessError::NotReadable { region });
+        }
+        if !self.info.flags.writable {
+            return Err(AccessError::NotWritable { region });
+        }
+        let span = self
+            .spans
+            .iter()
+            .find(|s| s.offset == 0 && s.len >= SIZE as u64)
+            .ok_or(AccessError::NotMapped {
+                region,
+                offset: 0,
+                width: SIZE as u64,
+            })?;
+        Ok(FixedMapping {
+            base: span.base,
+            _region: PhantomData,
+        })
+    }
+}
+
+fn map_span(fd: BorrowedFd<'_>, info: &RegionInfo, r: Range<u64>) -> Result<Span, MapError> {
+    let region = info.index;
+    let size = r.end - r.start;
+    let too_large = || MapError::TooLarge {
+        region,
+        offset: r.start,
+        size,
+    };
+    let len = usize::try_from(size).map_err(|_| too_large())?;
+    let file_offset = info
+        .offset
+        .checked_add(r.start)
+        .and_then(|o| libc::off64_t::try_from(o).ok())
+        .ok_or_else(too_large)?;
+    let mut prot = 0;
+    if info.flags.readable {
+        prot |= libc::PROT_READ;
+    }
+    if info.flags.writable {
+        prot |= libc::PROT_WRITE;
+    }
+    // SAFETY: a fresh shared mapping chosen by the kernel (no fixed address), of a
+    // file range the kernel said may be mapped; the result is checked.
+    let ptr = unsafe {
+        libc::mmap64(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            file_offset,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(MapError::Mmap {
+            region,
+            offset: r.start,
+            size,
+            source: io::Error::last_os_error(),
+        });
+    }
+    let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(too_large)?;
+    Ok(Span {
+        offset: r.start,
+        len: size,
+        base,
+    })
+}
+
+impl Drop for MappedRegion<'_> {
+    fn drop(&mut self) {
+        for span in &self.spans {
+            // SAFETY: each span is a mapping made by map_span and unmapped once,
+            // here; no pointer into it outlives self (FixedMapping borrows self).
+            unsafe { libc::munmap(span.base.as_ptr().cast(), span.len as usize) };
+        }
+    }
+}
+
+/// The first `SIZE` bytes of a mapped region, with accessors whose offsets are
+/// constants checked at compile time: no run-time bounds check is left.
+///
+/// ```compile_fail
+/// # fn f(bar: &dpdk_safe::vfio::FixedMapping<'_, 256>) {
+/// bar.read32::<256>(); // error: offset 256 + 4 bytes is past SIZE = 256
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct FixedMapping<'m, const SIZE: usize> {
+    base: NonNull<u8>,
+    _region: PhantomData<&'m MappedRegion<'m>>,
+}
+
+impl<const SIZE: usize> FixedMapping<'_, SIZE> {
+    /// Volatile read at constant `OFFSET`, checked at compile time.
+    #[inline(always)]
+    pub fn read<T: Register, const OFFSET: usize>(&self) -> T {
+        const {
+            assert!(
+                OFFSET % T::WIDTH == 0 && OFFSET + T::WIDTH <= SIZE,
+                "offset out of range or unaligned"
+            )
+        };
+        // SAFETY: OFFSET + width <= SIZE, and fixed() checked that a readable
+        // mapping covers 0..SIZE from base; OFFSET is aligned to the width.
+        T::from_le(unsafe { self.base.as_ptr().add(OFFSET).cast::<T>().read_volatile() })
+    }
+
+    /// Volatile write at constant `OFFSET`, checked at compile time.
+    #[inline(always)]
+    pub fn write<T: Register, const OFFSET: usize>(&self, value: T) {
+        const {
+            assert!(
+                OFFSET % T::WIDTH == 0 && OFFSET + T::WIDTH <= SIZE,
+                "offset out of range or unaligned"
+            )
+        };
+        // SAFETY: as in read(); fixed() checked the mapping is writable.
+        unsafe {
+            self.base
+                .as_ptr()
+                .add(OFFSET)
+                .cast::<T>()
+                .write_volatile(value.to_le())
+        }
+    }
+
+    #[inline(always)]
+    pub fn read32<const OFFSET: usize>(&self) -> u32 {
+        self.read::<u32, OFFSET>()
+    }
+
+    #[inline(always)]
+    pub fn write32<const OFFSET: usize>(&self, value: u32) {
+        self.write::<u32, OFFSET>(value)
+    }
+
+    #[inline(always)]
+    pub fn read64<const OFFSET: usize>(&self) -> u64 {
+        self.read::<u64, OFFSET>()
+    }
+
+    #[inline(always)]
+    pub fn write64<const OFFSET: usize>(&self, value: u64) {
+        self.write::<u64, OFFSET>(value)
+    }
+}

@@ -1,0 +1,212 @@
+//! What the kernel says about a device region: `VFIO_DEVICE_GET_REGION_INFO`.
+//!
+//! A region's `offset` is where it starts in the device file descriptor's
+//! offset space. For vfio-pci that is `index << 40`: every BAR but BAR0 lies
+//! beyond 4 GiB. Offsets and sizes stay `u64` from the kernel to the `pread64`,
+//! `pwrite64` or `mmap64` call; the 2015 bug this project exists for was those
+//! offsets truncated to 32 bits on 32-bit hosts.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use crate::vfio::caps::{parse_region_caps, CapChainError, SparseArea, REGION_INFO_HEADER_LEN};
+
+/// A region of a vfio-pci device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegionIndex {
+    Bar(u8),
+    Rom,
+    Config,
+    Vga,
+    /// Device-specific regions past the standard ones.
+    Other(u32),
+}
+
+/// A BAR number outside 0..=5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("BAR {0} does not exist: PCI devices have BARs 0 to 5")]
+pub struct BadBarIndex(pub u32);
+
+impl RegionIndex {
+    pub const BAR0: RegionIndex = RegionIndex::Bar(0);
+    pub const BAR1: RegionIndex = RegionIndex::Bar(1);
+    pub const BAR2: RegionIndex = RegionIndex::Bar(2);
+    pub const BAR3: RegionIndex = RegionIndex::Bar(3);
+    pub const BAR4: RegionIndex = RegionIndex::Bar(4);
+    pub const BAR5: RegionIndex = RegionIndex::Bar(5);
+
+    /// BAR `n`, checked.
+    pub fn bar(n: u32) -> Result<Self, BadBarIndex> {
+        u8::try_from(n)
+            .ok()
+            .filter(|n| *n <= 5)
+            .map(RegionIndex::Bar)
+            .ok_or(BadBarIndex(n))
+    }
+
+    /// The kernel's `VFIO_PCI_*_REGION_INDEX`.
+    pub fn as_u32(self) -> u32 {
+        match self {
+            RegionIndex::Bar(n) => u32::from(n),
+            RegionIndex::Rom => dpdk_sys::VFIO_PCI_ROM_REGION_INDEX,
+            RegionIndex::Config => dpdk_sys::VFIO_PCI_CONFIG_REGION_INDEX,
+            RegionIndex::Vga => dpdk_sys::VFIO_PCI_VGA_REGION_INDEX,
+            RegionIndex::Other(n) => n,
+        }
+    }
+
+    pub fn from_u32(index: u32) -> Self {
+        match index {
+            0..=5 => RegionIndex::Bar(index as u8),
+            6 => RegionIndex::Rom,
+            7 => RegionIndex::Config,
+            8 => RegionIndex::Vga,
+            n => RegionIndex::Other(n),
+        }
+    }
+}
+
+impl fmt::Display for RegionIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegionIndex::Bar(n) => write!(f, "BAR{n}"),
+            RegionIndex::Rom => f.write_str("ROM"),
+            RegionIndex::Config => f.write_str("config space"),
+            RegionIndex::Vga => f.write_str("VGA"),
+            RegionIndex::Other(n) => write!(f, "region {n}"),
+        }
+    }
+}
+
+/// `VFIO_REGION_INFO_FLAG_*` that matter for access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RegionFlags {
+    pub readable: bool,
+    pub writable: bool,
+    pub mmap: bool,
+}
+
+impl RegionFlags {
+    pub fn from_bits(flags: u32) -> Self {
+        RegionFlags {
+            readable: flags & dpdk_sys::VFIO_REGION_INFO_FLAG_READ != 0,
+            writable: flags & dpdk_sys::VFIO_REGION_INFO_FLAG_WRITE != 0,
+            mmap: flags & dpdk_sys::VFIO_REGION_INFO_FLAG_MMAP != 0,
+        }
+    }
+}
+
+/// One region as the kernel describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionInfo {
+    pub index: RegionIndex,
+    /// Start of the region in the device fd's offset space (`index << 40` for PCI).
+    pub offset: u64,
+    /// Size in bytes; 0 for an unimplemented BAR.
+    pub size: u64,
+    pub flags: RegionFlags,
+    /// Only these areas may be mapped, when the kernel says so.
+    pub sparse_mmap: Option<Vec<SparseArea>>,
+    /// The MSI-X table in this BAR may be mapped.
+    pub msix_mappable: bool,
+    /// Every capability as `(id, version)`.
+    pub caps: Vec<(u16, u16)>,
+}
+
+/// Why region information could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum RegionInfoError {
+    #[error("VFIO_DEVICE_GET_REGION_INFO for {index} failed: {source}")]
+    Ioctl {
+        index: RegionIndex,
+        source: io::Error,
+    },
+    #[error("the kernel asks for {argsz} bytes of region info for {index}, more than the {max} accepted")]
+    TooLarge {
+        index: RegionIndex,
+        argsz: u32,
+        max: usize,
+    },
+    #[error("malformed capability chain for {index}: {source}")]
+    Caps {
+        index: RegionIndex,
+        source: CapChainError,
+    },
+}
+
+/// Capabilities beyond this are not something a PCI device reports.
+const MAX_REGION_INFO: usize = 64 * 1024;
+
+/// Asks the kernel about one region of the device behind `fd`; re-asks with a
+/// larger buffer when the capabilities do not fit the first one.
+pub fn region_info(fd: BorrowedFd<'_>, index: RegionIndex) -> Result<RegionInfo, RegionInfoError> {
+    let mut len = REGION_INFO_HEADER_LEN;
+    loop {
+        // u64 storage keeps the buffer aligned for struct vfio_region_info.
+        let mut storage = vec![0u64; len.div_ceil(8)];
+        // SAFETY: a byte view of storage's `len` initialised bytes (len <= 8 *
+        // storage.len()), used only while storage lives and not otherwise borrowed.
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast::<u8>(), len) };
+        bytes[0..4].copy_from_slice(&(len as u32).to_ne_bytes()); // argsz
+        bytes[8..12].copy_from_slice(&index.as_u32().to_ne_bytes()); // index
+                                                                     // SAFETY: the buffer is argsz bytes, 8-byte aligned, and starts with a
+                                                                     // vfio_region_info whose argsz bounds what the kernel writes.
+        let ret = unsafe {
+            libc::ioctl(
+                fd.as_raw_fd(),
+                dpdk_sys::dpdk_shim_vfio_ioctl_get_region_info() as _,
+                bytes.as_mut_ptr(),
+            )
+        };
+        if ret < 0 {
+            return Err(RegionInfoError::Ioctl {
+                index,
+                source: io::Error::last_os_error(),
+            });
+        }
+        let argsz = u32::from_ne_bytes(bytes[0..4].try_into().expect("4 bytes"));
+        if argsz as usize <= len {
+            return parse_region_info(bytes, index);
+        }
+        if argsz as usize > MAX_REGION_INFO {
+            return Err(RegionInfoError::TooLarge {
+                index,
+                argsz,
+                max: MAX_REGION_INFO,
+            });
+        }
+        len = argsz as usize;
+    }
+}
+
+/// Decodes a filled `struct vfio_region_info` buffer, capabilities included.
+pub fn parse_region_info(bytes: &[u8], index: RegionIndex) -> Result<RegionInfo, RegionInfoError> {
+    let caps_err = |source| RegionInfoError::Caps { index, source };
+    if bytes.len() < REGION_INFO_HEADER_LEN {
+        return Err(caps_err(CapChainError::Truncated {
+            offset: 0,
+            needed: 32,
+            len: bytes.len(),
+        }));
+    }
+    let u32_at = |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let u64_at = |at: usize| u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let flags = u32_at(4);
+    let cap_offset = if flags & dpdk_sys::VFIO_REGION_INFO_FLAG_CAPS != 0 {
+        u32_at(12)
+    } else {
+        0
+    };
+    let caps = parse_region_caps(bytes, cap_offset).map_err(caps_err)?;
+    Ok(RegionInfo {
+        index,
+        offset: u64_at(24),
+        size: u64_at(16),
+        flags: RegionFlags::from_bits(flags),
+        sparse_mmap: caps.sparse_mmap,
+        msix_mappable: caps.msix_mappable,
+        caps: caps.raw,
+    })
+}

@@ -1,0 +1,192 @@
+//! `mmap64` mappings over a file standing in for a VFIO device fd (64-bit only).
+#![cfg(target_pointer_width = "64")]
+// Lists of one range are what the API returns and takes here.
+#![allow(clippy::single_range_in_vec_init)]
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use dpdk_safe::vfio::{
+    AccessError, MapError, MappedRegion, RegionFlags, RegionIndex, RegionInfo, SparseArea,
+};
+
+const REGION_OFFSET: u64 = 2 << 32;
+const SIZE: u64 = 4 * 4096;
+
+fn info(mmap: bool, sparse: Option<Vec<SparseArea>>) -> RegionInfo {
+    RegionInfo {
+        index: RegionIndex::BAR2,
+        offset: REGION_OFFSET,
+        size: SIZE,
+        flags: RegionFlags {
+            readable: true,
+            writable: true,
+            mmap,
+        },
+        sparse_mmap: sparse,
+        msix_mappable: false,
+        caps: vec![],
+    }
+}
+
+/// A fresh, unique path for each region file.
+fn region_path() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("dpdk-rs-map-{}-{n}", std::process::id()))
+}
+
+fn region_file() -> File {
+    region_file_at(&region_path())
+}
+
+/// A file holding a pattern at REGION_OFFSET, unlinked at once.
+fn region_file_at(path: &Path) -> File {
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
+    std::fs::remove_file(path).unwrap();
+    file.seek(SeekFrom::Start(REGION_OFFSET)).unwrap();
+    let pattern: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    file.write_all(&pattern).unwrap();
+    file
+}
+
+/// Mappings of the file at `path` in /proc/self/maps.
+fn mapping_count(path: &Path) -> usize {
+    let name = format!("{} ", path.display());
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&name))
+        .count()
+}
+
+#[test]
+fn reads_and_writes_reach_the_right_bytes() {
+    let path = region_path();
+    let mut file = region_file_at(&path);
+    let before = mapping_count(&path);
+    {
+        let bar = MappedRegion::map(file.as_fd(), &info(true, None)).unwrap();
+        assert_eq!(bar.mapped_ranges(), [0..SIZE]);
+        assert_eq!(bar.read8(5).unwrap(), 5);
+        assert_eq!(bar.read32(0x100).unwrap(), u32::from_le_bytes([5, 6, 7, 8]));
+        bar.write32(0x10, 0xcafe_f00d).unwrap();
+        bar.write64(0x18, u64::MAX).unwrap();
+        bar.write16(0x2000, 0xabcd).unwrap();
+        bar.write8(0x3fff, 0x77).unwrap();
+        assert_eq!(bar.read32(0x10).unwrap(), 0xcafe_f00d);
+
+        let fixed = bar.fixed::<0x1000>().unwrap();
+        assert_eq!(fixed.read32::<0x10>(), 0xcafe_f00d);
+        fixed.write32::<0x20>(0x1122_3344);
+        assert_eq!(fixed.read64::<0x18>(), u64::MAX);
+        assert_eq!(bar.read32(0x20).unwrap(), 0x1122_3344);
+        assert!(
+            bar.fixed::<{ 8 * 4096 }>().is_err(),
+            "larger than the mapping"
+        );
+        assert_eq!(mapping_count(&path), before + 1);
+    }
+    assert_eq!(mapping_count(&path), before, "drop unmaps");
+    let mut back = vec![0u8; SIZE as usize];
+    file.seek(SeekFrom::Start(REGION_OFFSET)).unwrap();
+    file.read_exact(&mut back).unwrap();
+    assert_eq!(&back[0x10..0x14], &0xcafe_f00du32.to_le_bytes());
+    assert_eq!(&back[0x20..0x24], &0x1122_3344u32.to_le_bytes());
+    assert_eq!(&back[0x2000..0x2002], &[0xcd, 0xab]);
+    assert_eq!(back[0x3fff], 0x77);
+}
+
+#[test]
+fn checks_bounds_alignment_and_flags() {
+    let file = region_file();
+    let bar = MappedRegion::map(file.as_fd(), &info(true, None)).unwrap();
+    assert!(matches!(
+        bar.read32(SIZE),
+        Err(AccessError::OutOfBounds { .. })
+    ));
+    assert!(matches!(
+        bar.read64(SIZE - 4),
+        Err(AccessError::OutOfBounds { .. })
+    ));
+    assert!(matches!(
+        bar.read32(u64::MAX - 1),
+        Err(AccessError::OutOfBounds { .. })
+    ));
+    assert!(matches!(bar.read32(1), Err(AccessError::Unaligned { .. })));
+    assert!(matches!(
+        bar.write16(3, 0),
+        Err(AccessError::Unaligned { .. })
+    ));
+
+    let mut ro = info(true, None);
+    ro.flags.writable = false;
+    let bar = MappedRegion::map(file.as_fd(), &ro).unwrap();
+    assert!(matches!(
+        bar.write32(0, 1),
+        Err(AccessError::NotWritable { .. })
+    ));
+    assert!(bar.fixed::<16>().is_err());
+
+    let err = MappedRegion::map(file.as_fd(), &info(false, None)).unwrap_err();
+    assert!(matches!(err, MapError::NotMappable { .. }));
+    assert!(err.to_string().contains("pread/pwrite"), "{err}");
+    let mut empty = info(true, None);
+    empty.size = 0;
+    assert!(matches!(
+        MappedRegion::map(file.as_fd(), &empty),
+        Err(MapError::Empty { .. })
+    ));
+}
+
+#[test]
+fn sparse_areas_and_exclusions_are_honoured() {
+    let file = region_file();
+    let sparse = vec![
+        SparseArea {
+            offset: 0,
+            size: 4096,
+        },
+        SparseArea {
+            offset: 2 * 4096,
+            size: 2 * 4096,
+        },
+    ];
+    let bar = MappedRegion::map(file.as_fd(), &info(true, Some(sparse))).unwrap();
+    assert_eq!(bar.mapped_ranges(), [0..4096, 8192..16384]);
+    assert_eq!(bar.read8(8192 + 3).unwrap(), ((8192 + 3) % 251) as u8);
+    let err = bar.read32(4096).unwrap_err();
+    assert!(
+        matches!(err, AccessError::NotMapped { offset: 4096, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("pread/pwrite"), "{err}");
+    // The last register before the gap is still mapped.
+    assert!(bar.read64(4096 - 8).is_ok());
+
+    // Excluding an MSI-X table at 0x1800..0x1900 removes its whole page.
+    let bar =
+        MappedRegion::map_excluding(file.as_fd(), &info(true, None), &[0x1800..0x1900]).unwrap();
+    assert_eq!(bar.mapped_ranges(), [0..4096, 8192..SIZE]);
+    assert!(matches!(
+        bar.read32(0x1800),
+        Err(AccessError::NotMapped { .. })
+    ));
+    let all = MappedRegion::map_excluding(file.as_fd(), &info(true, None), &[0..SIZE]);
+    assert!(matches!(all, Err(MapError::NothingToMap { .. })));
+}
+
+#[test]
+fn mapping_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<MappedRegion<'static>>();
+}

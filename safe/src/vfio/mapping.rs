@@ -321,9 +321,11 @@ impl Drop for MappedRegion<'_> {
 /// constants checked at compile time: no run-time bounds check is left.
 ///
 /// ```compile_fail
-/// # fn f(bar: &dpdk_safe::vfio::FixedMapping<'_, 256>) {
-/// bar.read32::<256>(); // error: offset 256 + 4 bytes is past SIZE = 256
-/// # }
+/// use dpdk_safe::vfio::FixedMapping;
+/// fn past_the_end(bar: &FixedMapping<'_, 256>) -> u32 {
+///     bar.read32::<256>() // error: offset 256 + 4 bytes is past SIZE = 256
+/// }
+/// std::hint::black_box(past_the_end as fn(&FixedMapping<'_, 256>) -> u32);
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct FixedMapping<'m, const SIZE: usize> {

@@ -202,7 +202,7 @@ pub fn find_dpdk(cross: bool) -> Result<Dpdk, ProbeError> {
     if !link_paths.contains(&libdir) {
         link_paths.push(libdir);
     }
-    let origin = if prefix == Path::new("/usr") {
+    let origin = if unsysrooted(&prefix) == Path::new("/usr") {
         Origin::Distribution
     } else {
         Origin::CustomPrefix
@@ -224,6 +224,17 @@ fn sysrooted(path: &Path) -> PathBuf {
         Some(root) if !root.is_empty() && path.is_absolute() => {
             Path::new(&root).join(path.strip_prefix("/").unwrap_or(path))
         }
+        _ => path.to_path_buf(),
+    }
+}
+
+/// `path` without the `PKG_CONFIG_SYSROOT_DIR` prefix pkg-config may have added.
+fn unsysrooted(path: &Path) -> PathBuf {
+    match env::var_os("PKG_CONFIG_SYSROOT_DIR") {
+        Some(root) if !root.is_empty() => match path.strip_prefix(&root) {
+            Ok(rest) => Path::new("/").join(rest),
+            Err(_) => path.to_path_buf(),
+        },
         _ => path.to_path_buf(),
     }
 }

@@ -44,7 +44,7 @@ if [ "$(cat "$cache/initrd.stamp" 2>/dev/null)" != "$stamp" ]; then
     cp "$here/init.sh" "$work/init"
     chmod +x "$work/init"
     # Modules in dependency order, from modules.dep.
-    wanted="vfio-pci 9p 9pnet_virtio virtio_pci"
+    wanted="vfio_iommu_type1 vfio-pci 9p 9pnet_virtio virtio_pci"
     declare -A seen=()
     order=()
     add() {

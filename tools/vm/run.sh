@@ -41,6 +41,7 @@ if [ -z "$ivshmem_file" ]; then
 fi
 ivshmem_size=$(stat -c %s "$ivshmem_file")
 {
+    echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     echo "cd '$(pwd)' || exit 125"
     printf '%s\n' "$*"
 } >"$work/guest.sh"

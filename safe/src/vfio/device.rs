@@ -111,8 +111,11 @@ impl Eal {
             .map_err(|_| OpenError::NoSuchDevice(address, root.clone()))?;
         let name = CString::new(address.to_string()).expect("addresses have no NUL");
         let mut fd: i32 = -1;
-        // SAFETY: vfio_device_info is plain data; zero is a valid initial value.
-        let mut info: dpdk_sys::vfio_device_info = unsafe { std::mem::zeroed() };
+        // DPDK passes this to VFIO_DEVICE_GET_INFO, which needs argsz set.
+        let mut info = dpdk_sys::vfio_device_info {
+            argsz: std::mem::size_of::<dpdk_sys::vfio_device_info>() as u32,
+            ..Default::default()
+        };
         // SAFETY: both strings are valid for the call; fd and info are out-pointers
         // to live locals.
         let ret = unsafe {

@@ -21,10 +21,18 @@ pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
     let empty = std::env::temp_dir().join("dpdk-rs-empty-pci-tree");
     std::fs::create_dir_all(&empty).unwrap();
     let mut cmd = Command::new(exe);
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_VAR, name)
-        .env("SYSFS_PCI_DEVICES", &empty)
-        .env("RUST_BACKTRACE", "0");
+    cmd.args([
+        name,
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+        "--include-ignored",
+        "--color",
+        "never",
+    ])
+    .env(CHILD_VAR, name)
+    .env("SYSFS_PCI_DEVICES", &empty)
+    .env("RUST_BACKTRACE", "0");
     for (k, v) in envs {
         cmd.env(k, v);
     }

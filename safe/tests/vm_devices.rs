@@ -1,0 +1,261 @@
+//! BAR access over VFIO on QEMU's emulated devices, inside the test VM
+//! (`tools/vm-tests.sh` boots it and runs these with `--ignored`, as x86_64 and
+//! as i686). Each test starts its own EAL in a child process, allowlisting the
+//! device it uses.
+//!
+//! Devices (tools/vm/run.sh): edu 0000:00:03.0, ivshmem-plain 0000:00:04.0
+//! (BAR2 backed by a host file), e1000e 0000:00:05.0.
+
+mod common;
+
+use common::{base_builder, is_child, run_child};
+use dpdk_safe::eal::Eal;
+use dpdk_safe::pci::{KernelDriver, PciAddress};
+use dpdk_safe::vfio::{AccessError, OpenError, RegionIndex, RegionIo};
+
+const EDU: &str = "0000:00:03.0";
+const IVSHMEM: &str = "0000:00:04.0";
+const E1000E: &str = "0000:00:05.0";
+
+fn addr(s: &str) -> PciAddress {
+    s.parse().unwrap()
+}
+
+/// Runs `name` in a child over the VM's real (emulated) PCI bus.
+fn in_vm_child(name: &str, body: impl FnOnce()) {
+    if is_child(name) {
+        body();
+        return;
+    }
+    let out = run_child(name, &[("SYSFS_PCI_DEVICES", "/sys/bus/pci/devices")]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "child {name} failed"
+    );
+}
+
+fn eal_for(devices: &[&str]) -> Eal {
+    let mut builder = base_builder();
+    for d in devices {
+        builder = builder.allow(addr(d));
+    }
+    builder
+        .init()
+        .expect("EAL with the VM's devices allowlisted")
+}
+
+/// 64-bit regions offsets are `index << 40`: BAR1..5 lie beyond 4 GiB.
+fn check_region_offsets(dev: &dpdk_safe::vfio::VfioDevice<'_>) {
+    for n in 0..6 {
+        let info = dev.region_info(RegionIndex::Bar(n)).unwrap();
+        assert_eq!(info.offset, u64::from(n) << 40, "BAR{n} offset");
+    }
+    assert_eq!(dev.region_info(RegionIndex::Rom).unwrap().offset, 6 << 40);
+    assert_eq!(
+        dev.region_info(RegionIndex::Config).unwrap().offset,
+        7 << 40
+    );
+}
+
+/// edu's liveness register returns the complement of what was written.
+fn edu_liveness(bar: &RegionIo<'_>) {
+    for v in [0u32, 0x1234_5678, 0xffff_ffff] {
+        bar.write32(0x04, v).unwrap();
+        assert_eq!(bar.read32(0x04).unwrap(), !v);
+    }
+}
+
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn edu_through_pread_and_pwrite() {
+    in_vm_child("edu_through_pread_and_pwrite", || {
+        let eal = eal_for(&[EDU]);
+        let pci = eal.pci_device(addr(EDU)).unwrap();
+        assert_eq!((pci.ids.vendor, pci.ids.device), (0x1234, 0x11e8));
+        assert_eq!(pci.kernel_driver, KernelDriver::VfioPci);
+        assert_eq!(pci.bars[0].unwrap().len, 1 << 20);
+
+        let dev = eal.vfio_open(addr(EDU)).unwrap();
+        assert_eq!(dev.num_regions(), 9);
+        check_region_offsets(&dev);
+        let config = dev.config().unwrap();
+        assert_eq!(config.read16(0).unwrap(), 0x1234);
+        assert_eq!(config.read16(2).unwrap(), 0x11e8);
+
+        let bar = dev.region(RegionIndex::BAR0).unwrap();
+        let info = bar.info();
+        assert_eq!(
+            (
+                info.size,
+                info.flags.readable,
+                info.flags.writable,
+                info.flags.mmap
+            ),
+            (1 << 20, true, true, true)
+        );
+        assert_eq!(bar.read32(0x00).unwrap(), 0x010000ed, "edu ID register");
+        edu_liveness(&bar);
+        // Factorial: write n, wait for the busy bit (0x20 bit 0) to clear, read n!.
+        bar.write32(0x08, 10).unwrap();
+        let mut spins = 0;
+        while bar.read32(0x20).unwrap() & 1 != 0 {
+            spins += 1;
+            assert!(spins < 1_000_000, "factorial never finished");
+        }
+        assert_eq!(bar.read32(0x08).unwrap(), 3_628_800);
+
+        // Bad inputs against the real device.
+        assert!(matches!(
+            bar.read32(1 << 20),
+            Err(AccessError::OutOfBounds { .. })
+        ));
+        assert!(matches!(bar.read32(2), Err(AccessError::Unaligned { .. })));
+        let empty = dev.region(RegionIndex::BAR1).unwrap();
+        assert_eq!(empty.info().size, 0);
+        assert!(matches!(
+            empty.read32(0),
+            Err(AccessError::OutOfBounds { .. }) | Err(AccessError::NotReadable { .. })
+        ));
+        drop(dev);
+        // Released: DPDK can open it again.
+        let again = eal.vfio_open(addr(EDU)).unwrap();
+        assert_eq!(
+            again.region(RegionIndex::BAR0).unwrap().read32(0).unwrap(),
+            0x010000ed
+        );
+    });
+}
+
+#[cfg(target_pointer_width = "64")]
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn edu_through_a_mapping() {
+    in_vm_child("edu_through_a_mapping", || {
+        let eal = eal_for(&[EDU]);
+        let dev = eal.vfio_open(addr(EDU)).unwrap();
+        let bar = dev.map_bar(RegionIndex::BAR0).unwrap();
+        assert_eq!(bar.mapped_ranges(), [0..1 << 20]);
+        assert_eq!(bar.read32(0).unwrap(), 0x010000ed);
+        bar.write32(0x04, 0xa5a5_0000).unwrap();
+        assert_eq!(bar.read32(0x04).unwrap(), !0xa5a5_0000);
+        let regs = bar.fixed::<0x100>().unwrap();
+        assert_eq!(regs.read32::<0x00>(), 0x010000ed);
+        regs.write32::<0x04>(7);
+        assert_eq!(regs.read32::<0x04>(), !7);
+    });
+}
+
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn ivshmem_bar2_reaches_the_host_file() {
+    in_vm_child("ivshmem_bar2_reaches_the_host_file", || {
+        let pattern = std::env::var("DPDK_RS_IVSHMEM_PATTERN").expect("the host's pattern");
+        let marker = std::env::var("DPDK_RS_GUEST_MARKER").expect("what to write back");
+        let marker_at: u64 = std::env::var("DPDK_RS_GUEST_MARKER_AT")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let eal = eal_for(&[IVSHMEM]);
+        let dev = eal.vfio_open(addr(IVSHMEM)).unwrap();
+        check_region_offsets(&dev);
+        let bar2 = dev.region(RegionIndex::BAR2).unwrap();
+        assert_eq!(bar2.info().offset, 2 << 40);
+        assert!(bar2.info().size >= 1 << 20);
+        let mut seen = vec![0u8; pattern.len()];
+        bar2.read_bytes(0, &mut seen).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&seen),
+            pattern,
+            "BAR2 through pread64"
+        );
+        // BAR0 is ivshmem's register block, not the file: a truncated offset would read it.
+        let bar0 = dev.region(RegionIndex::BAR0).unwrap();
+        assert_eq!(bar0.info().size, 256);
+        bar2.write_bytes(marker_at, marker.as_bytes()).unwrap();
+        #[cfg(target_pointer_width = "64")]
+        {
+            let mapped = dev.map_bar(RegionIndex::BAR2).unwrap();
+            let first = mapped.read32(0).unwrap();
+            assert_eq!(first.to_le_bytes(), seen[..4], "BAR2 through mmap64");
+            let word = mapped.read32(marker_at).unwrap();
+            assert_eq!(&word.to_le_bytes()[..], &marker.as_bytes()[..4]);
+        }
+    });
+}
+
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn e1000e_bar_layout_and_msix_table() {
+    in_vm_child("e1000e_bar_layout_and_msix_table", || {
+        let eal = eal_for(&[E1000E]);
+        let dev = eal.vfio_open(addr(E1000E)).unwrap();
+        let sizes: Vec<u64> = (0..6)
+            .map(|n| dev.region_info(RegionIndex::Bar(n)).unwrap().size)
+            .collect();
+        assert_eq!(sizes, [128 << 10, 128 << 10, 32, 16 << 10, 0, 0]);
+        let io = dev.region_info(RegionIndex::BAR2).unwrap();
+        assert!(!io.flags.mmap, "an I/O port BAR is not mappable");
+        let io_bar = dev.region(RegionIndex::BAR2).unwrap();
+        assert!(io_bar.read32(0).is_ok(), "I/O BAR through pread");
+        let table = dev.msix_table().unwrap().expect("e1000e has MSI-X");
+        assert_eq!((table.bar, table.range.start, table.entries), (3, 0, 5));
+        let config = dev.config().unwrap();
+        assert_eq!(config.read16(2).unwrap(), 0x10d3);
+        let rom = dev.region_info(RegionIndex::Rom).unwrap();
+        println!(
+            "e1000e ROM: {} bytes, readable {}",
+            rom.size, rom.flags.readable
+        );
+        #[cfg(target_pointer_width = "64")]
+        {
+            let bar3 = dev.map_bar(RegionIndex::BAR3).unwrap();
+            let info = dev.region_info(RegionIndex::BAR3).unwrap();
+            println!(
+                "e1000e BAR3 msix_mappable={} sparse={:?} mapped={:?}",
+                info.msix_mappable,
+                info.sparse_mmap,
+                bar3.mapped_ranges()
+            );
+            if info.msix_mappable {
+                assert!(bar3.read32(0).is_ok());
+            } else {
+                assert!(
+                    !bar3.mapped_ranges().iter().any(|r| r.contains(&0)),
+                    "MSI-X table left out"
+                );
+                assert!(matches!(bar3.read32(0), Err(AccessError::NotMapped { .. })));
+            }
+            // The PBA half of BAR3 stays reachable.
+            assert!(bar3.read32(0x2000).is_ok());
+        }
+    });
+}
+
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn opening_the_wrong_device_gives_typed_errors() {
+    in_vm_child("opening_the_wrong_device_gives_typed_errors", || {
+        let eal = eal_for(&[EDU]);
+        // The ISA bridge is bound to its own driver or none, never to vfio-pci.
+        let err = eal.vfio_open(addr("0000:00:1f.0")).unwrap_err();
+        assert!(matches!(err, OpenError::NotBoundToVfio { .. }), "{err}");
+        assert!(err.to_string().contains("vfio-pci"), "{err}");
+        let err = eal.vfio_open(addr("0000:00:1e.0")).unwrap_err();
+        assert!(matches!(err, OpenError::NoSuchDevice(..)), "{err}");
+        // Twice the same device: DPDK refuses the second setup.
+        let first = eal.vfio_open(addr(EDU)).unwrap();
+        let second = eal.vfio_open(addr(EDU));
+        println!(
+            "second open of an open device: {:?}",
+            second.as_ref().map(|d| d.address())
+        );
+        drop(second);
+        drop(first);
+    });
+}

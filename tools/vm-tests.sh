@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# VM tests: builds the VFIO test binaries for x86_64 and i686, boots the VM with
+# QEMU's edu, ivshmem and e1000e bound to vfio-pci, runs both builds there (the
+# i686 one inside Debian's i386 tree, with Debian's i386 DPDK), and checks on the
+# host that each build's write through ivshmem BAR2 reached the backing file.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
+: "${DPDK_RS_CACHE:=/var/cache/dpdk-rs}"
+
+# Path of a test binary, from cargo's JSON messages.
+test_binary() {
+    cargo test "$@" --no-run --message-format=json 2>/dev/null |
+        grep '"executable":"[^"]' | grep '"name":"vm_devices"' |
+        sed 's/.*"executable":"\([^"]*\)".*/\1/' | tail -1
+}
+cargo test -p dpdk-safe --test vm_devices --no-run --quiet
+x86=$(test_binary -p dpdk-safe --test vm_devices)
+i686=$(
+    source "$here/i686/env.sh"
+    cargo test -p dpdk-safe --test vm_devices --no-run --quiet --target i686-unknown-linux-gnu
+    test_binary -p dpdk-safe --test vm_devices --target i686-unknown-linux-gnu
+)
+tree="$DPDK_RS_CACHE/bookworm-i386"
+[ -x "$x86" ] && [ -x "$i686" ] || { echo "vm-tests: test binaries not found"; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+ivshmem="$work/ivshmem"
+truncate -s 1M "$ivshmem"
+pattern="dpdk-rs host pattern $(date +%s%N)"
+printf '%s' "$pattern" | dd of="$ivshmem" conv=notrunc status=none
+
+# Inside the guest: the x86_64 build in the host's root, then the i686 build in
+# the i386 tree (a copy on the tree's tmpfs, where the chroot can see it).
+cat >"$work/guest.sh" <<GUEST
+set -e
+export DPDK_RS_IVSHMEM_PATTERN='$pattern'
+echo "== x86_64"
+DPDK_RS_GUEST_MARKER=x86_64-was-here DPDK_RS_GUEST_MARKER_AT=4096 \
+    '$x86' --ignored --test-threads=1 --color never
+echo "== i686"
+cp '$i686' '$tree/tmp/vm_devices'
+DPDK_RS_GUEST_MARKER=i686-was-here DPDK_RS_GUEST_MARKER_AT=8192 \
+    chroot '$tree' /tmp/vm_devices --ignored --test-threads=1 --color never
+GUEST
+cp "$work/guest.sh" "$DPDK_RS_CACHE/vm/last-guest.sh"
+set +e
+"$here/vm/run.sh" --timeout 600 --ivshmem-file "$ivshmem" --i386-root "$tree" -- \
+    "sh $DPDK_RS_CACHE/vm/last-guest.sh" | tee "$work/out.log" | grep -v '^\['
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" = 0 ] || { echo "vm-tests: the guest failed (status $status)"; exit 1; }
+for arch in x86_64 i686; do
+    grep -q "test result: ok. [1-9][0-9]* passed; 0 failed" <(sed -n "/== $arch/,/test result/p" "$work/out.log") ||
+        { echo "vm-tests: no passing result for $arch"; exit 1; }
+done
+check() {
+    local at=$1 want=$2 got
+    got=$(dd if="$ivshmem" bs=1 skip="$at" count="${#want}" status=none)
+    [ "$got" = "$want" ] || { echo "vm-tests: host file at $at holds '$got', not '$want'"; exit 1; }
+    echo "vm-tests: host file at $at holds '$got' (written by the guest through BAR2)"
+}
+check 4096 x86_64-was-here
+check 8192 i686-was-here
+echo "vm-tests: passed"

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use dpdk_safe::vfio::{
-    AccessError, MapError, MappedRegion, RegionFlags, RegionIndex, RegionInfo, SparseArea,
+    AccessError, MapError, MappedRegion, RegionFlags, RegionIndex, RegionInfo, Registers,
+    SparseArea,
 };
 
 const REGION_OFFSET: u64 = 2 << 32;

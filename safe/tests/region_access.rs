@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 
-use dpdk_safe::vfio::{AccessError, RegionFlags, RegionIndex, RegionInfo, RegionIo};
+use dpdk_safe::vfio::{AccessError, RegionFlags, RegionIndex, RegionInfo, RegionIo, Registers};
 
 /// BAR5's offset on vfio-pci (5 << 40) does not fit a sparse file on every
 /// filesystem; 5 << 32 still needs 64-bit file offsets, which is the point.

@@ -11,7 +11,7 @@ mod common;
 use common::{base_builder, is_child, run_child};
 use dpdk_safe::eal::Eal;
 use dpdk_safe::pci::{KernelDriver, PciAddress};
-use dpdk_safe::vfio::{AccessError, OpenError, RegionIndex, RegionIo};
+use dpdk_safe::vfio::{AccessError, OpenError, RegionIndex, RegionIo, Registers};
 
 const EDU: &str = "0000:00:03.0";
 const IVSHMEM: &str = "0000:00:04.0";
@@ -140,7 +140,7 @@ fn edu_through_a_mapping() {
         let eal = eal_for(&[EDU]);
         let dev = eal.vfio_open(addr(EDU)).unwrap();
         let bar = dev.map_bar(RegionIndex::BAR0).unwrap();
-        assert_eq!(bar.mapped_ranges(), [0..1 << 20]);
+        assert_eq!(bar.mapped_ranges(), vec![0..(1 << 20)]);
         assert_eq!(bar.read32(0).unwrap(), 0x010000ed);
         bar.write32(0x04, 0xa5a5_0000).unwrap();
         assert_eq!(bar.read32(0x04).unwrap(), !0xa5a5_0000);

@@ -88,6 +88,41 @@ macro_rules! register {
 }
 register!(u8, u16, u32, u64);
 
+/// Register access shared by the `pread64` path ([`RegionIo`]) and, on 64-bit
+/// targets, the mapped path ([`MappedRegion`](crate::vfio::MappedRegion)), so
+/// that driver code does not care which one reached the device.
+pub trait Registers {
+    /// Reads one register; the offset must be aligned to its width.
+    fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError>;
+    /// Writes one register; the offset must be aligned to its width.
+    fn write<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError>;
+
+    fn read8(&self, offset: u64) -> Result<u8, AccessError> {
+        self.read(offset)
+    }
+    fn read16(&self, offset: u64) -> Result<u16, AccessError> {
+        self.read(offset)
+    }
+    fn read32(&self, offset: u64) -> Result<u32, AccessError> {
+        self.read(offset)
+    }
+    fn read64(&self, offset: u64) -> Result<u64, AccessError> {
+        self.read(offset)
+    }
+    fn write8(&self, offset: u64, value: u8) -> Result<(), AccessError> {
+        self.write(offset, value)
+    }
+    fn write16(&self, offset: u64, value: u16) -> Result<(), AccessError> {
+        self.write(offset, value)
+    }
+    fn write32(&self, offset: u64, value: u32) -> Result<(), AccessError> {
+        self.write(offset, value)
+    }
+    fn write64(&self, offset: u64, value: u64) -> Result<(), AccessError> {
+        self.write(offset, value)
+    }
+}
+
 /// Checks an access of `width` bytes at `offset` inside the region: bounds always,
 /// alignment when `aligned`. Returns the end offset.
 pub(crate) fn check_span(
@@ -146,64 +181,6 @@ impl<'fd> RegionIo<'fd> {
                 region: self.info.index,
                 offset,
             })
-    }
-
-    /// Reads one register; the offset must be aligned to its width.
-    pub fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
-        if !self.info.flags.readable {
-            return Err(AccessError::NotReadable {
-                region: self.info.index,
-            });
-        }
-        check_span(&self.info, offset, T::WIDTH as u64, true)?;
-        let mut buf = [0u8; 8];
-        let done = self.pread_once(&mut buf[..T::WIDTH], offset)?;
-        if done != T::WIDTH {
-            return Err(self.short("read", offset, done, T::WIDTH));
-        }
-        Ok(T::from_le_slice(&buf[..T::WIDTH]))
-    }
-
-    /// Writes one register; the offset must be aligned to its width.
-    pub fn write<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError> {
-        if !self.info.flags.writable {
-            return Err(AccessError::NotWritable {
-                region: self.info.index,
-            });
-        }
-        check_span(&self.info, offset, T::WIDTH as u64, true)?;
-        let mut buf = [0u8; 8];
-        value.write_le(&mut buf[..T::WIDTH]);
-        let done = self.pwrite_once(&buf[..T::WIDTH], offset)?;
-        if done != T::WIDTH {
-            return Err(self.short("write", offset, done, T::WIDTH));
-        }
-        Ok(())
-    }
-
-    pub fn read8(&self, offset: u64) -> Result<u8, AccessError> {
-        self.read(offset)
-    }
-    pub fn read16(&self, offset: u64) -> Result<u16, AccessError> {
-        self.read(offset)
-    }
-    pub fn read32(&self, offset: u64) -> Result<u32, AccessError> {
-        self.read(offset)
-    }
-    pub fn read64(&self, offset: u64) -> Result<u64, AccessError> {
-        self.read(offset)
-    }
-    pub fn write8(&self, offset: u64, value: u8) -> Result<(), AccessError> {
-        self.write(offset, value)
-    }
-    pub fn write16(&self, offset: u64, value: u16) -> Result<(), AccessError> {
-        self.write(offset, value)
-    }
-    pub fn write32(&self, offset: u64, value: u32) -> Result<(), AccessError> {
-        self.write(offset, value)
-    }
-    pub fn write64(&self, offset: u64, value: u64) -> Result<(), AccessError> {
-        self.write(offset, value)
     }
 
     /// Fills `buf` from `offset` on, retrying partial reads and EINTR.
@@ -297,5 +274,38 @@ impl<'fd> RegionIo<'fd> {
                 });
             }
         }
+    }
+}
+
+impl Registers for RegionIo<'_> {
+    fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
+        if !self.info.flags.readable {
+            return Err(AccessError::NotReadable {
+                region: self.info.index,
+            });
+        }
+        check_span(&self.info, offset, T::WIDTH as u64, true)?;
+        let mut buf = [0u8; 8];
+        let done = self.pread_once(&mut buf[..T::WIDTH], offset)?;
+        if done != T::WIDTH {
+            return Err(self.short("read", offset, done, T::WIDTH));
+        }
+        Ok(T::from_le_slice(&buf[..T::WIDTH]))
+    }
+
+    fn write<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError> {
+        if !self.info.flags.writable {
+            return Err(AccessError::NotWritable {
+                region: self.info.index,
+            });
+        }
+        check_span(&self.info, offset, T::WIDTH as u64, true)?;
+        let mut buf = [0u8; 8];
+        value.write_le(&mut buf[..T::WIDTH]);
+        let done = self.pwrite_once(&buf[..T::WIDTH], offset)?;
+        if done != T::WIDTH {
+            return Err(self.short("write", offset, done, T::WIDTH));
+        }
+        Ok(())
     }
 }

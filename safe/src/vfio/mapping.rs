@@ -13,7 +13,7 @@
 //!
 //! ```compile_fail
 //! use std::os::fd::AsFd;
-//! use dpdk_safe::vfio::{MappedRegion, RegionFlags, RegionIndex, RegionInfo};
+//! use dpdk_safe::vfio::{MappedRegion, RegionFlags, RegionIndex, RegionInfo, Registers};
 //! let file = std::fs::File::open("/dev/zero").unwrap();
 //! let info = RegionInfo {
 //!     index: RegionIndex::BAR0, offset: 0, size: 4096,
@@ -31,7 +31,7 @@ use std::ops::Range;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr::NonNull;
 
-use crate::vfio::access::{check_span, AccessError, Register};
+use crate::vfio::access::{check_span, AccessError, Register, Registers};
 use crate::vfio::region::{RegionIndex, RegionInfo};
 
 const PAGE: u64 = 4096;
@@ -181,56 +181,6 @@ impl<'fd> MappedRegion<'fd> {
         Ok(unsafe { span.base.as_ptr().add((offset - span.offset) as usize) }.cast::<T>())
     }
 
-    /// Volatile read of one register; the offset must be aligned to its width.
-    pub fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
-        if !self.info.flags.readable {
-            return Err(AccessError::NotReadable {
-                region: self.info.index,
-            });
-        }
-        let ptr = self.pointer::<T>(offset)?;
-        // SAFETY: ptr is aligned and inside a live mapping (checked by pointer()).
-        Ok(T::from_le(unsafe { ptr.read_volatile() }))
-    }
-
-    /// Volatile write of one register; the offset must be aligned to its width.
-    pub fn write<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError> {
-        if !self.info.flags.writable {
-            return Err(AccessError::NotWritable {
-                region: self.info.index,
-            });
-        }
-        let ptr = self.pointer::<T>(offset)?;
-        // SAFETY: ptr is aligned and inside a live, writable mapping.
-        unsafe { ptr.write_volatile(value.to_le()) };
-        Ok(())
-    }
-
-    pub fn read8(&self, offset: u64) -> Result<u8, AccessError> {
-        self.read(offset)
-    }
-    pub fn read16(&self, offset: u64) -> Result<u16, AccessError> {
-        self.read(offset)
-    }
-    pub fn read32(&self, offset: u64) -> Result<u32, AccessError> {
-        self.read(offset)
-    }
-    pub fn read64(&self, offset: u64) -> Result<u64, AccessError> {
-        self.read(offset)
-    }
-    pub fn write8(&self, offset: u64, value: u8) -> Result<(), AccessError> {
-        self.write(offset, value)
-    }
-    pub fn write16(&self, offset: u64, value: u16) -> Result<(), AccessError> {
-        self.write(offset, value)
-    }
-    pub fn write32(&self, offset: u64, value: u32) -> Result<(), AccessError> {
-        self.write(offset, value)
-    }
-    pub fn write64(&self, offset: u64, value: u64) -> Result<(), AccessError> {
-        self.write(offset, value)
-    }
-
     /// A view of the first `SIZE` bytes whose accessors take constant offsets and
     /// are checked at compile time. Checks once, here, that one mapped span covers
     /// `0..SIZE` and that the region is readable and writable.
@@ -255,6 +205,33 @@ impl<'fd> MappedRegion<'fd> {
             base: span.base,
             _region: PhantomData,
         })
+    }
+}
+
+impl Registers for MappedRegion<'_> {
+    /// Volatile read of one register; the offset must be aligned to its width.
+    fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
+        if !self.info.flags.readable {
+            return Err(AccessError::NotReadable {
+                region: self.info.index,
+            });
+        }
+        let ptr = self.pointer::<T>(offset)?;
+        // SAFETY: ptr is aligned and inside a live mapping (checked by pointer()).
+        Ok(T::from_le(unsafe { ptr.read_volatile() }))
+    }
+
+    /// Volatile write of one register; the offset must be aligned to its width.
+    fn write<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError> {
+        if !self.info.flags.writable {
+            return Err(AccessError::NotWritable {
+                region: self.info.index,
+            });
+        }
+        let ptr = self.pointer::<T>(offset)?;
+        // SAFETY: ptr is aligned and inside a live, writable mapping.
+        unsafe { ptr.write_volatile(value.to_le()) };
+        Ok(())
     }
 }
 

@@ -21,7 +21,7 @@ pub mod mapping;
 pub mod msix;
 pub mod region;
 
-pub use access::{AccessError, RegionIo, Register};
+pub use access::{AccessError, RegionIo, Register, Registers};
 pub use caps::{CapChainError, SparseArea};
 pub use device::{BarError, OpenError, VfioDevice};
 #[cfg(target_pointer_width = "64")]

@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use crate::vfio::access::{AccessError, RegionIo};
+use crate::vfio::access::{AccessError, RegionIo, Registers};
 
 const STATUS: u64 = 0x06;
 const STATUS_CAP_LIST: u16 = 1 << 4;

@@ -15,6 +15,8 @@ test_binary() {
         sed 's/.*"executable":"\([^"]*\)".*/\1/' | tail -1
 }
 cargo test -p dpdk-safe --test vm_devices --no-run --quiet
+cargo build --quiet --example bar --example edu
+examples="$PWD/target/debug/examples"
 x86=$(test_binary -p dpdk-safe --test vm_devices)
 i686=$(
     source "$here/i686/env.sh"
@@ -39,6 +41,14 @@ export DPDK_RS_IVSHMEM_PATTERN='$pattern'
 echo "== x86_64"
 DPDK_RS_GUEST_MARKER=x86_64-was-here DPDK_RS_GUEST_MARKER_AT=4096 \
     '$x86' --ignored --test-threads=1 --color never
+echo "== examples"
+'$examples/bar' read 0000:00:03.0 0 0 | grep 'read 0x010000ed\$'
+'$examples/bar' write 0000:00:03.0 0 4 0x0f0f0f0f >/dev/null
+'$examples/bar' read 0000:00:03.0 0 4 --mmap | grep 'read 0xf0f0f0f0\$'
+'$examples/bar' read 0000:00:03.0 config 0 --width 16 | grep 'read 0x1234\$'
+if '$examples/bar' read 0000:00:03.0 7 0 2>&1; then exit 1; fi | grep 'BAR 7 does not exist'
+'$examples/edu' | grep '12! = 479001600'
+echo "examples: ok"
 echo "== i686"
 cp '$i686' '$tree/tmp/vm_devices'
 DPDK_RS_GUEST_MARKER=i686-was-here DPDK_RS_GUEST_MARKER_AT=8192 \
@@ -51,6 +61,7 @@ set +e
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" = 0 ] || { echo "vm-tests: the guest failed (status $status)"; exit 1; }
+grep -q "^examples: ok" "$work/out.log" || { echo "vm-tests: the examples failed"; exit 1; }
 for arch in x86_64 i686; do
     grep -q "test result: ok. [1-9][0-9]* passed; 0 failed" <(sed -n "/== $arch/,/test result/p" "$work/out.log") ||
         { echo "vm-tests: no passing result for $arch"; exit 1; }

@@ -68,9 +68,14 @@ fn parse(args: &[String]) -> Result<Command, String> {
     let region = match rest[1] {
         "rom" => RegionIndex::Rom,
         "config" => RegionIndex::Config,
-        n => RegionIndex::bar(number(n, "BAR")?.try_into().unwrap_or(u32::MAX)).map_err(|e| e.to_string())?,
+        n => RegionIndex::bar(number(n, "BAR")?.try_into().unwrap_or(u32::MAX))
+            .map_err(|e| e.to_string())?,
     };
-    let write = if expected == 4 { Some(number(rest[3], "value")?) } else { None };
+    let write = if expected == 4 {
+        Some(number(rest[3], "value")?)
+    } else {
+        None
+    };
     if let Some(v) = write {
         if width < 64 && v >> width != 0 {
             return Err(format!("value {v:#x} does not fit {width} bits"));
@@ -104,7 +109,12 @@ fn access<R: Registers>(regs: &R, cmd: &Command) -> Result<u64, dpdk::vfio::Acce
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cmd = parse(&args)?;
-    let eal = Eal::builder().no_huge(64 << 20).no_shconf().allow(cmd.address).log_level(LogLevel::Error).init()?;
+    let eal = Eal::builder()
+        .no_huge(64 << 20)
+        .no_shconf()
+        .allow(cmd.address)
+        .log_level(LogLevel::Error)
+        .init()?;
     let device = eal.vfio_open(cmd.address)?;
     let value = if cmd.mmap {
         #[cfg(target_pointer_width = "64")]
@@ -112,13 +122,22 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             access(&device.map_bar(cmd.region)?, &cmd)?
         }
         #[cfg(not(target_pointer_width = "64"))]
-        return Err("--mmap needs a 64-bit build: a 32-bit process cannot map every BAR; drop --mmap".into());
+        return Err(
+            "--mmap needs a 64-bit build: a 32-bit process cannot map every BAR; drop --mmap"
+                .into(),
+        );
     } else {
         access(&device.region(cmd.region)?, &cmd)?
     };
     let digits = cmd.width as usize / 4;
     let verb = if cmd.write.is_some() { "wrote" } else { "read" };
-    println!("{} {} +{:#x}: {verb} {value:#0w$x}", cmd.address, cmd.region, cmd.offset, w = digits + 2);
+    println!(
+        "{} {} +{:#x}: {verb} {value:#0w$x}",
+        cmd.address,
+        cmd.region,
+        cmd.offset,
+        w = digits + 2
+    );
     Ok(())
 }
 

@@ -31,16 +31,30 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<()> {
-    let mut addresses: Vec<PciAddress> = std::env::args().skip(1).map(|a| a.parse()).collect::<std::result::Result<_, _>>()?;
+    let mut addresses: Vec<PciAddress> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse())
+        .collect::<std::result::Result<_, _>>()?;
     if addresses.is_empty() {
-        addresses = VM_DEVICES.iter().map(|a| a.parse()).collect::<std::result::Result<_, _>>()?;
+        addresses = VM_DEVICES
+            .iter()
+            .map(|a| a.parse())
+            .collect::<std::result::Result<_, _>>()?;
     }
-    let mut builder = Eal::builder().no_huge(64 << 20).no_shconf().log_level(LogLevel::Error);
+    let mut builder = Eal::builder()
+        .no_huge(64 << 20)
+        .no_shconf()
+        .log_level(LogLevel::Error);
     for a in &addresses {
         builder = builder.allow(*a);
     }
     let eal = builder.init()?;
-    println!("{} on {}-bit x86, {} lcore(s)", eal.version(), usize::BITS, eal.lcore_count());
+    println!(
+        "{} on {}-bit x86, {} lcore(s)",
+        eal.version(),
+        usize::BITS,
+        eal.lcore_count()
+    );
     let mut failures = 0;
     for address in addresses {
         println!("\n== {address}");
@@ -60,9 +74,19 @@ fn report(eal: &Eal, address: PciAddress) -> Result<()> {
     let pci = eal.pci_device(address)?;
     describe(&pci);
     let dev = eal.vfio_open(address)?;
-    println!("   VFIO: {} regions, {} IRQ types, IOMMU group {}", dev.num_regions(), dev.num_irqs(), dev.iommu_group());
-    println!("   {:<12} {:>14} {:>10}  flags  caps", "region", "fd offset", "size");
-    let regions = (0..6).map(RegionIndex::Bar).chain([RegionIndex::Rom, RegionIndex::Config]);
+    println!(
+        "   VFIO: {} regions, {} IRQ types, IOMMU group {}",
+        dev.num_regions(),
+        dev.num_irqs(),
+        dev.iommu_group()
+    );
+    println!(
+        "   {:<12} {:>14} {:>10}  flags  caps",
+        "region", "fd offset", "size"
+    );
+    let regions = (0..6)
+        .map(RegionIndex::Bar)
+        .chain([RegionIndex::Rom, RegionIndex::Config]);
     for index in regions {
         let info = dev.region_info(index)?;
         if info.size == 0 {
@@ -82,7 +106,13 @@ fn report(eal: &Eal, address: PciAddress) -> Result<()> {
         if info.msix_mappable {
             caps.push("msix-mappable".to_owned());
         }
-        println!("   {:<12} {:#14x} {:>10}  {flags:<5}  {}", index.to_string(), info.offset, info.size, caps.join(" "));
+        println!(
+            "   {:<12} {:#14x} {:>10}  {flags:<5}  {}",
+            index.to_string(),
+            info.offset,
+            info.size,
+            caps.join(" ")
+        );
     }
     match (pci.ids.vendor, pci.ids.device) {
         (0x1234, 0x11e8) => edu(&dev),
@@ -103,20 +133,30 @@ fn describe(pci: &PciDevice) {
     );
 }
 
-/// The access path this build uses for BARs: mapped on 64-bit, pread on 32-bit.
-fn with_bar(dev: &VfioDevice<'_>, index: RegionIndex, f: &dyn Fn(&dyn Fn(u64) -> Result<u32>, &dyn Fn(u64, u32) -> Result<()>) -> Result<()>) -> Result<()> {
-    #[cfg(target_pointer_width = "64")]
-    {
-        let bar = dev.map_bar(index)?;
-        println!("   {index} through mmap64, mapped {:x?}", bar.mapped_ranges());
-        f(&|o| Ok(bar.read32(o)?), &|o, v| Ok(bar.write32(o, v)?))
-    }
-    #[cfg(not(target_pointer_width = "64"))]
-    {
-        let bar = dev.region(index)?;
-        println!("   {index} through pread64/pwrite64 (32-bit build: no mapping API)");
-        f(&|o| Ok(bar.read32(o)?), &|o, v| Ok(bar.write32(o, v)?))
-    }
+/// Binds `$bar` to the access path this build uses for BARs: a mapping on
+/// 64-bit targets, `pread64`/`pwrite64` on 32-bit ones (no mapping API there).
+macro_rules! with_bar {
+    ($dev:expr, $index:expr, |$bar:ident| $body:expr) => {{
+        #[cfg(target_pointer_width = "64")]
+        let $bar = {
+            let bar = $dev.map_bar($index)?;
+            println!(
+                "   {} through mmap64, mapped {:x?}",
+                $index,
+                bar.mapped_ranges()
+            );
+            bar
+        };
+        #[cfg(not(target_pointer_width = "64"))]
+        let $bar = {
+            println!(
+                "   {} through pread64/pwrite64 (32-bit build: no mapping API)",
+                $index
+            );
+            $dev.region($index)?
+        };
+        $body
+    }};
 }
 
 fn check(what: &str, ok: bool) -> Result<()> {
@@ -129,17 +169,25 @@ fn check(what: &str, ok: bool) -> Result<()> {
 }
 
 fn edu(dev: &VfioDevice<'_>) -> Result<()> {
-    with_bar(dev, RegionIndex::BAR0, &|read, write| {
-        let id = read(0x00)?;
-        check(&format!("ID register {id:#010x} (expect 0x010000ed)"), id == 0x010000ed)?;
-        write(0x04, 0x1234_5678)?;
-        let live = read(0x04)?;
-        check(&format!("liveness: wrote 0x12345678, read {live:#010x}"), live == !0x1234_5678)?;
-        write(0x08, 12)?;
-        while read(0x20)? & 1 != 0 {}
-        let fact = read(0x08)?;
-        check(&format!("factorial: 12! = {fact}"), fact == 479_001_600)
-    })
+    with_bar!(dev, RegionIndex::BAR0, |bar| edu_registers(&bar))
+}
+
+fn edu_registers(bar: &impl Registers) -> Result<()> {
+    let id = bar.read32(0x00)?;
+    check(
+        &format!("ID register {id:#010x} (expect 0x010000ed)"),
+        id == 0x010000ed,
+    )?;
+    bar.write32(0x04, 0x1234_5678)?;
+    let live = bar.read32(0x04)?;
+    check(
+        &format!("liveness: wrote 0x12345678, read {live:#010x}"),
+        live == !0x1234_5678,
+    )?;
+    bar.write32(0x08, 12)?;
+    while bar.read32(0x20)? & 1 != 0 {}
+    let fact = bar.read32(0x08)?;
+    check(&format!("factorial: 12! = {fact}"), fact == 479_001_600)
 }
 
 fn ivshmem(dev: &VfioDevice<'_>) -> Result<()> {
@@ -147,35 +195,59 @@ fn ivshmem(dev: &VfioDevice<'_>) -> Result<()> {
     let shared = dev.region(RegionIndex::BAR2)?;
     let mut head = [0u8; 32];
     shared.read_bytes(0, &mut head)?;
-    let text: String = head.iter().take_while(|b| **b != 0).map(|b| *b as char).collect();
+    let text: String = head
+        .iter()
+        .take_while(|b| **b != 0)
+        .map(|b| *b as char)
+        .collect();
     println!("   BAR2 (the host's file) starts with {text:?}");
     let note = format!("written by the {}-bit guest", usize::BITS);
     let at = if usize::BITS == 64 { 0x1000 } else { 0x2000 };
     shared.write_bytes(at, note.as_bytes())?;
     println!("   wrote {note:?} at BAR2+{at:#x}");
-    with_bar(dev, RegionIndex::BAR2, &|read, _| {
-        let word = read(at)?;
+    with_bar!(dev, RegionIndex::BAR2, |bar| {
+        let word = bar.read32(at)?;
         check("BAR2 read back", word.to_le_bytes() == note.as_bytes()[..4])
     })
 }
 
 fn e1000e(dev: &VfioDevice<'_>) -> Result<()> {
     if let Some(table) = dev.msix_table()? {
-        println!("   MSI-X: {} vectors, table in BAR{} at {:#x}..{:#x}", table.entries, table.bar, table.range.start, table.range.end);
+        println!(
+            "   MSI-X: {} vectors, table in BAR{} at {:#x}..{:#x}",
+            table.entries, table.bar, table.range.start, table.range.end
+        );
     }
-    with_bar(dev, RegionIndex::BAR0, &|read, _| {
+    with_bar!(dev, RegionIndex::BAR0, |bar| {
+        let read = |o| bar.read32(o);
         // STATUS (0x08) and the EEPROM-less MAC from RAL/RAH (0x5400/0x5404).
         let status = read(0x08)?;
         let (ral, rah) = (read(0x5400)?, read(0x5404)?);
-        let mac: Vec<String> = ral.to_le_bytes().iter().chain(&rah.to_le_bytes()[..2]).map(|b| format!("{b:02x}")).collect();
-        println!("   STATUS {status:#010x}, receive address {}", mac.join(":"));
-        check("QEMU's default MAC prefix 52:54:00", mac[..3] == ["52", "54", "00"])
+        let mac: Vec<String> = ral
+            .to_le_bytes()
+            .iter()
+            .chain(&rah.to_le_bytes()[..2])
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        println!(
+            "   STATUS {status:#010x}, receive address {}",
+            mac.join(":")
+        );
+        check(
+            "QEMU's default MAC prefix 52:54:00",
+            mac[..3] == ["52", "54", "00"],
+        )
     })
 }
 
 fn generic(dev: &VfioDevice<'_>, pci: &PciDevice) -> Result<()> {
     let config = dev.config()?;
-    println!("   config: vendor {:#06x} device {:#06x} command {:#06x}", config.read16(0)?, config.read16(2)?, config.read16(4)?);
+    println!(
+        "   config: vendor {:#06x} device {:#06x} command {:#06x}",
+        config.read16(0)?,
+        config.read16(2)?,
+        config.read16(4)?
+    );
     for bar in pci.bars.iter().flatten() {
         let index = RegionIndex::Bar(bar.index);
         let value = dev.region(index)?.read32(0)?;

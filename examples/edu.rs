@@ -82,7 +82,14 @@ fn drive<R: Registers>(path: &str, regs: R) -> Result<(), EduError> {
     let edu = Edu::new(regs)?;
     let (major, minor) = edu.version()?;
     println!("{path}: edu version {major}.{minor}");
-    println!("{path}: liveness check: {}", if edu.check_liveness(0x5555_aaaa)? { "alive" } else { "WRONG" });
+    println!(
+        "{path}: liveness check: {}",
+        if edu.check_liveness(0x5555_aaaa)? {
+            "alive"
+        } else {
+            "WRONG"
+        }
+    );
     for n in [0, 5, 10, 12] {
         println!("{path}: {n}! = {}", edu.factorial(n)?);
     }
@@ -90,11 +97,24 @@ fn drive<R: Registers>(path: &str, regs: R) -> Result<(), EduError> {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let address: PciAddress = std::env::args().nth(1).as_deref().unwrap_or("0000:00:03.0").parse()?;
-    let eal = Eal::builder().no_huge(64 << 20).no_shconf().allow(address).log_level(LogLevel::Error).init()?;
+    let address: PciAddress = std::env::args()
+        .nth(1)
+        .as_deref()
+        .unwrap_or("0000:00:03.0")
+        .parse()?;
+    let eal = Eal::builder()
+        .no_huge(64 << 20)
+        .no_shconf()
+        .allow(address)
+        .log_level(LogLevel::Error)
+        .init()?;
     let device = eal.pci_device(address)?;
     if (device.ids.vendor, device.ids.device) != EDU_ID {
-        return Err(format!("{address} is {:04x}:{:04x}, not edu", device.ids.vendor, device.ids.device).into());
+        return Err(format!(
+            "{address} is {:04x}:{:04x}, not edu",
+            device.ids.vendor, device.ids.device
+        )
+        .into());
     }
     let vfio = eal.vfio_open(address)?;
     drive("pread64", vfio.region(RegionIndex::BAR0)?)?;

@@ -32,7 +32,7 @@ echo; echo "######## the edu driver example"
 '$x86/edu'
 echo; echo "######## i686 build, in Debian's i386 tree"
 cp '$i686' '$tree/tmp/bar_report'
-chroot '$tree' /tmp/bar_report
+TMPDIR=/tmp chroot '$tree' /tmp/bar_report
 GUEST
 "$here/vm/run.sh" --timeout 600 --ivshmem-file "$work/ivshmem" --i386-root "$tree" -- "sh $guest" |
     grep -v -e '^\[' -e '^EAL: ' -e '^TELEMETRY' -e 'iPXE' -e 'Booting from' -e SeaBIOS -e '^.\[' || true

@@ -52,7 +52,7 @@ echo "examples: ok"
 echo "== i686"
 cp '$i686' '$tree/tmp/vm_devices'
 DPDK_RS_GUEST_MARKER=i686-was-here DPDK_RS_GUEST_MARKER_AT=8192 \
-    chroot '$tree' /tmp/vm_devices --ignored --test-threads=1 --color never
+    TMPDIR=/tmp chroot '$tree' /tmp/vm_devices --ignored --test-threads=1 --color never
 GUEST
 cp "$work/guest.sh" "$DPDK_RS_CACHE/vm/last-guest.sh"
 set +e

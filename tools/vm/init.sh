@@ -21,10 +21,15 @@ mount_system() {
     mount -t sysfs sysfs "$1/sys"
     mount -t devtmpfs devtmpfs "$1/dev"
     mount -t tmpfs tmpfs "$1/run"
-    mount -t tmpfs tmpfs "$1/tmp"
 }
+# The host's /tmp stays visible (read-only): the work tree may live there.
+# Writable temporary files go to /run/tmp (TMPDIR).
 mount_system /host
-[ -n "$i386" ] && [ -d "/host$i386" ] && mount_system "/host$i386"
+mkdir -p /host/run/tmp
+if [ -n "$i386" ] && [ -d "/host$i386" ]; then
+    mount_system "/host$i386"
+    mount -t tmpfs tmpfs "/host$i386/tmp"
+fi
 
 # Bind QEMU's edu, ivshmem and e1000e to vfio-pci.
 echo 1234 11e8 >/sys/bus/pci/drivers/vfio-pci/new_id

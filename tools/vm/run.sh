@@ -27,7 +27,6 @@ done
 (($#)) || { echo "run.sh: no command given" >&2; exit 2; }
 
 cache=$("$here/prepare.sh")
-# Outside /tmp: the guest mounts a fresh tmpfs there.
 work=$(mktemp -d -p "$cache" run.XXXXXX)
 qemu_pid=""
 cleanup() {
@@ -41,7 +40,7 @@ if [ -z "$ivshmem_file" ]; then
 fi
 ivshmem_size=$(stat -c %s "$ivshmem_file")
 {
-    echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TMPDIR=/run/tmp"
     echo "cd '$(pwd)' || exit 125"
     printf '%s\n' "$*"
 } >"$work/guest.sh"

@@ -181,6 +181,16 @@ impl<'fd> MappedRegion<'fd> {
         Ok(unsafe { span.base.as_ptr().add((offset - span.offset) as usize) }.cast::<T>())
     }
 
+    /// The address where the region's offset 0 is mapped, if it is, for handing
+    /// the BAR to C code. Dereferencing it is the caller's `unsafe`: volatile
+    /// accesses only, within [`mapped_ranges`](Self::mapped_ranges), while `self` lives.
+    pub fn as_ptr(&self) -> Option<*mut u8> {
+        self.spans
+            .iter()
+            .find(|s| s.offset == 0)
+            .map(|s| s.base.as_ptr())
+    }
+
     /// A view of the first `SIZE` bytes whose accessors take constant offsets and
     /// are checked at compile time. Checks once, here, that one mapped span covers
     /// `0..SIZE` and that the region is readable and writable.

@@ -7,7 +7,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${DPDK_RS_CACHE:=/var/cache/dpdk-rs}"
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(libdpdk-dev pkg-config clang libclang-dev gcc gcc-multilib binutils
+# libsystemd-dev: the static link (feature `static`) needs libsystemd.so's link name.
+packages=(libdpdk-dev libsystemd-dev pkg-config clang libclang-dev gcc gcc-multilib binutils
           debootstrap qemu-system-x86 busybox-static cpio kmod util-linux)
 missing=()
 for p in "${packages[@]}"; do

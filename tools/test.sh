@@ -18,6 +18,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 step "tests, x86_64"
 cargo test --workspace
 
+step "static link: drivers and buses survive (feature static)"
+cargo test -p dpdk -p dpdk-sys --features static
+
 step "tests, i686 (Debian's i386 DPDK)"
 (
     source "$here/i686/env.sh"

@@ -45,6 +45,9 @@ pub fn emit_static(dpdk: &Dpdk) {
 pub fn static_link_lines(tokens: &[String]) -> Vec<String> {
     let mut whole = false;
     let mut lines = Vec::new();
+    // DPDK lists its libraries twice (whole-archive first, then plainly); rustc
+    // refuses one library with two sets of modifiers, so the first one wins.
+    let mut seen = std::collections::HashSet::new();
     for token in tokens {
         match token.as_str() {
             "-Wl,--whole-archive" => whole = true,
@@ -54,6 +57,9 @@ pub fn static_link_lines(tokens: &[String]) -> Vec<String> {
             }
             t if t.starts_with("-l:lib") && t.ends_with(".a") => {
                 let name = &t["-l:lib".len()..t.len() - ".a".len()];
+                if !seen.insert(name.to_owned()) {
+                    continue;
+                }
                 let modifiers = if whole {
                     ":+whole-archive,-bundle"
                 } else {
@@ -63,6 +69,9 @@ pub fn static_link_lines(tokens: &[String]) -> Vec<String> {
             }
             t if t.starts_with("-l") => {
                 let name = &t[2..];
+                if !seen.insert(name.to_owned()) {
+                    continue;
+                }
                 // DPDK's own libraries come as archives; system libraries stay shared.
                 let kind = if name.starts_with("rte_") {
                     "static:-bundle"

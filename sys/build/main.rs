@@ -55,6 +55,10 @@ fn main() {
     );
     println!("cargo:origin={}", dpdk.origin);
     println!("cargo:driver_sdk={}", dpdk.driver_sdk_header().is_some());
+    // For this crate's own tests, which inspect the library files.
+    if let Some(libdir) = dpdk.link_paths.last() {
+        println!("cargo:rustc-env=DPDK_SYS_LIBDIR={}", libdir.display());
+    }
 
     println!("cargo:rerun-if-changed=build");
     println!("cargo:rerun-if-changed=src/shim.c");

@@ -5,7 +5,14 @@ use std::mem::size_of;
 
 use dpdk_sys::*;
 
-/// Path of the loaded `librte_bus_pci`, read from this process's own mappings.
+/// The `librte_bus_pci` this test is linked with: the static archive with the
+/// `static` feature, else the shared library, read from this process's mappings.
+#[cfg(feature = "static")]
+fn loaded_bus_pci() -> String {
+    format!("{}/librte_bus_pci.a", env!("DPDK_SYS_LIBDIR"))
+}
+
+#[cfg(not(feature = "static"))]
 fn loaded_bus_pci() -> String {
     // Referencing an off_t function makes sure the library is linked and loaded.
     std::hint::black_box(rte_pci_read_config as *const ());
@@ -22,7 +29,11 @@ fn loaded_bus_pci() -> String {
 /// calls `pread`/`mmap`.
 fn library_off_t_bits(path: &str) -> usize {
     let out = std::process::Command::new("nm")
-        .args(["-D", "--undefined-only", path])
+        .args(if path.ends_with(".a") {
+            vec!["--undefined-only", path]
+        } else {
+            vec!["-D", "--undefined-only", path]
+        })
         .output()
         .expect("nm (binutils) runs");
     assert!(out.status.success(), "nm failed on {path}");

@@ -60,23 +60,26 @@ fn fixture() -> Vec<FakeDevice> {
     ]
 }
 
-fn write_fixture() -> FakePciTree {
+/// In the parent: writes the fixture, runs test `name` in a child over it and
+/// returns false. In the child: returns true, and the test body runs.
+fn in_child_over_fixture(name: &str) -> bool {
+    if is_child(name) {
+        return true;
+    }
     let tree = FakePciTree::new().unwrap();
     for dev in fixture() {
         tree.add(&dev).unwrap();
     }
-    tree
+    child_passes(
+        name,
+        &[("SYSFS_PCI_DEVICES", tree.devices_dir().to_str().unwrap())],
+    );
+    false
 }
 
 #[test]
 fn every_field_matches_the_tree() {
-    const NAME: &str = "every_field_matches_the_tree";
-    if !is_child(NAME) {
-        let tree = write_fixture();
-        child_passes(
-            NAME,
-            &[("SYSFS_PCI_DEVICES", tree.devices_dir().to_str().unwrap())],
-        );
+    if !in_child_over_fixture("every_field_matches_the_tree") {
         return;
     }
     let eal = base_builder().init().expect("EAL over the fake tree");
@@ -151,13 +154,7 @@ fn every_field_matches_the_tree() {
 
 #[test]
 fn allowlist_limits_the_scan() {
-    const NAME: &str = "allowlist_limits_the_scan";
-    if !is_child(NAME) {
-        let tree = write_fixture();
-        child_passes(
-            NAME,
-            &[("SYSFS_PCI_DEVICES", tree.devices_dir().to_str().unwrap())],
-        );
+    if !in_child_over_fixture("allowlist_limits_the_scan") {
         return;
     }
     let eal = base_builder().allow(addr("0000:00:04.0")).init().unwrap();
@@ -169,13 +166,7 @@ fn allowlist_limits_the_scan() {
 
 #[test]
 fn probe_and_remove_errors() {
-    const NAME: &str = "probe_and_remove_errors";
-    if !is_child(NAME) {
-        let tree = write_fixture();
-        child_passes(
-            NAME,
-            &[("SYSFS_PCI_DEVICES", tree.devices_dir().to_str().unwrap())],
-        );
+    if !in_child_over_fixture("probe_and_remove_errors") {
         return;
     }
     let eal = base_builder().init().unwrap();
@@ -198,13 +189,7 @@ fn probe_and_remove_errors() {
 
 #[test]
 fn malformed_device_gives_an_error_for_that_device_only() {
-    const NAME: &str = "malformed_device_gives_an_error_for_that_device_only";
-    if !is_child(NAME) {
-        let tree = write_fixture();
-        child_passes(
-            NAME,
-            &[("SYSFS_PCI_DEVICES", tree.devices_dir().to_str().unwrap())],
-        );
+    if !in_child_over_fixture("malformed_device_gives_an_error_for_that_device_only") {
         return;
     }
     let eal = base_builder().init().unwrap();

@@ -103,6 +103,7 @@ pub trait Registers {
     fn read16(&self, offset: u64) -> Result<u16, AccessError> {
         self.read(offset)
     }
+    #[inline]
     fn read32(&self, offset: u64) -> Result<u32, AccessError> {
         self.read(offset)
     }
@@ -115,6 +116,7 @@ pub trait Registers {
     fn write16(&self, offset: u64, value: u16) -> Result<(), AccessError> {
         self.write(offset, value)
     }
+    #[inline]
     fn write32(&self, offset: u64, value: u32) -> Result<(), AccessError> {
         self.write(offset, value)
     }
@@ -234,41 +236,37 @@ impl<'fd> RegionIo<'fd> {
     /// One `pread64`, repeated only on EINTR; returns the bytes read.
     fn pread_once(&self, buf: &mut [u8], offset: u64) -> Result<usize, AccessError> {
         let at = self.file_offset(offset)?;
-        loop {
+        self.retry_eintr("read", offset, || {
             // SAFETY: buf is a live, writable slice of buf.len() bytes.
-            let n = unsafe {
-                libc::pread64(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), at)
-            };
-            if let Ok(n) = usize::try_from(n) {
-                return Ok(n);
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(AccessError::Io {
-                    region: self.info.index,
-                    op: "read",
-                    offset,
-                    source: err,
-                });
-            }
-        }
+            unsafe { libc::pread64(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), at) }
+        })
     }
 
     /// One `pwrite64`, repeated only on EINTR; returns the bytes written.
     fn pwrite_once(&self, buf: &[u8], offset: u64) -> Result<usize, AccessError> {
         let at = self.file_offset(offset)?;
-        loop {
+        self.retry_eintr("write", offset, || {
             // SAFETY: buf is a live slice of buf.len() readable bytes.
-            let n =
-                unsafe { libc::pwrite64(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), at) };
-            if let Ok(n) = usize::try_from(n) {
+            unsafe { libc::pwrite64(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), at) }
+        })
+    }
+
+    /// Runs a system call until it is not interrupted; maps errors.
+    fn retry_eintr(
+        &self,
+        op: &'static str,
+        offset: u64,
+        mut call: impl FnMut() -> isize,
+    ) -> Result<usize, AccessError> {
+        loop {
+            if let Ok(n) = usize::try_from(call()) {
                 return Ok(n);
             }
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
                 return Err(AccessError::Io {
                     region: self.info.index,
-                    op: "write",
+                    op,
                     offset,
                     source: err,
                 });

@@ -164,8 +164,24 @@ impl<'fd> MappedRegion<'fd> {
     }
 
     /// The address of `offset`, after bounds, alignment and coverage checks.
+    #[inline]
     fn pointer<T: Register>(&self, offset: u64) -> Result<*mut T, AccessError> {
         let width = T::WIDTH as u64;
+        // Fast path: inside the first span (the whole region, without sparse
+        // areas or exclusions), aligned. Anything else takes the full check.
+        if let Some(span) = self.spans.first() {
+            if let Some(rel) = offset.checked_sub(span.offset) {
+                if rel < span.len && span.len - rel >= width && offset % width == 0 {
+                    // SAFETY: rel + width <= span.len, inside the span's mapping.
+                    return Ok(unsafe { span.base.as_ptr().add(rel as usize) }.cast::<T>());
+                }
+            }
+        }
+        self.pointer_slow(offset, width)
+    }
+
+    #[cold]
+    fn pointer_slow<T: Register>(&self, offset: u64, width: u64) -> Result<*mut T, AccessError> {
         let end = check_span(&self.info, offset, width, true)?;
         let span = self
             .spans

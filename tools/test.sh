@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints and docs, the tests on x86_64 and on
-# i686 (run inside Debian's i386 tree), the build-script checks, and the VM tests
-# against emulated PCI devices bound to vfio-pci. Run as root on Debian 12.
+# i686 (run inside Debian's i386 tree), the static link, the crates against the
+# patched DPDK of patches/, the build-script checks, and the VM tests against
+# emulated PCI devices bound to vfio-pci. Run as root on Debian 12.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
@@ -27,6 +28,9 @@ step "tests, i686 (Debian's i386 DPDK)"
     cargo clippy --workspace --all-targets "${i686[@]}" -- -D warnings
     cargo test --workspace "${i686[@]}"
 )
+
+step "patches/: DPDK built from Debian's source with the series, crates against it"
+"$here/patched-tests.sh"
 
 step "build script re-runs only when its inputs change"
 "$here/check-noop-rebuild.sh"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The crates against DPDK built from Debian's source package with patches/
+# applied (patches/build.sh, cached): the test suite on x86_64 and on i686.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
+read -r x86_prefix i386_prefix < <("$here/../patches/build.sh" | tail -1)
+x86_lib="$x86_prefix/lib/x86_64-linux-gnu"
+export CARGO_TARGET_DIR="$PWD/target/patched"
+
+echo "-- x86_64 against $x86_prefix"
+out=$(PKG_CONFIG_PATH="$x86_lib/pkgconfig" LD_LIBRARY_PATH="$x86_lib" \
+    cargo test -p dpdk-sys -p dpdk-safe 2>&1) || { echo "$out"; exit 1; }
+grep -q "building against DPDK .* from $x86_prefix (custom-prefix)" <<<"$out" ||
+    { echo "the build script did not report the patched prefix"; echo "$out"; exit 1; }
+grep "test result" <<<"$out" | sort | uniq -c
+
+echo "-- i686 against $i386_prefix"
+source "$here/i686/env.sh"
+inside=${i386_prefix#"$DPDK_RS_I386_ROOT"}
+out=$(PKG_CONFIG_LIBDIR="$i386_prefix/lib/i386-linux-gnu/pkgconfig:$PKG_CONFIG_LIBDIR" \
+    LD_LIBRARY_PATH="$inside/lib/i386-linux-gnu" \
+    cargo test -p dpdk-sys -p dpdk-safe --target i686-unknown-linux-gnu 2>&1) || { echo "$out"; exit 1; }
+grep -q "building against DPDK .* from $i386_prefix (custom-prefix)" <<<"$out" ||
+    { echo "the build script did not report the patched prefix"; echo "$out"; exit 1; }
+grep "test result" <<<"$out" | sort | uniq -c

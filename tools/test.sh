@@ -37,3 +37,6 @@ step "build script re-runs only when its inputs change"
 
 step "VM: emulated PCI devices bound to vfio-pci"
 "$here/vm-tests.sh"
+
+step "VM: the patch series' proofs on i386"
+"$here/../patches/proof/run.sh"

@@ -29,6 +29,7 @@ fn once_then_cleanup_then_never() {
         assert_eq!(eal.lcore_count(), 1);
         assert_eq!(eal.main_lcore(), 0);
         assert_eq!(eal.current_lcore(), Some(0));
+        // SAFETY: rte_lcore_id only reads the calling thread's per-lcore id.
         assert_eq!(
             std::thread::spawn(|| unsafe { dpdk_sys::rte_lcore_id() })
                 .join()

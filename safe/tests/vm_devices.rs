@@ -259,3 +259,36 @@ fn opening_the_wrong_device_gives_typed_errors() {
         drop(first);
     });
 }
+
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn e1000e_probe_and_remove_through_dpdk() {
+    in_vm_child("e1000e_probe_and_remove_through_dpdk", || {
+        use dpdk_safe::pci::DeviceError;
+        // Allowlisted, the e1000e is taken by DPDK's own e1000 driver at start-up.
+        let eal = eal_for(&[E1000E]);
+        let dev = eal.pci_device(addr(E1000E)).unwrap();
+        assert_eq!(dev.dpdk_driver.as_deref(), Some("net_e1000_em"));
+        let err = eal.probe(addr(E1000E)).unwrap_err();
+        assert!(matches!(err, DeviceError::AlreadyProbed(_)), "{err}");
+        eal.remove(addr(E1000E)).unwrap();
+        assert_eq!(eal.pci_device(addr(E1000E)).unwrap().dpdk_driver, None);
+        let err = eal.remove(addr(E1000E)).unwrap_err();
+        assert!(matches!(err, DeviceError::NotProbed(_)), "{err}");
+        eal.probe(addr(E1000E)).unwrap();
+        assert_eq!(
+            eal.pci_device(addr(E1000E)).unwrap().dpdk_driver.as_deref(),
+            Some("net_e1000_em")
+        );
+        eal.remove(addr(E1000E)).unwrap();
+        // edu: no DPDK driver matches it.
+        let eal_edu_err = eal.probe(addr(EDU)).unwrap_err();
+        assert!(
+            matches!(
+                eal_edu_err,
+                DeviceError::NoSuchDevice(_) | DeviceError::NoDriver(_)
+            ),
+            "{eal_edu_err}"
+        );
+    });
+}

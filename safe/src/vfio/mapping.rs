@@ -76,11 +76,11 @@ pub struct MappedRegion<'fd> {
     _fd: PhantomData<BorrowedFd<'fd>>,
 }
 
+// Deliberately not Sync: two threads driving one device's registers at once need
+// the caller's own locking, so sharing goes through a Mutex.
 // SAFETY: the mapping belongs to the process, not to a thread, and every access
 // is a single volatile load or store through a raw pointer; moving the owner to
-// another thread changes nothing. It is deliberately not Sync: two threads
-// driving one device's registers at once need the caller's own locking, so
-// sharing goes through a Mutex.
+// another thread changes nothing.
 unsafe impl Send for MappedRegion<'_> {}
 
 /// Subtracts `cut` from every range in `ranges`.

@@ -169,7 +169,7 @@ fn probe_and_remove_errors() {
     if !in_child_over_fixture("probe_and_remove_errors") {
         return;
     }
-    let eal = base_builder().init().unwrap();
+    let mut eal = base_builder().init().unwrap();
     // No DPDK driver matches 1234:11e8.
     let err = eal.probe(addr("0000:00:03.0")).unwrap_err();
     assert!(matches!(err, DeviceError::NoDriver(_)), "{err}");

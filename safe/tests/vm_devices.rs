@@ -266,7 +266,7 @@ fn e1000e_probe_and_remove_through_dpdk() {
     in_vm_child("e1000e_probe_and_remove_through_dpdk", || {
         use dpdk_safe::pci::DeviceError;
         // Allowlisted, the e1000e is taken by DPDK's own e1000 driver at start-up.
-        let eal = eal_for(&[E1000E]);
+        let mut eal = eal_for(&[E1000E]);
         let dev = eal.pci_device(addr(E1000E)).unwrap();
         assert_eq!(dev.dpdk_driver.as_deref(), Some("net_e1000_em"));
         let err = eal.probe(addr(E1000E)).unwrap_err();

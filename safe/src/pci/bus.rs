@@ -104,7 +104,18 @@ impl Eal {
     /// Probes the device: DPDK matches its drivers against it and attaches one
     /// (`rte_dev_probe`). The device must be on the bus (allowlisted, or found by
     /// the scan) and bound to a kernel driver DPDK can use.
-    pub fn probe(&self, address: PciAddress) -> Result<(), DeviceError> {
+    ///
+    /// Probe and remove change DPDK's device list, so they take the EAL
+    /// exclusively: no device iterator or open VFIO device can be alive meanwhile.
+    ///
+    /// ```compile_fail
+    /// fn f(mut eal: dpdk_safe::eal::Eal, address: dpdk_safe::pci::PciAddress) {
+    ///     let mut devices = eal.pci_devices();
+    ///     eal.remove(address).ok(); // error: `eal` is borrowed by the iterator
+    ///     devices.next();
+    /// }
+    /// ```
+    pub fn probe(&mut self, address: PciAddress) -> Result<(), DeviceError> {
         let devargs = CString::new(address.to_string()).expect("addresses have no NUL");
         // SAFETY: devargs is a valid C string for the duration of the call.
         let ret = unsafe { dpdk_sys::rte_dev_probe(devargs.as_ptr()) };
@@ -118,7 +129,7 @@ impl Eal {
     }
 
     /// Detaches the DPDK driver from the device (`rte_dev_remove`).
-    pub fn remove(&self, address: PciAddress) -> Result<(), DeviceError> {
+    pub fn remove(&mut self, address: PciAddress) -> Result<(), DeviceError> {
         let (_devices, device, _) = self.find_rte_device(address)?;
         // SAFETY: device came from DPDK's bus in this call and is still listed.
         if unsafe { dpdk_sys::rte_dev_driver(device) }.is_null() {

@@ -33,6 +33,17 @@ step "tests, i686 (Debian's i386 DPDK)"
 step "patches/: DPDK built from Debian's source with the series, crates against it"
 "$here/patched-tests.sh"
 
+step "driver SDK layouts against the headers of Debian's source package"
+src=$(ls -d "${DPDK_RS_CACHE:-/var/cache/dpdk-rs}"/src/dpdk-22.11* | head -1)
+sdk="${DPDK_RS_CACHE:-/var/cache/dpdk-rs}/bookworm-i386/opt/dpdk-rs-sdk"
+mkdir -p "$sdk"
+cp "$src/drivers/bus/pci/bus_pci_driver.h" "$src/lib/eal/include/dev_driver.h" "$sdk/"
+DPDK_RS_SDK_INCLUDE="$sdk" cargo test -p dpdk-sys --test driver_layout -- --ignored
+(
+    source "$here/i686/env.sh"
+    DPDK_RS_SDK_INCLUDE=/opt/dpdk-rs-sdk cargo test -p dpdk-sys --test driver_layout "${i686[@]}" -- --ignored
+)
+
 step "build script re-runs only when its inputs change"
 "$here/check-noop-rebuild.sh"
 

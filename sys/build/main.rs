@@ -40,6 +40,12 @@ fn main() {
         link::emit_dynamic(&dpdk);
     }
 
+    // The driver SDK layouts declared by hand exist for the 22.11 ABI (23).
+    println!("cargo:rustc-check-cfg=cfg(dpdk_abi_23)");
+    if dpdk.version.starts_with("22.11") {
+        println!("cargo:rustc-cfg=dpdk_abi_23");
+    }
+
     // Metadata for dependants, visible to them as DEP_DPDK_<KEY>.
     println!("cargo:version={}", dpdk.version);
     println!("cargo:version_number={}", dpdk.version_number());

@@ -41,6 +41,10 @@
 //!   archives DPDK lists between `--whole-archive` and `--no-whole-archive` are
 //!   linked whole: drivers register from constructors that nothing references,
 //!   and a plain static link would drop every one of them.
+//! * **Driver SDK structures.** Distributions do not install `bus_pci_driver.h`,
+//!   so the few internal structures a PCI driver needs are declared by hand in
+//!   [`pci_driver_sdk`] for the ABI the build found (DPDK 22.11, ABI 23); a test
+//!   compares their layout with the real headers.
 //! * **Re-runs.** The script re-runs when its own files, the shim, `rte_version.h`
 //!   (rewritten by every DPDK upgrade) or the pkg-config and libclang variables
 //!   change, and not otherwise.
@@ -49,3 +53,6 @@
 #![allow(clippy::all, rustdoc::all, unnecessary_transmutes)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+
+#[cfg(dpdk_abi_23)]
+pub mod pci_driver_sdk;

@@ -8,23 +8,29 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 : "${DPDK_RS_CACHE:=/var/cache/dpdk-rs}"
 
-# Path of a test binary, from cargo's JSON messages.
+# Path of test binary $1, from cargo's JSON messages.
 test_binary() {
-    cargo test "$@" --no-run --message-format=json 2>/dev/null |
-        grep '"executable":"[^"]' | grep '"name":"vm_devices"' |
+    local name=$1
+    shift
+    cargo test "$@" --test "$name" --no-run --message-format=json 2>/dev/null |
+        grep '"executable":"[^"]' | grep "\"name\":\"$name\"" |
         sed 's/.*"executable":"\([^"]*\)".*/\1/' | tail -1
 }
-cargo test -p dpdk-safe --test vm_devices --no-run --quiet
+tests=(vm_devices vm_drivers)
+cargo test -p dpdk-safe --test vm_devices --test vm_drivers --no-run --quiet
 cargo build --quiet --example bar --example edu
 examples="$PWD/target/debug/examples"
-x86=$(test_binary -p dpdk-safe --test vm_devices)
-i686=$(
-    source "$here/i686/env.sh"
-    cargo test -p dpdk-safe --test vm_devices --no-run --quiet --target i686-unknown-linux-gnu
-    test_binary -p dpdk-safe --test vm_devices --target i686-unknown-linux-gnu
-)
+declare -A x86 i686
+for t in "${tests[@]}"; do
+    x86[$t]=$(test_binary "$t" -p dpdk-safe)
+    i686[$t]=$(
+        source "$here/i686/env.sh"
+        cargo test -p dpdk-safe --test "$t" --no-run --quiet --target i686-unknown-linux-gnu
+        test_binary "$t" -p dpdk-safe --target i686-unknown-linux-gnu
+    )
+    [ -x "${x86[$t]}" ] && [ -x "${i686[$t]}" ] || { echo "vm-tests: test binaries of $t not found"; exit 1; }
+done
 tree="$DPDK_RS_CACHE/bookworm-i386"
-[ -x "$x86" ] && [ -x "$i686" ] || { echo "vm-tests: test binaries not found"; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -40,7 +46,9 @@ set -e
 export DPDK_RS_IVSHMEM_PATTERN='$pattern'
 echo "== x86_64"
 DPDK_RS_GUEST_MARKER=x86_64-was-here DPDK_RS_GUEST_MARKER_AT=4096 \
-    '$x86' --ignored --test-threads=1 --color never
+    '${x86[vm_devices]}' --ignored --test-threads=1 --color never
+echo "== x86_64 drivers"
+'${x86[vm_drivers]}' --ignored --test-threads=1 --color never
 echo "== examples"
 '$examples/bar' read 0000:00:03.0 0 0 | grep 'read 0x010000ed\$'
 '$examples/bar' write 0000:00:03.0 0 4 0x0f0f0f0f >/dev/null
@@ -50,9 +58,12 @@ if '$examples/bar' read 0000:00:03.0 7 0 2>&1; then exit 1; fi | grep 'BAR 7 doe
 '$examples/edu' | grep '12! = 479001600'
 echo "examples: ok"
 echo "== i686"
-cp '$i686' '$tree/tmp/vm_devices'
+cp '${i686[vm_devices]}' '$tree/tmp/vm_devices'
+cp '${i686[vm_drivers]}' '$tree/tmp/vm_drivers'
 DPDK_RS_GUEST_MARKER=i686-was-here DPDK_RS_GUEST_MARKER_AT=8192 \
     TMPDIR=/tmp chroot '$tree' /tmp/vm_devices --ignored --test-threads=1 --color never
+echo "== i686 drivers"
+TMPDIR=/tmp chroot '$tree' /tmp/vm_drivers --ignored --test-threads=1 --color never
 GUEST
 cp "$work/guest.sh" "$DPDK_RS_CACHE/vm/last-guest.sh"
 set +e
@@ -62,8 +73,8 @@ status=${PIPESTATUS[0]}
 set -e
 [ "$status" = 0 ] || { echo "vm-tests: the guest failed (status $status)"; exit 1; }
 grep -q "^examples: ok" "$work/out.log" || { echo "vm-tests: the examples failed"; exit 1; }
-for arch in x86_64 i686; do
-    grep -q "test result: ok. [1-9][0-9]* passed; 0 failed" <(sed -n "/== $arch/,/test result/p" "$work/out.log") ||
+for arch in x86_64 "x86_64 drivers" i686 "i686 drivers"; do
+    grep -q "test result: ok. [1-9][0-9]* passed; 0 failed" <(sed -n "/^== $arch\$/,/test result/p" "$work/out.log") ||
         { echo "vm-tests: no passing result for $arch"; exit 1; }
 done
 check() {

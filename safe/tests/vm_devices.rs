@@ -272,9 +272,9 @@ fn e1000e_probe_and_remove_through_dpdk() {
         let err = eal.probe(addr(E1000E)).unwrap_err();
         assert!(matches!(err, DeviceError::AlreadyProbed(_)), "{err}");
         eal.remove(addr(E1000E)).unwrap();
-        assert_eq!(eal.pci_device(addr(E1000E)).unwrap().dpdk_driver, None);
+        // DPDK drops a removed device from its bus; a probe scans it back in.
         let err = eal.remove(addr(E1000E)).unwrap_err();
-        assert!(matches!(err, DeviceError::NotProbed(_)), "{err}");
+        assert!(matches!(err, DeviceError::NoSuchDevice(_)), "{err}");
         eal.probe(addr(E1000E)).unwrap();
         assert_eq!(
             eal.pci_device(addr(E1000E)).unwrap().dpdk_driver.as_deref(),

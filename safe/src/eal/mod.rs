@@ -140,6 +140,11 @@ fn failure_message(output: &str) -> String {
     }
 }
 
+/// Whether `rte_eal_init` has run (or is running) in this process.
+pub(crate) fn eal_started() -> bool {
+    STATE.load(Ordering::Acquire) != NOT_STARTED
+}
+
 /// This thread's `rte_errno`.
 pub(crate) fn last_rte_errno() -> i32 {
     // SAFETY: reads the calling thread's per-lcore errno through the shim.

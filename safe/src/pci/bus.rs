@@ -116,6 +116,14 @@ impl Eal {
     /// }
     /// ```
     pub fn probe(&mut self, address: PciAddress) -> Result<(), DeviceError> {
+        // DPDK 22.11's rte_dev_probe logs an already-probed device as a failure
+        // but returns 0 (it swallows -EEXIST): check first.
+        if let Ok((_devices, device, _)) = self.find_rte_device(address) {
+            // SAFETY: device came from DPDK's bus just now and is still listed.
+            if !unsafe { dpdk_sys::rte_dev_driver(device) }.is_null() {
+                return Err(DeviceError::AlreadyProbed(address));
+            }
+        }
         let devargs = CString::new(address.to_string()).expect("addresses have no NUL");
         // SAFETY: devargs is a valid C string for the duration of the call.
         let ret = unsafe { dpdk_sys::rte_dev_probe(devargs.as_ptr()) };

@@ -2,6 +2,8 @@
 
 pub mod address;
 pub mod bus;
+#[cfg(dpdk_abi_23)]
+pub mod driver;
 pub mod sysfs;
 
 pub use address::{ParseAddressError, PciAddress};

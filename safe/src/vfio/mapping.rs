@@ -73,6 +73,8 @@ struct Span {
 pub struct MappedRegion<'fd> {
     info: RegionInfo,
     spans: Vec<Span>,
+    /// False for a view of a mapping someone else made and unmaps (DPDK's).
+    owned: bool,
     _fd: PhantomData<BorrowedFd<'fd>>,
 }
 
@@ -141,6 +143,7 @@ impl<'fd> MappedRegion<'fd> {
         let mut mapped = MappedRegion {
             info: info.clone(),
             spans: Vec::new(),
+            owned: true,
             _fd: PhantomData,
         };
         for r in ranges {
@@ -149,6 +152,26 @@ impl<'fd> MappedRegion<'fd> {
             mapped.spans.push(span);
         }
         Ok(mapped)
+    }
+
+    /// A view of a mapping made elsewhere, e.g. a BAR DPDK mapped for a driver.
+    ///
+    /// # Safety
+    ///
+    /// `base..base + info.size` must stay mapped, with the access `info.flags`
+    /// allows, for as long as the returned value lives; it is not unmapped on drop.
+    pub(crate) unsafe fn borrowed(base: NonNull<u8>, info: RegionInfo) -> Self {
+        let span = Span {
+            offset: 0,
+            len: info.size,
+            base,
+        };
+        MappedRegion {
+            info,
+            spans: vec![span],
+            owned: false,
+            _fd: PhantomData,
+        }
     }
 
     pub fn info(&self) -> &RegionInfo {
@@ -312,6 +335,9 @@ fn map_span(fd: BorrowedFd<'_>, info: &RegionInfo, r: Range<u64>) -> Result<Span
 
 impl Drop for MappedRegion<'_> {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         for span in &self.spans {
             // SAFETY: each span is a mapping made by map_span and unmapped once,
             // here; no pointer into it outlives self (FixedMapping borrows self).

@@ -1,0 +1,153 @@
+//! Rust PCI drivers matched and probed by DPDK's own scan in the test VM, with
+//! their BARs mapped by DPDK's VFIO code (`tools/vm-tests.sh` runs these with
+//! `--ignored`, as x86_64 and as i686).
+#![cfg(dpdk_abi_23)]
+
+mod common;
+
+use std::sync::Mutex;
+
+use common::{base_builder, is_child, run_child};
+use dpdk_safe::pci::driver::{register, DriverFlags, PciDriver, PciId, ProbeFailure, ProbedDevice};
+use dpdk_safe::pci::PciAddress;
+use dpdk_safe::vfio::Registers;
+
+const EDU: &str = "0000:00:03.0";
+const IVSHMEM: &str = "0000:00:04.0";
+
+fn in_vm_child(name: &str, body: impl FnOnce()) {
+    if is_child(name) {
+        body();
+        return;
+    }
+    let out = run_child(name, &[("SYSFS_PCI_DEVICES", "/sys/bus/pci/devices")]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "child {name} failed"
+    );
+}
+
+/// Reads what each device answers during probe, through DPDK's mappings on
+/// 64-bit targets and through DPDK's config-space calls on every target.
+#[derive(Default)]
+struct Observer {
+    seen: Mutex<Vec<String>>,
+}
+
+impl Observer {
+    fn note(&self, line: String) {
+        self.seen.lock().unwrap().push(line);
+    }
+}
+
+impl PciDriver for Observer {
+    fn probe(&self, dev: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
+        let config = dev.config();
+        let ids = dev.ids();
+        self.note(format!(
+            "probe {} config {:08x}",
+            dev.address(),
+            config.read32(0)?
+        ));
+        assert_eq!(config.read16(0)?, ids.vendor);
+        #[cfg(target_pointer_width = "64")]
+        {
+            let bar0 = dev
+                .bar(0)
+                .ok_or_else(|| ProbeFailure::new(libc::ENXIO, "BAR0 not mapped"))?;
+            self.note(format!("{} BAR0[0] {:08x}", dev.address(), bar0.read32(0)?));
+            if ids.device == 0x11e8 {
+                bar0.write32(4, 0x0bad_cafe)?;
+                self.note(format!("edu liveness {:08x}", bar0.read32(4)?));
+            }
+            if let Some(bar2) = dev.bar(2) {
+                let mut head = [0u8; 4];
+                for (i, b) in head.iter_mut().enumerate() {
+                    *b = bar2.read8(i as u64)?;
+                }
+                self.note(format!(
+                    "{} BAR2 starts {:?}",
+                    dev.address(),
+                    String::from_utf8_lossy(&head)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&self, dev: &ProbedDevice<'_>) {
+        self.note(format!("remove {}", dev.address()));
+    }
+}
+
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn rust_drivers_probed_by_dpdk_scan() {
+    in_vm_child("rust_drivers_probed_by_dpdk_scan", || {
+        let edu: PciAddress = EDU.parse().unwrap();
+        let ivshmem: PciAddress = IVSHMEM.parse().unwrap();
+        let ids = [PciId::new(0x1234, 0x11e8), PciId::new(0x1af4, 0x1110)];
+        let driver = register(
+            "rs_observer",
+            &ids,
+            DriverFlags::NEED_MAPPING,
+            Observer::default(),
+        )
+        .unwrap();
+        let mut eal = base_builder()
+            .allow(edu)
+            .allow(ivshmem)
+            .init()
+            .expect("EAL probes both devices");
+        assert_eq!(driver.bound_devices(), 2);
+        assert_eq!(
+            eal.pci_device(edu).unwrap().dpdk_driver.as_deref(),
+            Some("rs_observer")
+        );
+        {
+            let seen = driver.driver().seen.lock().unwrap();
+            println!("{seen:#?}");
+            assert!(
+                seen.contains(&format!("probe {EDU} config 11e81234")),
+                "{seen:?}"
+            );
+            assert!(
+                seen.contains(&format!("probe {IVSHMEM} config 11101af4")),
+                "{seen:?}"
+            );
+            #[cfg(target_pointer_width = "64")]
+            {
+                assert!(
+                    seen.contains(&format!("{EDU} BAR0[0] 010000ed")),
+                    "{seen:?}"
+                );
+                assert!(
+                    seen.contains(&"edu liveness f4523501".to_string()),
+                    "{seen:?}"
+                );
+                let pattern = std::env::var("DPDK_RS_IVSHMEM_PATTERN").unwrap();
+                assert!(
+                    seen.contains(&format!("{IVSHMEM} BAR2 starts {:?}", &pattern[..4])),
+                    "{seen:?}"
+                );
+            }
+        }
+        eal.remove(edu).unwrap();
+        eal.remove(ivshmem).unwrap();
+        assert_eq!(driver.bound_devices(), 0);
+        let seen = driver.driver().seen.lock().unwrap();
+        assert!(
+            seen.contains(&format!("remove {EDU}")) && seen.contains(&format!("remove {IVSHMEM}")),
+            "{seen:?}"
+        );
+        drop(seen);
+        drop(driver);
+        eal.cleanup().unwrap();
+    });
+}

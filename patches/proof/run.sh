@@ -10,7 +10,8 @@
 #    with the patched libdpdk.pc, wrong or failing with the unpatched flags
 #    (the same flags without -D_FILE_OFFSET_BITS=64).
 #
-# The proof program is pci_proof.c, a C driver registered on DPDK's PCI bus.
+# The proof programs are pci_proof.c, a C driver registered on DPDK's PCI bus,
+# and examples/driver.rs, a Rust driver of this project, built for i686.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tools="$here/../../tools"
@@ -36,6 +37,19 @@ gcc -O2 -DALLOW_INTERNAL_API \$nolfs pci_proof.c -o pci_proof-unpatched-pc \$lib
 gcc -O2 -DALLOW_INTERNAL_API \$(pkg-config --cflags libdpdk) -Isdk pci_proof.c -o pci_proof-debian \$(pkg-config --libs libdpdk) -lrte_bus_pci
 "
 
+# The Rust driver example, for i686: against Debian's DPDK and against the patched one.
+repo="$here/../.."
+(
+    cd "$repo"
+    source tools/i686/env.sh
+    cargo build --quiet --example driver --target i686-unknown-linux-gnu
+    cp target/i686-unknown-linux-gnu/debug/examples/driver "$tree$dir/driver-debian"
+    PKG_CONFIG_LIBDIR="$tree/opt/dpdk-rs-patched/lib/i386-linux-gnu/pkgconfig:$PKG_CONFIG_LIBDIR" \
+        CARGO_TARGET_DIR="$repo/target/patched" \
+        cargo build --quiet --example driver --target i686-unknown-linux-gnu
+    cp target/patched/i686-unknown-linux-gnu/debug/examples/driver "$tree$dir/driver-patched"
+)
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 truncate -s 4G "$work/ivshmem-4g"
@@ -51,6 +65,11 @@ for v in patched unpatched-pc; do
     echo "== config \$v"
     TMPDIR=/tmp chroot '$tree' $dir/pci_proof-\$v config $eal -a 0000:00:03.0 2>&1 | grep -v '^EAL:   '
 done
+echo "== rust driver debian"
+TMPDIR=/tmp chroot '$tree' $dir/driver-debian 1af4:1110 0000:00:04.0 2>&1 | grep -v '^EAL:   '
+echo "== rust driver patched"
+TMPDIR=/tmp LD_LIBRARY_PATH=/opt/dpdk-rs-patched/lib/i386-linux-gnu \
+    chroot '$tree' $dir/driver-patched 1af4:1110 0000:00:04.0 2>&1 | grep -v '^EAL:   '
 echo "== done"
 GUEST
 "$tools/vm/run.sh" --timeout 600 --ivshmem-file "$work/ivshmem-4g" --i386-root "$tree" -- "sh $guest" \
@@ -70,4 +89,11 @@ section "config patched" | grep -q "config\[0x00\]=0x11e81234 rc=4 config\[0x2c\
 section "config unpatched-pc" | grep -q "sizeof(off_t)=4" || fail "unpatched flags gave a 64-bit off_t"
 section "config unpatched-pc" | grep "PROOF config" | grep -vq "config\[0x00\]=0x11e81234 rc=4 config\[0x2c\]=0x11001af4 rc=4" ||
     fail "unpatched flags read the right bytes"
+section "rust driver debian" | grep -q "Bus (pci) probe failed" || fail "unpatched DPDK did not fail the Rust driver's device"
+section "rust driver debian" | grep -q "^probe " && fail "unpatched DPDK probed the Rust driver"
+section "rust driver patched" | grep -q "skipping it" || fail "no skip message under the Rust driver"
+section "rust driver patched" | grep -q "BAR0: 0x100 bytes, mapped by DPDK" || fail "Rust driver: BAR0 not mapped"
+section "rust driver patched" | grep -q "BAR2: 0x100000000 bytes, not mapped" || fail "Rust driver: BAR2 not reported skipped"
+section "rust driver patched" | grep -q "1 device(s) probed by rs_example" || fail "Rust driver not probed"
+section "rust driver patched" | grep -q "remove 0000:00:04.0" || fail "Rust driver's remove not called"
 echo "proof: passed"

@@ -405,6 +405,14 @@ impl ProbedDevice<'_> {
             .into_owned()
     }
 
+    /// Whether DPDK mapped BAR `index` (drivers with [`DriverFlags::NEED_MAPPING`]).
+    pub fn bar_mapped(&self, index: usize) -> bool {
+        self.device()
+            .mem_resource
+            .get(index)
+            .is_some_and(|r| !r.addr.is_null())
+    }
+
     /// Length of BAR `index` as DPDK recorded it (0 for none).
     pub fn bar_len(&self, index: usize) -> u64 {
         self.device().mem_resource.get(index).map_or(0, |r| r.len)

@@ -1,0 +1,120 @@
+//! A PCI driver written in Rust, registered on DPDK's PCI bus: copy this to
+//! start your own.
+//!
+//! ```text
+//! driver VENDOR:DEVICE ADDR [ADDR...]    # e.g. driver 1234:11e8 0000:00:03.0
+//! ```
+//!
+//! The driver registers before the EAL starts, DPDK's scan of the allowlisted
+//! devices matches its ID table, maps the BARs through VFIO (the device must be
+//! bound to vfio-pci) and calls `probe`; the program then removes each device
+//! through DPDK, which calls `remove`.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use dpdk::eal::{Eal, LogLevel};
+use dpdk::pci::driver::{register, DriverFlags, PciDriver, PciId, ProbeFailure, ProbedDevice};
+use dpdk::pci::{DeviceError, PciAddress};
+use dpdk::vfio::Registers;
+
+/// The driver's state: shared by every device it drives, so `Sync`.
+#[derive(Default)]
+struct MyDriver {
+    probed: AtomicUsize,
+}
+
+impl PciDriver for MyDriver {
+    fn probe(&self, dev: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
+        let ids = dev.ids();
+        println!(
+            "probe {} ({:04x}:{:04x}, class {:06x}, NUMA node {:?})",
+            dev.address(),
+            ids.vendor,
+            ids.device,
+            dev.class(),
+            dev.numa_node()
+        );
+        // Config space through DPDK works on every target.
+        let command = dev.config().read16(0x04)?;
+        println!("  config: command register {command:#06x}");
+        for bar in 0..6 {
+            let len = dev.bar_len(bar);
+            if len > 0 {
+                let state = if dev.bar_mapped(bar) {
+                    "mapped by DPDK"
+                } else {
+                    "not mapped"
+                };
+                println!("  BAR{bar}: {len:#x} bytes, {state}");
+            }
+        }
+        // Registers through DPDK's mapping: 64-bit targets only, like every mapping.
+        #[cfg(target_pointer_width = "64")]
+        if let Some(bar0) = dev.bar(0) {
+            println!("  BAR0 register 0: {:#010x}", bar0.read32(0)?);
+        }
+        self.probed.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn remove(&self, dev: &ProbedDevice<'_>) {
+        println!("remove {}", dev.address());
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let id = args
+        .next()
+        .ok_or("usage: driver VENDOR:DEVICE ADDR [ADDR...]")?;
+    let (vendor, device) = id
+        .split_once(':')
+        .ok_or("the ID is VENDOR:DEVICE, in hex")?;
+    let id = PciId::new(
+        u16::from_str_radix(vendor, 16)?,
+        u16::from_str_radix(device, 16)?,
+    );
+    let addresses: Vec<PciAddress> = args.map(|a| a.parse()).collect::<Result<_, _>>()?;
+    if addresses.is_empty() {
+        return Err("give at least one PCI address: only allowlisted devices are probed".into());
+    }
+
+    let driver = register(
+        "rs_example",
+        &[id],
+        DriverFlags::NEED_MAPPING,
+        MyDriver::default(),
+    )?;
+    let mut builder = Eal::builder()
+        .no_huge(64 << 20)
+        .no_shconf()
+        .log_level(LogLevel::Notice);
+    for a in &addresses {
+        builder = builder.allow(*a);
+    }
+    let mut eal = builder.init()?;
+    println!(
+        "{} device(s) probed by rs_example",
+        driver.driver().probed.load(Ordering::Relaxed)
+    );
+    for a in &addresses {
+        match eal.remove(*a) {
+            Ok(()) | Err(DeviceError::NotProbed(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(driver);
+    eal.cleanup()?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("driver: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -18,6 +18,8 @@ pub enum Error {
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error(transparent)]
+    Eth(#[from] crate::eth::EthError),
+    #[error(transparent)]
     RegionInfo(#[from] RegionInfoError),
     #[error(transparent)]
     Access(#[from] AccessError),

@@ -29,6 +29,17 @@ fn once_then_cleanup_then_never() {
         assert_eq!(eal.lcore_count(), 1);
         assert_eq!(eal.main_lcore(), 0);
         assert_eq!(eal.current_lcore(), Some(0));
+        // The null vdev is an ethdev port of DPDK's net_null driver.
+        assert_eq!(eal.eth_port_count(), 1);
+        let ports = eal.eth_ports().unwrap();
+        assert_eq!(
+            (
+                ports[0].port_id,
+                ports[0].driver.as_str(),
+                ports[0].device.as_str()
+            ),
+            (0, "net_null", "net_null0")
+        );
         // SAFETY: rte_lcore_id only reads the calling thread's per-lcore id.
         assert_eq!(
             std::thread::spawn(|| unsafe { dpdk_sys::rte_lcore_id() })

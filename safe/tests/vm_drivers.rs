@@ -14,6 +14,7 @@ use dpdk_safe::vfio::Registers;
 
 const EDU: &str = "0000:00:03.0";
 const IVSHMEM: &str = "0000:00:04.0";
+const E1000E: &str = "0000:00:05.0";
 
 fn in_vm_child(name: &str, body: impl FnOnce()) {
     if is_child(name) {
@@ -100,12 +101,29 @@ fn rust_drivers_probed_by_dpdk_scan() {
             Observer::default(),
         )
         .unwrap();
+        let e1000e: PciAddress = E1000E.parse().unwrap();
         let mut eal = base_builder()
             .allow(edu)
             .allow(ivshmem)
+            .allow(e1000e)
             .init()
-            .expect("EAL probes both devices");
+            .expect("EAL probes the devices");
         assert_eq!(driver.bound_devices(), 2);
+        // Beside the Rust driver, DPDK's own e1000 driver took the e1000e as an ethdev port.
+        let ports = eal.eth_ports().unwrap();
+        assert_eq!(ports.len(), 1, "{ports:?}");
+        assert_eq!(
+            (ports[0].driver.as_str(), ports[0].device.as_str()),
+            ("net_e1000_em", E1000E)
+        );
+        assert_eq!(ports[0].mac_string(), "52:54:00:12:34:56");
+        println!(
+            "ethdev port {}: {} on {}, MAC {}",
+            ports[0].port_id,
+            ports[0].driver,
+            ports[0].device,
+            ports[0].mac_string()
+        );
         assert_eq!(
             eal.pci_device(edu).unwrap().dpdk_driver.as_deref(),
             Some("rs_observer")
@@ -140,6 +158,12 @@ fn rust_drivers_probed_by_dpdk_scan() {
         }
         eal.remove(edu).unwrap();
         eal.remove(ivshmem).unwrap();
+        eal.remove(e1000e).unwrap();
+        assert_eq!(
+            eal.eth_port_count(),
+            0,
+            "the ethdev port went with its device"
+        );
         assert_eq!(driver.bound_devices(), 0);
         let seen = driver.driver().seen.lock().unwrap();
         assert!(

@@ -45,4 +45,18 @@ unsigned long dpdk_shim_vfio_ioctl_set_irqs(void);
 unsigned long dpdk_shim_vfio_ioctl_reset(void);
 unsigned long dpdk_shim_vfio_ioctl_group_get_status(void);
 
+/*
+ * A few ethdev calls, wrapped with plain types: rte_ethdev.h drags in rte_flow
+ * and every protocol header, which bindgen cannot lay out cleanly (packed
+ * structs with aligned members) and nobody here needs.
+ */
+/* Number of usable ethdev ports. */
+uint16_t dpdk_shim_eth_dev_count_avail(void);
+/* The first usable port at or after `port`, or RTE_MAX_ETHPORTS when none. */
+uint16_t dpdk_shim_eth_find_next(uint16_t port);
+/* The port's MAC address into mac[6]; 0 or a negative errno. */
+int dpdk_shim_eth_macaddr(uint16_t port, uint8_t mac[6]);
+/* The port's DPDK driver name and device name into the buffers; 0 or a negative errno. */
+int dpdk_shim_eth_names(uint16_t port, char *driver, size_t driver_len, char *device, size_t device_len);
+
 #endif

@@ -3,10 +3,13 @@
 
 fn main() {
     let version = std::env::var("DEP_DPDK_VERSION").expect("dpdk-sys sets DEP_DPDK_VERSION");
-    println!("cargo:rustc-check-cfg=cfg(dpdk_abi_23)");
-    // The hand-declared driver SDK structures of dpdk-sys exist for 22.11 (ABI 23).
-    if version.starts_with("22.11") {
-        println!("cargo:rustc-cfg=dpdk_abi_23");
+    let driver_sdk = std::env::var("DEP_DPDK_DRIVER_SDK").is_ok_and(|v| v == "true");
+    println!("cargo:rustc-check-cfg=cfg(dpdk_pci_driver)");
+    // Rust PCI drivers need dpdk-sys's driver SDK structures: generated from an
+    // installed bus_pci_driver.h, or declared by hand for 22.11 (ABI 23).
+    if driver_sdk || version.starts_with("22.11") {
+        println!("cargo:rustc-cfg=dpdk_pci_driver");
     }
     println!("cargo:rerun-if-env-changed=DEP_DPDK_VERSION");
+    println!("cargo:rerun-if-env-changed=DEP_DPDK_DRIVER_SDK");
 }

@@ -1,7 +1,7 @@
 //! Rust PCI drivers on DPDK's bus, over a fake sysfs tree: registration errors,
 //! probe at EAL start-up, probe failures, remove, hot-plug registration.
 //! (Drivers that need their BARs mapped are tested in the VM: vm_drivers.rs.)
-#![cfg(dpdk_abi_23)]
+#![cfg(dpdk_pci_driver)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Rust PCI drivers matched and probed by DPDK's own scan in the test VM, with
 //! their BARs mapped by DPDK's VFIO code (`tools/vm-tests.sh` runs these with
 //! `--ignored`, as x86_64 and as i686).
-#![cfg(dpdk_abi_23)]
+#![cfg(dpdk_pci_driver)]
 
 mod common;
 

@@ -126,3 +126,33 @@ pub fn generate(
         .map_err(|e| BindingsError::Clang(format!("compiling the C shim: {e}")))?;
     Ok(())
 }
+
+/// Bindings for the driver SDK's PCI structures, from an installed
+/// `bus_pci_driver.h`; the types the main bindings already have are reused.
+pub fn generate_driver_sdk(
+    dpdk: &Dpdk,
+    target: &Target,
+    header: &Path,
+    out_dir: &Path,
+) -> Result<(), BindingsError> {
+    let mut clang_args = common_c_flags(dpdk, target);
+    clang_args.push(format!("--target={}", target.triple));
+    clang_args.push("-DALLOW_INTERNAL_API".to_owned());
+    let bindings = bindgen::Builder::default()
+        .header_contents("sdk.h", &format!("#include <rte_bus_pci.h>\n#include \"{}\"\n", header.display()))
+        .clang_args(&clang_args)
+        .allowlist_type("rte_pci_device|rte_pci_driver|rte_device|rte_driver")
+        .allowlist_function("rte_pci_register|rte_pci_unregister")
+        .blocklist_type("rte_pci_addr|rte_pci_id|rte_mem_resource|rte_intr_handle|rte_devargs|rte_bus|rte_pci_kernel_driver")
+        .raw_line("use crate::{rte_bus, rte_devargs, rte_intr_handle, rte_mem_resource, rte_pci_addr, rte_pci_id};")
+        .raw_line("#[allow(non_camel_case_types)] pub type rte_pci_kernel_driver = u32;")
+        .derive_default(true)
+        .layout_tests(false)
+        .generate_comments(false)
+        .generate()
+        .map_err(|e| BindingsError::Clang(format!("driver SDK header {}: {e}", header.display())))?;
+    let path = out_dir.join("pci_driver_sdk.rs");
+    bindings
+        .write_to_file(&path)
+        .map_err(|e| BindingsError::Io(format!("writing {}: {e}", path.display())))
+}

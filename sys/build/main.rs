@@ -40,10 +40,19 @@ fn main() {
         link::emit_dynamic(&dpdk);
     }
 
-    // The driver SDK layouts declared by hand exist for the 22.11 ABI (23).
+    // The driver SDK structures: generated where the header is installed,
+    // declared by hand for the 22.11 ABI (23) otherwise.
     println!("cargo:rustc-check-cfg=cfg(dpdk_abi_23)");
+    println!("cargo:rustc-check-cfg=cfg(dpdk_driver_sdk_bindgen)");
     if dpdk.version.starts_with("22.11") {
         println!("cargo:rustc-cfg=dpdk_abi_23");
+    }
+    if let Some(header) = dpdk.driver_sdk_header() {
+        if let Err(err) = bindings::generate_driver_sdk(&dpdk, &target, &header, &out_dir) {
+            eprintln!("{err}");
+            std::process::exit(1);
+        }
+        println!("cargo:rustc-cfg=dpdk_driver_sdk_bindgen");
     }
 
     // Metadata for dependants, visible to them as DEP_DPDK_<KEY>.

@@ -41,10 +41,11 @@
 //!   archives DPDK lists between `--whole-archive` and `--no-whole-archive` are
 //!   linked whole: drivers register from constructors that nothing references,
 //!   and a plain static link would drop every one of them.
-//! * **Driver SDK structures.** Distributions do not install `bus_pci_driver.h`,
-//!   so the few internal structures a PCI driver needs are declared by hand in
-//!   [`pci_driver_sdk`] for the ABI the build found (DPDK 22.11, ABI 23); a test
-//!   compares their layout with the real headers.
+//! * **Driver SDK structures.** Where `bus_pci_driver.h` is installed (a DPDK
+//!   built with `-Denable_driver_sdk=true`), bindgen generates the few internal
+//!   structures a PCI driver needs from it. Distributions do not install it, so
+//!   for DPDK 22.11 (ABI 23) they are declared by hand in `pci_driver_sdk`; a
+//!   test compares their layout with the real headers.
 //! * **Re-runs.** The script re-runs when its own files, the shim, `rte_version.h`
 //!   (rewritten by every DPDK upgrade) or the pkg-config and libclang variables
 //!   change, and not otherwise.
@@ -54,5 +55,5 @@
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 
-#[cfg(dpdk_abi_23)]
+#[cfg(any(dpdk_abi_23, dpdk_driver_sdk_bindgen))]
 pub mod pci_driver_sdk;

@@ -1,16 +1,13 @@
 //! The PCI driver structures of DPDK's driver SDK (`bus_pci_driver.h`,
-//! `dev_driver.h`), declared by hand for DPDK 22.11 (ABI 23).
+//! `dev_driver.h`): `rte_pci_device`, `rte_pci_driver`, `rte_device`,
+//! `rte_driver`, and `rte_pci_register`/`rte_pci_unregister`.
 //!
-//! Distributions build DPDK without `-Denable_driver_sdk=true`, so these headers
-//! are not installed and bindgen cannot see them; the public headers only
-//! forward-declare the structs. The layouts below follow the 22.11 headers field
-//! by field; `tests/driver_layout.rs` compares size, alignment and every field
-//! offset with the real headers of the distribution's source package, on x86_64
-//! and i686.
-
-use std::os::raw::{c_char, c_int, c_void};
-
-use crate::{rte_bus, rte_devargs, rte_intr_handle, rte_mem_resource, rte_pci_addr, rte_pci_id};
+//! Where the DPDK found by pkg-config installs the driver SDK headers, bindgen
+//! generates these from them. Distributions build DPDK without
+//! `-Denable_driver_sdk=true`, so there the structures are declared by hand for
+//! DPDK 22.11 (ABI 23), field by field; `tests/driver_layout.rs` compares size,
+//! alignment and every field offset with the real headers of the distribution's
+//! source package, on x86_64 and i686.
 
 /// `PCI_PRI_STR_SIZE`: `sizeof("XXXXXXXX:XX:XX.X")`.
 pub const PCI_PRI_STR_SIZE: usize = 17;
@@ -26,78 +23,96 @@ pub const RTE_PCI_DRV_INTR_LSC: u32 = 0x0008;
 /// Device-removal interrupt supported.
 pub const RTE_PCI_DRV_INTR_RMV: u32 = 0x0010;
 
-/// `RTE_TAILQ_ENTRY(T)`: `{ T *tqe_next; T **tqe_prev; }`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct TailqEntry<T> {
-    pub tqe_next: *mut T,
-    pub tqe_prev: *mut *mut T,
-}
+#[cfg(dpdk_driver_sdk_bindgen)]
+include!(concat!(env!("OUT_DIR"), "/pci_driver_sdk.rs"));
 
-/// `struct rte_driver` (dev_driver.h).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct rte_driver_sdk {
-    pub next: TailqEntry<rte_driver_sdk>,
-    pub name: *const c_char,
-    pub alias: *const c_char,
-}
+#[cfg(not(dpdk_driver_sdk_bindgen))]
+pub use by_hand::*;
 
-/// `struct rte_device` (dev_driver.h).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct rte_device_sdk {
-    pub next: TailqEntry<rte_device_sdk>,
-    pub name: *const c_char,
-    pub bus_info: *const c_char,
-    pub driver: *const rte_driver_sdk,
-    pub bus: *const rte_bus,
-    pub numa_node: c_int,
-    pub devargs: *mut rte_devargs,
-}
+/// The 22.11 layouts, for DPDK builds without the driver SDK headers.
+#[cfg(not(dpdk_driver_sdk_bindgen))]
+mod by_hand {
+    use std::os::raw::{c_char, c_int, c_void};
 
-/// `struct rte_pci_device` (bus_pci_driver.h).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct rte_pci_device {
-    pub next: TailqEntry<rte_pci_device>,
-    pub device: rte_device_sdk,
-    pub addr: rte_pci_addr,
-    pub id: rte_pci_id,
-    pub mem_resource: [rte_mem_resource; 6],
-    pub intr_handle: *mut rte_intr_handle,
-    pub driver: *mut rte_pci_driver,
-    pub max_vfs: u16,
-    /// `enum rte_pci_kernel_driver`.
-    pub kdrv: u32,
-    pub name: [c_char; PCI_PRI_STR_SIZE + 1],
-    pub bus_info: *mut c_char,
-    pub vfio_req_intr_handle: *mut rte_intr_handle,
-}
+    use super::PCI_PRI_STR_SIZE;
+    use crate::{
+        rte_bus, rte_devargs, rte_intr_handle, rte_mem_resource, rte_pci_addr, rte_pci_id,
+    };
 
-pub type rte_pci_probe_t = unsafe extern "C" fn(*mut rte_pci_driver, *mut rte_pci_device) -> c_int;
-pub type rte_pci_remove_t = unsafe extern "C" fn(*mut rte_pci_device) -> c_int;
-pub type pci_dma_map_t =
-    unsafe extern "C" fn(*mut rte_pci_device, *mut c_void, u64, usize) -> c_int;
+    /// `RTE_TAILQ_ENTRY(T)`: `{ T *tqe_next; T **tqe_prev; }`.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct TailqEntry<T> {
+        pub tqe_next: *mut T,
+        pub tqe_prev: *mut *mut T,
+    }
 
-/// `struct rte_pci_driver` (bus_pci_driver.h).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct rte_pci_driver {
-    pub next: TailqEntry<rte_pci_driver>,
-    pub driver: rte_driver_sdk,
-    pub probe: Option<rte_pci_probe_t>,
-    pub remove: Option<rte_pci_remove_t>,
-    pub dma_map: Option<pci_dma_map_t>,
-    pub dma_unmap: Option<pci_dma_map_t>,
-    /// Terminated by an entry whose `vendor_id` is 0.
-    pub id_table: *const rte_pci_id,
-    pub drv_flags: u32,
-}
+    /// `struct rte_driver` (dev_driver.h).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct rte_driver {
+        pub next: TailqEntry<rte_driver>,
+        pub name: *const c_char,
+        pub alias: *const c_char,
+    }
 
-extern "C" {
-    /// Adds a driver to the PCI bus (internal ABI of librte_bus_pci).
-    pub fn rte_pci_register(driver: *mut rte_pci_driver);
-    /// Removes a driver from the PCI bus (internal ABI of librte_bus_pci).
-    pub fn rte_pci_unregister(driver: *mut rte_pci_driver);
+    /// `struct rte_device` (dev_driver.h).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct rte_device {
+        pub next: TailqEntry<rte_device>,
+        pub name: *const c_char,
+        pub bus_info: *const c_char,
+        pub driver: *const rte_driver,
+        pub bus: *const rte_bus,
+        pub numa_node: c_int,
+        pub devargs: *mut rte_devargs,
+    }
+
+    /// `struct rte_pci_device` (bus_pci_driver.h).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct rte_pci_device {
+        pub next: TailqEntry<rte_pci_device>,
+        pub device: rte_device,
+        pub addr: rte_pci_addr,
+        pub id: rte_pci_id,
+        pub mem_resource: [rte_mem_resource; 6],
+        pub intr_handle: *mut rte_intr_handle,
+        pub driver: *mut rte_pci_driver,
+        pub max_vfs: u16,
+        /// `enum rte_pci_kernel_driver`.
+        pub kdrv: u32,
+        pub name: [c_char; PCI_PRI_STR_SIZE + 1],
+        pub bus_info: *mut c_char,
+        pub vfio_req_intr_handle: *mut rte_intr_handle,
+    }
+
+    pub type rte_pci_probe_t =
+        unsafe extern "C" fn(*mut rte_pci_driver, *mut rte_pci_device) -> c_int;
+    pub type rte_pci_remove_t = unsafe extern "C" fn(*mut rte_pci_device) -> c_int;
+    pub type pci_dma_map_t =
+        unsafe extern "C" fn(*mut rte_pci_device, *mut c_void, u64, usize) -> c_int;
+
+    /// `struct rte_pci_driver` (bus_pci_driver.h).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct rte_pci_driver {
+        pub next: TailqEntry<rte_pci_driver>,
+        pub driver: rte_driver,
+        pub probe: Option<rte_pci_probe_t>,
+        pub remove: Option<rte_pci_remove_t>,
+        pub dma_map: Option<pci_dma_map_t>,
+        pub dma_unmap: Option<pci_dma_map_t>,
+        /// Terminated by an entry whose `vendor_id` is 0.
+        pub id_table: *const rte_pci_id,
+        pub drv_flags: u32,
+    }
+
+    extern "C" {
+        /// Adds a driver to the PCI bus (internal ABI of librte_bus_pci).
+        pub fn rte_pci_register(driver: *mut rte_pci_driver);
+        /// Removes a driver from the PCI bus (internal ABI of librte_bus_pci).
+        pub fn rte_pci_unregister(driver: *mut rte_pci_driver);
+    }
 }

@@ -3,7 +3,7 @@
 //! package: a C program built with the target's compiler prints size, alignment
 //! and every field offset, and each must match. `tools/test.sh` runs this with
 //! `DPDK_RS_SDK_INCLUDE` pointing at those headers, on x86_64 and i686.
-#![cfg(dpdk_abi_23)]
+#![cfg(any(dpdk_abi_23, dpdk_driver_sdk_bindgen))]
 
 use std::mem::{align_of, offset_of, size_of};
 use std::process::Command;
@@ -20,10 +20,10 @@ fn rust_layout() -> Vec<(String, u64)> {
             $(v.push((format!("{}.{}", $c, stringify!($f)), offset_of!($t, $f) as u64));)*
         };
     }
-    layout!("rte_driver", rte_driver_sdk, [next, name, alias]);
+    layout!("rte_driver", rte_driver, [next, name, alias]);
     layout!(
         "rte_device",
-        rte_device_sdk,
+        rte_device,
         [next, name, bus_info, driver, bus, numa_node, devargs]
     );
     layout!(

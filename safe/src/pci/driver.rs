@@ -257,27 +257,14 @@ fn register_raw<D: PciDriver>(
         })
         .collect();
     table.push(dpdk_sys::rte_pci_id::default()); // vendor 0 ends the table
+                                                 // SAFETY: rte_pci_driver is a C struct of pointers, optional function
+                                                 // pointers and integers, for which all-zero is the empty value.
+    let mut raw: sdk::rte_pci_driver = unsafe { std::mem::zeroed() };
+    raw.probe = Some(probe_trampoline::<D>);
+    raw.remove = Some(remove_trampoline::<D>);
+    raw.drv_flags = flags.bits();
     let registration = Box::leak(Box::new(Registration {
-        raw: sdk::rte_pci_driver {
-            next: sdk::TailqEntry {
-                tqe_next: std::ptr::null_mut(),
-                tqe_prev: std::ptr::null_mut(),
-            },
-            driver: sdk::rte_driver_sdk {
-                next: sdk::TailqEntry {
-                    tqe_next: std::ptr::null_mut(),
-                    tqe_prev: std::ptr::null_mut(),
-                },
-                name: std::ptr::null(),
-                alias: std::ptr::null(),
-            },
-            probe: Some(probe_trampoline::<D>),
-            remove: Some(remove_trampoline::<D>),
-            dma_map: None,
-            dma_unmap: None,
-            id_table: std::ptr::null(),
-            drv_flags: flags.bits(),
-        },
+        raw,
         name: c_name,
         ids: table,
         bound: AtomicUsize::new(0),

@@ -2,7 +2,7 @@
 
 pub mod address;
 pub mod bus;
-#[cfg(dpdk_abi_23)]
+#[cfg(dpdk_pci_driver)]
 pub mod driver;
 pub mod sysfs;
 

@@ -19,6 +19,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 tree="$DPDK_RS_CACHE/bookworm-i386"
 out="$DPDK_RS_CACHE/patched"
 build_deps=(meson ninja-build python3-pyelftools libnuma-dev gcc pkg-config)
+# apt-get source unpacks with dpkg-source (dpkg-dev); the series applies with patch.
+host_deps=(dpkg-dev patch)
 export DEBIAN_FRONTEND=noninteractive
 
 stamp=$(cat "$here"/*.patch "$here/build.sh" | sha256sum | cut -c1-16)
@@ -27,6 +29,12 @@ if [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ] && [ -d "$tree$i386_prefix" 
     echo "$out/x86_64 $tree$i386_prefix"
     exit 0
 fi
+
+missing=()
+for p in "${build_deps[@]}" "${host_deps[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) || { apt-get update -qq; apt-get install -y -qq "${missing[@]}" >/dev/null; }
 
 # The Debian source package, with Debian's own patches applied.
 src_cache="$DPDK_RS_CACHE/src"
@@ -45,12 +53,6 @@ SOURCES
     (cd "$src_cache" && apt-get source -qq dpdk >/dev/null 2>&1)
 fi
 upstream=$(ls -d "$src_cache"/dpdk-22.11* | head -1)
-missing=()
-for p in "${build_deps[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-((${#missing[@]} == 0)) || { apt-get update -qq; apt-get install -y -qq "${missing[@]}" >/dev/null; }
-
 work="$out/work"
 rm -rf "$work" "$out/x86_64" "$out/i386" "$tree$i386_prefix"
 mkdir -p "$work"

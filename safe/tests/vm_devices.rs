@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{base_builder, is_child, run_child};
+use common::{base_builder, in_vm_child};
 use dpdk_safe::eal::Eal;
 use dpdk_safe::pci::{KernelDriver, PciAddress};
 use dpdk_safe::vfio::{AccessError, OpenError, RegionIndex, RegionIo, Registers};
@@ -19,25 +19,6 @@ const E1000E: &str = "0000:00:05.0";
 
 fn addr(s: &str) -> PciAddress {
     s.parse().unwrap()
-}
-
-/// Runs `name` in a child over the VM's real (emulated) PCI bus.
-fn in_vm_child(name: &str, body: impl FnOnce()) {
-    if is_child(name) {
-        body();
-        return;
-    }
-    let out = run_child(name, &[("SYSFS_PCI_DEVICES", "/sys/bus/pci/devices")]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{text}");
-    assert!(
-        out.status.success() && text.contains("1 passed"),
-        "child {name} failed"
-    );
 }
 
 fn eal_for(devices: &[&str]) -> Eal {

@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Mutex;
 
-use common::{base_builder, is_child, run_child};
+use common::{base_builder, in_vm_child};
 use dpdk_safe::pci::driver::{register, DriverFlags, PciDriver, PciId, ProbeFailure, ProbedDevice};
 use dpdk_safe::pci::PciAddress;
 use dpdk_safe::vfio::Registers;
@@ -15,24 +15,6 @@ use dpdk_safe::vfio::Registers;
 const EDU: &str = "0000:00:03.0";
 const IVSHMEM: &str = "0000:00:04.0";
 const E1000E: &str = "0000:00:05.0";
-
-fn in_vm_child(name: &str, body: impl FnOnce()) {
-    if is_child(name) {
-        body();
-        return;
-    }
-    let out = run_child(name, &[("SYSFS_PCI_DEVICES", "/sys/bus/pci/devices")]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{text}");
-    assert!(
-        out.status.success() && text.contains("1 passed"),
-        "child {name} failed"
-    );
-}
 
 /// Reads what each device answers during probe, through DPDK's mappings on
 /// 64-bit targets and through DPDK's config-space calls on every target.

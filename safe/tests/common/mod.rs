@@ -64,3 +64,23 @@ pub fn base_builder() -> dpdk_safe::eal::EalBuilder {
         .no_shconf()
         .log_level(dpdk_safe::eal::LogLevel::Warning)
 }
+
+/// Runs `body` in a child over the test VM's real (emulated) PCI bus; in the
+/// parent, prints the child's output and checks it passed.
+pub fn in_vm_child(name: &str, body: impl FnOnce()) {
+    if is_child(name) {
+        body();
+        return;
+    }
+    let out = run_child(name, &[("SYSFS_PCI_DEVICES", "/sys/bus/pci/devices")]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "child {name} failed"
+    );
+}

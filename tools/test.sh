@@ -44,6 +44,9 @@ DPDK_RS_SDK_INCLUDE="$sdk" cargo test -p dpdk-sys --test driver_layout -- --igno
     DPDK_RS_SDK_INCLUDE=/opt/dpdk-rs-sdk cargo test -p dpdk-sys --test driver_layout "${i686[@]}" -- --ignored
 )
 
+step "fuzz: every parser of outside input, ${FUZZ_SECONDS:-60} s each"
+"$here/fuzz.sh"
+
 step "build script re-runs only when its inputs change"
 "$here/check-noop-rebuild.sh"
 

@@ -191,3 +191,23 @@ fn mapping_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<MappedRegion<'static>>();
 }
+
+/// 1000 map/unmap and pread cycles leave no descriptor and no mapping behind.
+#[test]
+fn no_leaks_across_a_thousand_cycles() {
+    fn fd_count() -> usize {
+        std::fs::read_dir("/proc/self/fd").unwrap().count()
+    }
+    let path = region_path();
+    let file = region_file_at(&path);
+    let (fds, maps) = (fd_count(), mapping_count(&path));
+    for i in 0..1000u64 {
+        let bar = MappedRegion::map(file.as_fd(), &info(true, None)).unwrap();
+        bar.write32((i % 1024) * 4, i as u32).unwrap();
+        assert_eq!(bar.read32((i % 1024) * 4).unwrap(), i as u32);
+        let io = dpdk_safe::vfio::RegionIo::new(file.as_fd(), info(true, None));
+        assert_eq!(io.read32((i % 1024) * 4).unwrap(), i as u32);
+    }
+    assert_eq!(fd_count(), fds, "descriptors leaked");
+    assert_eq!(mapping_count(&path), maps, "mappings leaked");
+}

@@ -173,8 +173,9 @@ impl EalBuilder {
         &self.args
     }
 
-    /// Converts to C strings, rejecting interior NUL bytes with the offending argument.
-    pub(crate) fn c_args(&self) -> Result<Vec<CString>, EalError> {
+    /// The arguments as the C strings `rte_eal_init` receives; an interior NUL
+    /// byte gives [`EalError::NulInArgument`] with the offending argument.
+    pub fn c_args(&self) -> Result<Vec<CString>, EalError> {
         self.args
             .iter()
             .map(|a| CString::new(a.as_str()).map_err(|_| EalError::NulInArgument(a.clone())))

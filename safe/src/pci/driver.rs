@@ -474,6 +474,21 @@ impl DpdkConfig<'_> {
     }
 }
 
+/// DPDK's config calls return the bytes transferred; anything short is an error.
+fn whole(op: &'static str, offset: u64, done: i32, wanted: usize) -> Result<(), AccessError> {
+    if usize::try_from(done) == Ok(wanted) {
+        return Ok(());
+    }
+    let done = usize::try_from(done).unwrap_or(0);
+    Err(AccessError::Short {
+        region: RegionIndex::Config,
+        op,
+        offset,
+        done,
+        wanted,
+    })
+}
+
 impl Registers for DpdkConfig<'_> {
     fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
         let at = self.span(offset, T::WIDTH as u64)?;
@@ -487,15 +502,7 @@ impl Registers for DpdkConfig<'_> {
                 at,
             )
         };
-        if n != T::WIDTH as i32 {
-            return Err(AccessError::Short {
-                region: RegionIndex::Config,
-                op: "read",
-                offset,
-                done: n.max(0) as usize,
-                wanted: T::WIDTH,
-            });
-        }
+        whole("read", offset, n, T::WIDTH)?;
         Ok(T::from_le_slice(&buf[..T::WIDTH]))
     }
 
@@ -512,15 +519,6 @@ impl Registers for DpdkConfig<'_> {
                 at,
             )
         };
-        if n != T::WIDTH as i32 {
-            return Err(AccessError::Short {
-                region: RegionIndex::Config,
-                op: "write",
-                offset,
-                done: n.max(0) as usize,
-                wanted: T::WIDTH,
-            });
-        }
-        Ok(())
+        whole("write", offset, n, T::WIDTH)
     }
 }

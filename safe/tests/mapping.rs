@@ -3,6 +3,8 @@
 // Lists of one range are what the API returns and takes here.
 #![allow(clippy::single_range_in_vec_init)]
 
+mod common;
+
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
@@ -193,8 +195,14 @@ fn mapping_is_send() {
 }
 
 /// 1000 map/unmap and pread cycles leave no descriptor and no mapping behind.
+/// Runs alone in a child process: the other tests open files concurrently.
 #[test]
 fn no_leaks_across_a_thousand_cycles() {
+    const NAME: &str = "no_leaks_across_a_thousand_cycles";
+    if !common::is_child(NAME) {
+        common::child_passes(NAME, &[]);
+        return;
+    }
     fn fd_count() -> usize {
         std::fs::read_dir("/proc/self/fd").unwrap().count()
     }

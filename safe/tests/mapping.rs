@@ -189,9 +189,31 @@ fn sparse_areas_and_exclusions_are_honoured() {
 }
 
 #[test]
-fn mapping_is_send() {
-    fn assert_send<T: Send>() {}
-    assert_send::<MappedRegion<'static>>();
+fn mapping_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<MappedRegion<'static>>();
+    assert_send_sync::<dpdk_safe::vfio::FixedMapping<'static, 4096>>();
+
+    // Four threads, one mapping, each driving its own registers.
+    let file = region_file();
+    let bar = MappedRegion::map(file.as_fd(), &info(true, None)).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let bar = &bar;
+            s.spawn(move || {
+                for i in 0..256u64 {
+                    let at = t * 4096 + i * 8;
+                    bar.write64(at, at ^ 0x5a5a).unwrap();
+                }
+            });
+        }
+    });
+    for t in 0..4u64 {
+        for i in 0..256u64 {
+            let at = t * 4096 + i * 8;
+            assert_eq!(bar.read64(at).unwrap(), at ^ 0x5a5a);
+        }
+    }
 }
 
 /// 1000 map/unmap and pread cycles leave no descriptor and no mapping behind.

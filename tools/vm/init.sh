@@ -1,56 +1,123 @@
 #!/bin/sh
-# PID 1 of the test VM: load VFIO and 9p, mount the host's root read-only at
-# /host, bind the emulated devices to vfio-pci, run the host's script inside
-# /host, report its exit status and power off.
+# PID 1 of the test VM (busybox sh), built into the initramfs by prepare.sh.
+#
+# Loads the VFIO and 9p modules, mounts the host's root read-only at /host,
+# binds QEMU's edu, ivshmem and e1000e to vfio-pci, runs the host-side script
+# named on the kernel command line inside /host, prints DPDKRS-VM-EXIT=<status>
+# and powers off. Kernel command line:
+#
+#   dpdkrs.script=PATH   script to run as `chroot /host /bin/sh PATH`
+#   dpdkrs.i386=DIR      optional: an i386 root on the host, made ready for
+#                        `chroot DIR PROGRAM` (proc, sys, dev, tmpfs /run and /tmp)
+#
+# The host's /tmp stays visible (read-only) in /host: run.sh's script and work
+# trees live there. Writable: /run (tmpfs; TMPDIR=/run/tmp), /dev, and an i386
+# tree's /run and /tmp.
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
 
-for m in $(cat /lib/modules/load-order); do
-    insmod "/lib/modules/$m" 2>/dev/null || echo "vm: insmod $m failed"
-done
-
-arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
-script=$(arg dpdkrs.script)
-i386=$(arg dpdkrs.i386)
-
-mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host || { echo "vm: 9p mount failed"; echo "DPDKRS-VM-EXIT=125"; poweroff -f; }
-mount_system() {
-    mount -t proc proc "$1/proc"
-    mount -t sysfs sysfs "$1/sys"
-    mount -t devtmpfs devtmpfs "$1/dev"
-    mount -t tmpfs tmpfs "$1/run"
+# Report and stop. If poweroff fails, PID 1 exits: the kernel panics, and
+# panic=-1 with QEMU's -no-reboot ends the VM.
+report() {
+    echo "DPDKRS-VM-EXIT=$1"
+    poweroff -f
+    sleep 5
+    exit "$1"
 }
-# The host's /tmp stays visible (read-only): the work tree may live there.
-# Writable temporary files go to /run/tmp (TMPDIR).
-mount_system /host
-mkdir -p /host/run/tmp
-if [ -n "$i386" ] && [ -d "/host$i386" ]; then
-    mount_system "/host$i386"
-    mount -t tmpfs tmpfs "/host$i386/tmp"
+fail() {
+    echo "vm: $*"
+    report 125
+}
+
+script=
+i386=
+for word in $(cat /proc/cmdline); do
+    case "$word" in
+        dpdkrs.script=*) script=${word#*=} ;;
+        dpdkrs.i386=*) i386=${word#*=} ;;
+    esac
+done
+[ -n "$script" ] || fail "no dpdkrs.script= on the kernel command line"
+
+# In dependency order (prepare.sh computed it from modules.dep).
+while read -r module; do
+    insmod "/lib/modules/$module" || fail "insmod $module failed"
+done </lib/modules/load-order
+
+# The host's root, over virtio-9p. The virtio transport may need a moment.
+mounted=
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    if mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 host /host 2>/dev/null; then
+        mounted=1
+        break
+    fi
+    sleep 0.2
+done
+[ -n "$mounted" ] || fail "mounting the host's root over 9p failed"
+
+# What a chroot needs: proc, sys, dev (with /dev/vfio), a writable /run.
+system_mounts() {
+    mount -t proc proc "$1/proc" &&
+        mount -t sysfs sysfs "$1/sys" &&
+        mount -t devtmpfs devtmpfs "$1/dev" &&
+        mkdir -p "$1/dev/shm" && mount -t tmpfs -o mode=1777 tmpfs "$1/dev/shm" &&
+        mount -t tmpfs -o mode=755 tmpfs "$1/run" ||
+        fail "mounting proc, sys, dev and run in $1 failed"
+}
+system_mounts /host
+mkdir -p /host/run/tmp && chmod 1777 /host/run/tmp
+if [ -n "$i386" ]; then
+    [ -d "/host$i386/usr" ] || fail "no i386 root at $i386"
+    system_mounts "/host$i386"
+    mount -t tmpfs -o mode=1777 tmpfs "/host$i386/tmp" || fail "mounting $i386/tmp failed"
 fi
 
-# Bind QEMU's edu, ivshmem and e1000e to vfio-pci.
-echo 1234 11e8 >/sys/bus/pci/drivers/vfio-pci/new_id
-echo 1af4 1110 >/sys/bus/pci/drivers/vfio-pci/new_id
-echo 8086 10d3 >/sys/bus/pci/drivers/vfio-pci/new_id
+# QEMU's edu, ivshmem and e1000e go to vfio-pci: away from any driver that
+# took them, then by ID.
+ids="1234:11e8 1af4:1110 8086:10d3"
+devices=
+new_ids=
 for dev in /sys/bus/pci/devices/*; do
-    id="$(cat "$dev/vendor"):$(cat "$dev/device")"
-    case "$id" in
-        0x1234:0x11e8|0x1af4:0x1110|0x8086:0x10d3) ;;
-        *) continue ;;
-    esac
+    vendor=$(cat "$dev/vendor")
+    device=$(cat "$dev/device")
+    id="${vendor#0x}:${device#0x}"
+    case " $ids " in *" $id "*) ;; *) continue ;; esac
+    devices="$devices $dev"
+    case " $new_ids " in *" $id "*) ;; *) new_ids="$new_ids $id" ;; esac
     if [ -e "$dev/driver" ] && [ "$(basename "$(readlink "$dev/driver")")" != vfio-pci ]; then
         echo "${dev##*/}" >"$dev/driver/unbind"
-        echo "${dev##*/}" >/sys/bus/pci/drivers/vfio-pci/bind
     fi
-    group=$(basename "$(readlink "$dev/iommu_group")")
-    for _ in $(seq 50); do [ -e "/dev/vfio/$group" ] && break; sleep 0.1; done
-    echo "vm: ${dev##*/} $id $(basename "$(readlink "$dev/driver")") iommu group $group"
 done
+for id in $new_ids; do
+    echo "${id%:*} ${id#*:}" >/sys/bus/pci/drivers/vfio-pci/new_id ||
+        fail "vfio-pci refused new_id $id"
+done
+summary=
+for dev in $devices; do
+    [ -e "$dev/driver" ] || echo "${dev##*/}" >/sys/bus/pci/drivers/vfio-pci/bind
+    driver=$(basename "$(readlink "$dev/driver")")
+    [ "$driver" = vfio-pci ] || fail "${dev##*/} is bound to '$driver', not vfio-pci"
+    [ -e "$dev/iommu_group" ] || fail "${dev##*/} has no IOMMU group"
+    group=$(basename "$(readlink "$dev/iommu_group")")
+    waited=0
+    while [ ! -c "/dev/vfio/$group" ]; do
+        [ "$waited" -lt 50 ] || fail "/dev/vfio/$group did not appear"
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    vendor=$(cat "$dev/vendor")
+    device=$(cat "$dev/device")
+    summary="$summary ${dev##*/} ${vendor#0x}:${device#0x} group $group;"
+done
+summary=${summary%;}
+echo "vm: vfio-pci:${summary:- no devices}"
 
-echo "vm: running $script"
-chroot /host /bin/sh "$script"
-echo "DPDKRS-VM-EXIT=$?"
-poweroff -f
+# VFIO pins DMA memory against RLIMIT_MEMLOCK; the command inherits this.
+ulimit -l unlimited || fail "cannot raise RLIMIT_MEMLOCK"
+
+cd /
+chroot /host /bin/sh "$script" </dev/null
+report $?

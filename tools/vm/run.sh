@@ -1,83 +1,176 @@
 #!/usr/bin/env bash
-# Boots the test VM and runs a shell command in it, inside the host's root
-# (mounted read-only over 9p), with QEMU's edu, ivshmem-plain and e1000e bound to
-# vfio-pci. Exits with the command's status (124: timeout, 125: no report).
+# Boots the test VM (QEMU, software emulation) and runs a shell command in it,
+# inside the host's root mounted read-only over 9p, with QEMU's edu, ivshmem-plain
+# and e1000e bound to vfio-pci in the guest. See tools/vm/README.md.
 #
 #   tools/vm/run.sh [--timeout S] [--ivshmem-file PATH] [--ivshmem-size SIZE]
-#                   [--i386-root DIR] [--monitor SOCKET] -- COMMAND...
+#                   [--i386-root DIR] [--monitor SOCKET] [--verbose] -- SHELL-COMMAND...
 #
-# Devices: edu 0000:00:03.0 (1234:11e8), ivshmem-plain 0000:00:04.0 (1af4:1110),
-# e1000e 0000:00:05.0 (8086:10d3). Software emulation, no network, and the VM
-# powers off by itself; on timeout QEMU is killed by its PID.
+# Streams the guest console to stdout and exits with the command's status, as the
+# guest reported it (DPDKRS-VM-EXIT=<n>); 124 on timeout (QEMU is killed by its
+# PID), 125 when the guest reported nothing. No network: -net none, and the
+# e1000e has no backend. The guest powers off by itself (panic=-1, -no-reboot).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-: "${DPDK_RS_CACHE:=/var/cache/dpdk-rs}"
-timeout=300 ivshmem_file="" ivshmem_size=1M i386="" monitor=none
+cache="${DPDK_RS_CACHE:-/var/cache/dpdk-rs}/vm"
+
+usage() {
+    sed -n 's/^#   //p' "$0" >&2
+    exit 2
+}
+timeout=300 ivshmem_file="" ivshmem_size="" i386="" monitor="" verbose=0
 while (($#)); do
     case "$1" in
-        --timeout) timeout=$2; shift 2 ;;
-        --ivshmem-file) ivshmem_file=$2; shift 2 ;;
-        --ivshmem-size) ivshmem_size=$2; shift 2 ;;
-        --i386-root) i386=$2; shift 2 ;;
-        --monitor) monitor="unix:$2,server,nowait"; shift 2 ;;
+        --timeout | --ivshmem-file | --ivshmem-size | --i386-root | --monitor)
+            (($# >= 2)) || usage
+            case "$1" in
+                --timeout) timeout=$2 ;;
+                --ivshmem-file) ivshmem_file=$2 ;;
+                --ivshmem-size) ivshmem_size=$2 ;;
+                --i386-root) i386=$2 ;;
+                --monitor) monitor=$2 ;;
+            esac
+            shift 2 ;;
+        --verbose) verbose=1; shift ;;
         --) shift; break ;;
-        *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+        *) echo "run.sh: unknown option '$1'" >&2; usage ;;
     esac
 done
-(($#)) || { echo "run.sh: no command given" >&2; exit 2; }
+(($#)) || usage
+[[ $timeout =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --timeout wants whole seconds" >&2; exit 2; }
+if [ -n "$i386" ]; then
+    # It travels on the kernel command line: absolute, no blanks.
+    [[ $i386 = /* && $i386 != *[[:space:]]* ]] && [ -d "$i386" ] ||
+        { echo "run.sh: --i386-root wants an absolute directory path without blanks" >&2; exit 2; }
+fi
 
-cache=$("$here/prepare.sh")
-work=$(mktemp -d -p "$cache" run.XXXXXX)
-qemu_pid=""
+"$here/prepare.sh" -q >&2
+
+# The guest reaches this directory at the same path through /host: it must sit
+# on the host's /tmp, which the guest leaves visible (not on its own tmpfs).
+work=$(mktemp -d /tmp/dpdk-rs-vm.XXXXXX)
+wrapper_pid="" reader_pid=""
+stop_qemu() {
+    local pid
+    pid=$(cat "$work/qemu.pid" 2>/dev/null) || pid=""
+    if [ -n "$pid" ] && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == qemu-system* ]]; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    # QEMU not started yet: the timeout wrapper is ours too.
+    if [ -n "$wrapper_pid" ] && kill -0 "$wrapper_pid" 2>/dev/null; then
+        kill -TERM "$wrapper_pid" 2>/dev/null || true
+    fi
+}
 cleanup() {
-    [ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null || true
+    stop_qemu
+    [ -n "$reader_pid" ] && wait "$reader_pid" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 if [ -z "$ivshmem_file" ]; then
     ivshmem_file="$work/ivshmem"
-    truncate -s "$ivshmem_size" "$ivshmem_file"
 fi
-ivshmem_size=$(stat -c %s "$ivshmem_file")
+if [ ! -e "$ivshmem_file" ]; then
+    truncate -s "${ivshmem_size:-1M}" "$ivshmem_file"
+fi
+if [ -z "$ivshmem_size" ]; then
+    ivshmem_size=$(stat -L -c %s "$ivshmem_file")
+    ((ivshmem_size > 0)) || { echo "run.sh: $ivshmem_file is empty; give --ivshmem-size" >&2; exit 2; }
+fi
+
+# The guest script: the caller's PATH conventions, its working directory, the command.
+quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
+    echo "# tools/vm/run.sh: runs in the guest as: chroot /host /bin/sh $work/guest.sh"
     echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TMPDIR=/run/tmp"
-    echo "cd '$(pwd)' || exit 125"
+    echo "cd $(quote "$PWD") || { echo $(quote "vm: $PWD is not reachable in the guest"); exit 125; }"
     printf '%s\n' "$*"
 } >"$work/guest.sh"
 
-append="console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 dpdkrs.script=$work/guest.sh"
-[ -n "$i386" ] && append="$append dpdkrs.i386=$i386"
-start=$(date +%s.%N)
-qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot -net none \
-    -machine q35,kernel-irqchip=split -device intel-iommu,intremap=on \
-    -kernel "$cache/vmlinuz" -initrd "$cache/initrd.gz" -append "$append" \
-    -device edu,addr=03.0 \
-    -object "memory-backend-file,id=ivmem,mem-path=$ivshmem_file,size=$ivshmem_size,share=on" \
-    -device ivshmem-plain,memdev=ivmem,addr=04.0 \
-    -device e1000e,addr=05.0 \
-    -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
-    -monitor "$monitor" -serial stdio </dev/null >"$work/console.log" 2>&1 &
-qemu_pid=$!
-# Stream the console while the VM runs.
-tail -n +1 -f --pid="$qemu_pid" "$work/console.log" 2>/dev/null | tr -d '\r' &
-tail_pid=$!
-status=124
-for _ in $(seq $((timeout * 10))); do
-    if ! kill -0 "$qemu_pid" 2>/dev/null; then
-        status=125
+append="console=ttyS0 edd=off panic=-1 intel_iommu=on iommu=pt dpdkrs.script=$work/guest.sh"
+[ -n "$i386" ] && append+=" dpdkrs.i386=$i386"
+if ((verbose)); then append+=" loglevel=7"; else append+=" quiet loglevel=3"; fi
+kernel=$cache/vmlinux
+[ -s "$kernel" ] || kernel=$cache/vmlinuz
+monitor_arg=none
+[ -n "$monitor" ] && monitor_arg="unix:${monitor//,/,,},server=on,wait=off"
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2
+    -machine q35,kernel-irqchip=split
+    -device intel-iommu,intremap=on,caching-mode=on
+    -kernel "$kernel" -initrd "$cache/initrd.gz" -append "$append"
+    -device edu,addr=03.0
+    -object "memory-backend-file,id=ivmem,mem-path=${ivshmem_file//,/,,},size=$ivshmem_size,share=on"
+    -device ivshmem-plain,memdev=ivmem,addr=04.0
+    -device e1000e,addr=05.0
+    -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap
+    -nographic -vga none -no-reboot -net none -serial stdio -monitor "$monitor_arg"
+    -pidfile "$work/qemu.pid")
+
+# The console, cleaned of carriage returns and terminal escapes, goes whole to
+# the log. On stdout, unless --verbose: no firmware banners or blank lines before
+# the first real line (which may follow a banner on the same line), no power-down
+# message. The kernel's own lines are mostly silenced by quiet loglevel=3.
+quiet_filter='
+x; /^started$/ { x; b body; }; x
+s/^Booting from ROM\.*//
+s/^Probing EDD [^.]*\.\.\. ok//
+/^[[:space:]]*$/d
+/^(SeaBIOS |iPXE |Press Ctrl-B)/d
+/^qemu-system-x86_64: warning: nic e1000e\.0 has no peer$/d
+x; s/.*/started/; x
+:body
+/^\[ *[0-9]+\.[0-9]+\] reboot: Power down$/d'
+((verbose)) && quiet_filter=""
+
+mkfifo "$work/console"
+start=$EPOCHREALTIME
+# Backstop: if this script dies without cleaning up, timeout(1) still ends QEMU.
+timeout --kill-after=10 $((timeout + 60)) "${qemu[@]}" </dev/null >"$work/console" 2>&1 &
+wrapper_pid=$!
+LC_ALL=C sed -u 's/\r//g; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g' <"$work/console" |
+    tee -p "$work/console.log" | LC_ALL=C sed -u -E "$quiet_filter" &
+reader_pid=$!
+
+# EPOCHREALTIME in microseconds (its separator follows the locale).
+usec() { local t=${1//[!0-9]/}; echo $((10#$t)); }
+deadline=$(($(usec "$start") + timeout * 1000000))
+result_at="" timed_out=0
+while kill -0 "$wrapper_pid" 2>/dev/null; do
+    if [ -z "$result_at" ] &&
+        tail -c 4096 "$work/console.log" 2>/dev/null | LC_ALL=C grep 'DPDKRS-VM-EXIT=[0-9][0-9]*$' >/dev/null; then
+        result_at=$EPOCHREALTIME
+    fi
+    if (($(usec "$EPOCHREALTIME") > deadline)); then
+        timed_out=1
+        stop_qemu
         break
     fi
     sleep 0.1
 done
-if kill -0 "$qemu_pid" 2>/dev/null; then
-    kill "$qemu_pid"
-    echo "vm: timed out after ${timeout}s" >&2
+wait "$wrapper_pid" 2>/dev/null || true
+wrapper_pid=""
+wait "$reader_pid" 2>/dev/null || true
+reader_pid=""
+end=${result_at:-$EPOCHREALTIME}
+
+status=$(LC_ALL=C sed -n 's/.*DPDKRS-VM-EXIT=\([0-9][0-9]*\)$/\1/p' "$work/console.log" | tail -1)
+elapsed=$((($(usec "$end") - $(usec "$start")) / 1000))
+seconds=$(printf '%d.%d' $((elapsed / 1000)) $((elapsed % 1000 / 100)))
+if [ -n "$status" ]; then
+    echo "vm: boot-to-result $seconds s"
+elif ((timed_out)); then
+    echo "vm: timed out after $timeout s; QEMU killed" >&2
+    status=124
+else
+    echo "vm: QEMU stopped after $seconds s without DPDKRS-VM-EXIT (log: see above)" >&2
+    status=125
 fi
-wait "$qemu_pid" 2>/dev/null || true
-qemu_pid=""
-wait "$tail_pid" 2>/dev/null || true
-end=$(date +%s.%N)
-reported=$(tr -d '\r' <"$work/console.log" | sed -n 's/^DPDKRS-VM-EXIT=\([0-9]*\)$/\1/p' | tail -1)
-[ -n "$reported" ] && status=$reported
-awk -v s="$start" -v e="$end" 'BEGIN { printf "vm: boot-to-result %.1f s\n", e - s }'
 exit "$status"

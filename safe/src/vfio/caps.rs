@@ -7,12 +7,38 @@
 //! is checked before it is read, and a chain longer than the buffer could hold
 //! (a cycle) is an error.
 
+use std::mem::{offset_of, size_of};
+
+use dpdk_sys::{
+    vfio_info_cap_header, vfio_region_info, vfio_region_info_cap_sparse_mmap,
+    vfio_region_info_cap_type, vfio_region_sparse_mmap_area,
+};
+
 /// `struct vfio_region_info` is 32 bytes; capabilities follow it.
 pub const REGION_INFO_HEADER_LEN: usize = 32;
 const CAP_HEADER_LEN: usize = 8;
 const CAP_SPARSE_MMAP: u16 = 1;
 const CAP_TYPE: u16 = 2;
 const CAP_MSIX_MAPPABLE: u16 = 3;
+
+// The walk below reads fields at fixed byte offsets; these are the kernel's
+// layouts as bindgen saw them in linux/vfio.h, so a mismatch does not compile.
+const _: () = {
+    assert!(size_of::<vfio_region_info>() == REGION_INFO_HEADER_LEN);
+    assert!(offset_of!(vfio_region_info, cap_offset) == 12);
+    assert!(offset_of!(vfio_region_info, size) == 16);
+    assert!(offset_of!(vfio_region_info, offset) == 24);
+    assert!(size_of::<vfio_info_cap_header>() == CAP_HEADER_LEN);
+    assert!(offset_of!(vfio_info_cap_header, next) == 4);
+    assert!(offset_of!(vfio_region_info_cap_sparse_mmap, nr_areas) == 8);
+    assert!(size_of::<vfio_region_info_cap_sparse_mmap>() == 16);
+    assert!(size_of::<vfio_region_sparse_mmap_area>() == 16);
+    assert!(offset_of!(vfio_region_info_cap_type, type_) == 8);
+    assert!(offset_of!(vfio_region_info_cap_type, subtype) == 12);
+    assert!(dpdk_sys::VFIO_REGION_INFO_CAP_SPARSE_MMAP == CAP_SPARSE_MMAP as u32);
+    assert!(dpdk_sys::VFIO_REGION_INFO_CAP_TYPE == CAP_TYPE as u32);
+    assert!(dpdk_sys::VFIO_REGION_INFO_CAP_MSIX_MAPPABLE == CAP_MSIX_MAPPABLE as u32);
+};
 
 /// One mmap-able area of a region, relative to the region's start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -34,7 +34,15 @@ use std::ptr::NonNull;
 use crate::vfio::access::{check_span, AccessError, Register, Registers};
 use crate::vfio::region::{RegionIndex, RegionInfo};
 
-const PAGE: u64 = 4096;
+/// The page size, which `mmap64` offsets and exclusions are rounded to.
+fn page_size() -> u64 {
+    // SAFETY: sysconf only reads a system constant.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size)
+        .ok()
+        .filter(|s| s.is_power_of_two())
+        .unwrap_or(4096)
+}
 
 /// Why a region could not be mapped.
 #[derive(Debug, thiserror::Error)]
@@ -78,12 +86,24 @@ pub struct MappedRegion<'fd> {
     _fd: PhantomData<BorrowedFd<'fd>>,
 }
 
-// Deliberately not Sync: two threads driving one device's registers at once need
-// the caller's own locking, so sharing goes through a Mutex.
-// SAFETY: the mapping belongs to the process, not to a thread, and every access
-// is a single volatile load or store through a raw pointer; moving the owner to
-// another thread changes nothing.
+// Send and Sync, like `RegionIo` (a `BorrowedFd` and plain data, so both
+// automatically). Only the raw span pointers keep the compiler from deriving them.
+// Through `&MappedRegion` every access is one aligned, volatile load or store of
+// at most 8 bytes through a raw pointer into a live span (checked in `pointer`),
+// and no Rust reference to the mapped bytes is ever made, so no `&`/`&mut`
+// aliasing rule can be broken from another thread. Device memory is outside the
+// Rust abstract machine: two threads touching one register get what the device
+// does for two CPUs, exactly as with two `pwrite64` calls on the fd, which
+// `RegionIo` already allows from several threads. What accesses mean together
+// (locking a queue, ordering a doorbell after a descriptor) is the driver's
+// protocol, as in C; no `&self` method changes the mapping itself.
+
+// SAFETY: the mapping belongs to the process, not to the thread that made it;
+// accesses and the munmap in Drop are valid from any thread.
 unsafe impl Send for MappedRegion<'_> {}
+// SAFETY: shared use is only volatile, aligned, bounds-checked raw-pointer
+// accesses and reads of immutable bookkeeping (see the comment above).
+unsafe impl Sync for MappedRegion<'_> {}
 
 /// Subtracts `cut` from every range in `ranges`.
 fn subtract(ranges: Vec<Range<u64>>, cut: &Range<u64>) -> Vec<Range<u64>> {
@@ -132,8 +152,9 @@ impl<'fd> MappedRegion<'fd> {
                 .collect(),
             None => std::iter::once(0..info.size).collect(),
         };
+        let page = page_size();
         for cut in exclude {
-            let widened = (cut.start / PAGE * PAGE)..cut.end.div_ceil(PAGE).saturating_mul(PAGE);
+            let widened = (cut.start / page * page)..cut.end.div_ceil(page).saturating_mul(page);
             ranges = subtract(ranges, &widened);
         }
         ranges.retain(|r| r.start < r.end);
@@ -361,6 +382,13 @@ pub struct FixedMapping<'m, const SIZE: usize> {
     base: NonNull<u8>,
     _region: PhantomData<&'m MappedRegion<'m>>,
 }
+
+// SAFETY: a FixedMapping is a checked window on a `&MappedRegion` (it borrows
+// one): the same volatile-only accesses, so it may cross and be shared between
+// threads for the reasons given for MappedRegion's Send and Sync.
+unsafe impl<const SIZE: usize> Send for FixedMapping<'_, SIZE> {}
+// SAFETY: as for Send above.
+unsafe impl<const SIZE: usize> Sync for FixedMapping<'_, SIZE> {}
 
 impl<const SIZE: usize> FixedMapping<'_, SIZE> {
     /// Volatile read at constant `OFFSET`, checked at compile time.

@@ -5,6 +5,30 @@
 //! beyond 4 GiB. Offsets and sizes stay `u64` from the kernel to the `pread64`,
 //! `pwrite64` or `mmap64` call; the 2015 bug this project exists for was those
 //! offsets truncated to 32 bits on 32-bit hosts.
+//!
+//! # 32-bit targets: no mapping, `pread64`/`pwrite64` instead
+//!
+//! In July 2015 DPDK kept these offsets in 32-bit variables and passed them to
+//! `mmap`, whose offset is 32 bits wide on a 32-bit host: `index << 40` became 0,
+//! so every BAR mapped BAR0, silently (see the dpdk-dev thread "vfio: Fix overflow
+//! while assigning vfio BAR region offset and size"; the VFIO maintainer's answer
+//! was that mmap should not be advertised on 32-bit hosts). DPDK 22.11 still hands
+//! `off_t` and `size_t` to its consumers, and a 32-bit process cannot map a BAR
+//! of 4 GiB or more at all: its whole address space is 4 GiB.
+//!
+//! So the mapping API ([`MappedRegion`](crate::vfio) and `VfioDevice::map_bar`)
+//! is compiled only where `target_pointer_width = "64"`. On every target, 32-bit
+//! included, [`RegionIo`](crate::vfio::RegionIo) reaches the same registers with
+//! `pread64`/`pwrite64`, whose file offset is a 64-bit `off64_t`.
+
+#![cfg_attr(
+    target_pointer_width = "32",
+    doc = "\nOn this 32-bit target the mapping types do not exist; this does not compile:\n\n```compile_fail\nuse dpdk_safe::vfio::mapping::MappedRegion;\n```\n\nwhile the `pread64` path does:\n\n```\nuse dpdk_safe::vfio::{RegionIo, Registers};\nfn status(io: &RegionIo<'_>) -> u32 { io.read32(0x8).unwrap_or(0) }\n```\n"
+)]
+#![cfg_attr(
+    target_pointer_width = "64",
+    doc = "\nOn this 64-bit target the mapping API exists: [`MappedRegion`](crate::vfio::mapping::MappedRegion).\n"
+)]
 
 use std::fmt;
 use std::io;
@@ -149,10 +173,12 @@ pub fn region_info(fd: BorrowedFd<'_>, index: RegionIndex) -> Result<RegionInfo,
         // storage.len()), used only while storage lives and not otherwise borrowed.
         let bytes =
             unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast::<u8>(), len) };
-        bytes[0..4].copy_from_slice(&(len as u32).to_ne_bytes()); // argsz
-        bytes[8..12].copy_from_slice(&index.as_u32().to_ne_bytes()); // index
-                                                                     // SAFETY: the buffer is argsz bytes, 8-byte aligned, and starts with a
-                                                                     // vfio_region_info whose argsz bounds what the kernel writes.
+        // argsz (len <= MAX_REGION_INFO, so it fits a u32) and index.
+        bytes[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+        bytes[8..12].copy_from_slice(&index.as_u32().to_ne_bytes());
+        // SAFETY: `bytes` is `len` writable bytes, 8-byte aligned (u64 storage),
+        // starting with a struct vfio_region_info whose argsz is `len`; the kernel
+        // writes at most argsz bytes, and `bytes` outlives the call.
         let ret = unsafe {
             libc::ioctl(
                 fd.as_raw_fd(),
@@ -209,4 +235,111 @@ pub fn parse_region_info(bytes: &[u8], index: RegionIndex) -> Result<RegionInfo,
         msix_mappable: caps.msix_mappable,
         caps: caps.raw,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    /// A filled `struct vfio_region_info` of `len` bytes.
+    fn header(len: usize, flags: u32, cap_offset: u32, size: u64, offset: u64) -> Vec<u8> {
+        let mut buf = vec![0u8; len];
+        buf[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+        buf[4..8].copy_from_slice(&flags.to_ne_bytes());
+        buf[8..12].copy_from_slice(&2u32.to_ne_bytes());
+        buf[12..16].copy_from_slice(&cap_offset.to_ne_bytes());
+        buf[16..24].copy_from_slice(&size.to_ne_bytes());
+        buf[24..32].copy_from_slice(&offset.to_ne_bytes());
+        buf
+    }
+
+    #[test]
+    fn bar_numbers_are_checked() {
+        for n in 0..=5 {
+            assert_eq!(RegionIndex::bar(n), Ok(RegionIndex::Bar(n as u8)));
+            assert_eq!(RegionIndex::from_u32(n), RegionIndex::Bar(n as u8));
+        }
+        assert_eq!(RegionIndex::bar(6), Err(BadBarIndex(6)));
+        assert_eq!(RegionIndex::bar(256), Err(BadBarIndex(256)));
+        assert_eq!(
+            BadBarIndex(6).to_string(),
+            "BAR 6 does not exist: PCI devices have BARs 0 to 5"
+        );
+        for index in 0..12 {
+            assert_eq!(RegionIndex::from_u32(index).as_u32(), index);
+        }
+        assert_eq!(RegionIndex::from_u32(6), RegionIndex::Rom);
+        assert_eq!(RegionIndex::from_u32(7), RegionIndex::Config);
+        assert_eq!(RegionIndex::from_u32(9), RegionIndex::Other(9));
+        assert_eq!(RegionIndex::BAR2.to_string(), "BAR2");
+    }
+
+    #[test]
+    fn decodes_a_header_with_64_bit_offset_and_size() {
+        let flags = dpdk_sys::VFIO_REGION_INFO_FLAG_READ | dpdk_sys::VFIO_REGION_INFO_FLAG_MMAP;
+        let buf = header(32, flags, 0, 8 << 30, 5 << 40);
+        let info = parse_region_info(&buf, RegionIndex::BAR5).unwrap();
+        assert_eq!(info.offset, 5 << 40);
+        assert_eq!(info.size, 8 << 30);
+        assert_eq!(
+            info.flags,
+            RegionFlags {
+                readable: true,
+                writable: false,
+                mmap: true
+            }
+        );
+        assert_eq!(info.sparse_mmap, None);
+        assert!(info.caps.is_empty());
+    }
+
+    #[test]
+    fn follows_the_chain_only_when_the_caps_flag_is_set() {
+        let mut buf = header(48, dpdk_sys::VFIO_REGION_INFO_FLAG_CAPS, 32, 4096, 0);
+        // MSI-X mappable capability, end of chain.
+        buf[32..34]
+            .copy_from_slice(&(dpdk_sys::VFIO_REGION_INFO_CAP_MSIX_MAPPABLE as u16).to_ne_bytes());
+        buf[34..36].copy_from_slice(&1u16.to_ne_bytes());
+        let info = parse_region_info(&buf, RegionIndex::BAR0).unwrap();
+        assert!(info.msix_mappable);
+        assert_eq!(info.caps, [(3, 1)]);
+
+        // Without the flag, cap_offset is not looked at.
+        buf[4..8].copy_from_slice(&0u32.to_ne_bytes());
+        let info = parse_region_info(&buf, RegionIndex::BAR0).unwrap();
+        assert!(!info.msix_mappable);
+
+        // A bad chain is an error naming the region.
+        let buf = header(48, dpdk_sys::VFIO_REGION_INFO_FLAG_CAPS, 44, 4096, 0);
+        let err = parse_region_info(&buf, RegionIndex::BAR3).unwrap_err();
+        assert!(err.to_string().contains("BAR3"), "{err}");
+        assert!(matches!(
+            err,
+            RegionInfoError::Caps {
+                source: CapChainError::Unaligned { offset: 44 },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn short_buffers_are_errors() {
+        for len in 0..32 {
+            assert!(parse_region_info(&vec![0; len], RegionIndex::Rom).is_err());
+        }
+    }
+
+    #[test]
+    fn the_ioctl_on_a_file_that_is_no_vfio_device_fails_cleanly() {
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let err = region_info(null.as_fd(), RegionIndex::Config).unwrap_err();
+        match &err {
+            RegionInfoError::Ioctl { index, source } => {
+                assert_eq!(*index, RegionIndex::Config);
+                assert_eq!(source.raw_os_error(), Some(libc::ENOTTY), "{err}");
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
 }

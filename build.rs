@@ -13,6 +13,8 @@ fn main() {
         ("ORIGIN", "DPDK_RS_BUILD_ORIGIN"),
         ("INCLUDE", "DPDK_RS_BUILD_INCLUDE"),
         ("LIBDIR", "DPDK_RS_BUILD_LIBDIR"),
+        ("DRIVER_STRUCTS", "DPDK_RS_BUILD_DRIVER_STRUCTS"),
+        ("PCI_MMIO", "DPDK_RS_BUILD_PCI_MMIO"),
     ] {
         let dep = format!("DEP_DPDK_{key}");
         let value = std::env::var(&dep)

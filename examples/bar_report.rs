@@ -201,8 +201,14 @@ fn ivshmem(dev: &VfioDevice<'_>) -> Result<()> {
         .map(|b| *b as char)
         .collect();
     println!("   BAR2 (the host's file) starts with {text:?}");
-    let note = format!("written by the {}-bit guest", usize::BITS);
-    let at = if usize::BITS == 64 { 0x1000 } else { 0x2000 };
+    let version = dpdk::build_info::DPDK_VERSION;
+    let note = format!("{}-bit guest, DPDK {version}", usize::BITS);
+    // One slot per build, so the host sees each build's note.
+    let at = match (usize::BITS, version.starts_with("22.")) {
+        (64, true) => 0x1000,
+        (64, false) => 0x3000,
+        _ => 0x2000,
+    };
     shared.write_bytes(at, note.as_bytes())?;
     println!("   wrote {note:?} at BAR2+{at:#x}");
     with_bar!(dev, RegionIndex::BAR2, |bar| {

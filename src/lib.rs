@@ -36,6 +36,13 @@ pub mod build_info {
     pub const DPDK_INCLUDE_DIRS: &str = env!("DPDK_RS_BUILD_INCLUDE");
     /// The library directories linked against, `:`-separated.
     pub const DPDK_LIBRARY_DIRS: &str = env!("DPDK_RS_BUILD_LIBDIR");
+    /// Where the PCI driver structures came from: `generated` (the DPDK has its
+    /// driver SDK headers installed), `by-hand` (a release whose layouts the
+    /// crate checked: 22.11, 24.11) or `unavailable` (no `pci::driver` module).
+    pub const PCI_DRIVER_STRUCTS: &str = env!("DPDK_RS_BUILD_DRIVER_STRUCTS");
+    /// Whether DPDK has `rte_pci_mmio_read`/`write` (23.07 and later), which
+    /// `pci::driver::DpdkBar` then uses; otherwise it reads the VFIO device file.
+    pub const HAS_PCI_MMIO: bool = matches!(env!("DPDK_RS_BUILD_PCI_MMIO").as_bytes(), b"true");
 
     /// The loaded DPDK is not the one the bindings were generated for.
     #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything the project builds and tests with, on Debian 12, as root.
+# Installs everything the project builds and tests with, on Debian 12, as root:
+# packages, the i686 target, Debian 12's i386 tree, Debian 13's amd64 tree, the VM.
 # Idempotent: slow results (the i386 tree, the VM kernel) are cached under
 # $DPDK_RS_CACHE (default /var/cache/dpdk-rs) and reused.
 set -euo pipefail
@@ -9,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 # libsystemd-dev: the static link (feature `static`) needs libsystemd.so's link name.
 packages=(libdpdk-dev libsystemd-dev pkg-config clang libclang-dev gcc gcc-multilib binutils
-          debootstrap qemu-system-x86 busybox-static cpio kmod util-linux)
+          debootstrap curl qemu-system-x86 busybox-static cpio kmod util-linux)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -38,6 +39,10 @@ if [ ! -f "$tree/.dpdk-rs-complete" ]; then
         || { tail -20 "$DPDK_RS_CACHE/debootstrap-i386.log"; exit 1; }
     touch "$tree/.dpdk-rs-complete"
 fi
+
+# Debian 13's amd64 DPDK (24.11) in a tree of its own: cargo runs inside it with
+# the host's toolchain (tools/tree/run). Debian 13 ships no i386 DPDK.
+"$here/debian13-tree.sh"
 
 # The VM's kernel and initramfs.
 "$here/vm/prepare.sh" >/dev/null

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints and docs, the tests on x86_64 and on
-# i686 (run inside Debian's i386 tree), the static link, the crates against the
+# i686 (run inside Debian's i386 tree), against Debian 13's DPDK 24.11 (inside
+# the Debian 13 tree), the static link, the crates against the
 # patched DPDK of patches/, the build-script checks, and the VM tests against
 # emulated PCI devices bound to vfio-pci. Run as root on Debian 12.
 set -euo pipefail
@@ -29,6 +30,12 @@ step "tests, i686 (Debian's i386 DPDK)"
     cargo clippy --workspace --all-targets "${i686[@]}" -- -D warnings
     cargo test --workspace "${i686[@]}"
 )
+
+step "tests, Debian 13 x86_64 (DPDK 24.11, inside the Debian 13 tree)"
+"$here/debian13-tests.sh"
+
+step "README's support matrix matches the trees"
+"$here/support-matrix.sh" --check
 
 step "patches/: DPDK built from Debian's source with the series, crates against it"
 "$here/patched-tests.sh"

@@ -39,6 +39,32 @@ impl PciDriver for Observer {
             config.read32(0)?
         ));
         assert_eq!(config.read16(0)?, ids.vendor);
+        // Every target, mapped or not: rte_pci_mmio_read (24.11) or the VFIO
+        // device file (22.11).
+        let bar0 = dev
+            .bar_registers(0)
+            .map_err(|e| ProbeFailure::new(libc::ENXIO, e.to_string()))?;
+        self.note(format!(
+            "{} BAR0 through DPDK {:08x} (0x{:x} bytes)",
+            dev.address(),
+            bar0.read32(0)?,
+            bar0.info().size
+        ));
+        if ids.device == 0x11e8 {
+            bar0.write32(4, 0x1234_5678)?;
+            self.note(format!("edu liveness through DPDK {:08x}", bar0.read32(4)?));
+            let past_end = bar0.read32(bar0.info().size).unwrap_err();
+            self.note(format!("past the end: {past_end}"));
+        }
+        if let Ok(bar2) = dev.bar_registers(2) {
+            let mut head = [0u8; 4];
+            bar2.read_bytes(0, &mut head)?;
+            self.note(format!(
+                "{} BAR2 through DPDK starts {:?}",
+                dev.address(),
+                String::from_utf8_lossy(&head)
+            ));
+        }
         #[cfg(target_pointer_width = "64")]
         {
             let bar0 = dev
@@ -121,6 +147,31 @@ fn rust_drivers_probed_by_dpdk_scan() {
                 seen.contains(&format!("probe {IVSHMEM} config 11101af4")),
                 "{seen:?}"
             );
+            assert!(
+                seen.contains(&format!(
+                    "{EDU} BAR0 through DPDK 010000ed (0x100000 bytes)"
+                )),
+                "{seen:?}"
+            );
+            assert!(
+                seen.contains(&"edu liveness through DPDK edcba987".to_string()),
+                "{seen:?}"
+            );
+            assert!(
+                seen.contains(
+                    &"past the end: BAR0: 4-byte access at 0x100000 is past the end (size 0x100000)"
+                        .to_string()
+                ),
+                "{seen:?}"
+            );
+            let pattern = std::env::var("DPDK_RS_IVSHMEM_PATTERN").unwrap();
+            assert!(
+                seen.contains(&format!(
+                    "{IVSHMEM} BAR2 through DPDK starts {:?}",
+                    &pattern[..4]
+                )),
+                "{seen:?}"
+            );
             #[cfg(target_pointer_width = "64")]
             {
                 assert!(
@@ -131,7 +182,6 @@ fn rust_drivers_probed_by_dpdk_scan() {
                     seen.contains(&"edu liveness f4523501".to_string()),
                     "{seen:?}"
                 );
-                let pattern = std::env::var("DPDK_RS_IVSHMEM_PATTERN").unwrap();
                 assert!(
                     seen.contains(&format!("{IVSHMEM} BAR2 starts {:?}", &pattern[..4])),
                     "{seen:?}"

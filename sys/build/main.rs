@@ -3,6 +3,7 @@
 //! Every step is explained in the crate documentation (`src/lib.rs`).
 
 mod bindings;
+mod features;
 mod link;
 mod probe;
 
@@ -40,20 +41,20 @@ fn main() {
         link::emit_dynamic(&dpdk);
     }
 
-    // The driver SDK structures: generated where the header is installed,
-    // declared by hand for the 22.11 ABI (23) otherwise.
-    println!("cargo:rustc-check-cfg=cfg(dpdk_abi_23)");
-    println!("cargo:rustc-check-cfg=cfg(dpdk_driver_sdk_bindgen)");
-    if dpdk.version.starts_with("22.11") {
-        println!("cargo:rustc-cfg=dpdk_abi_23");
-    }
-    if let Some(header) = dpdk.driver_sdk_header() {
-        if let Err(err) = bindings::generate_driver_sdk(&dpdk, &target, &header, &out_dir) {
+    // The driver SDK structures: generated where the header is installed.
+    let sdk_header = dpdk.driver_sdk_header();
+    if let Some(header) = &sdk_header {
+        if let Err(err) = bindings::generate_driver_sdk(&dpdk, &target, header, &out_dir) {
             eprintln!("{err}");
             std::process::exit(1);
         }
-        println!("cargo:rustc-cfg=dpdk_driver_sdk_bindgen");
     }
+    features::Features::detect(
+        &dpdk.version,
+        sdk_header.is_some(),
+        &out_dir.join("bindings.rs"),
+    )
+    .emit();
 
     // Metadata for dependants, visible to them as DEP_DPDK_<KEY>.
     println!("cargo:version={}", dpdk.version);

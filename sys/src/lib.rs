@@ -55,5 +55,5 @@
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 
-#[cfg(any(dpdk_abi_23, dpdk_driver_sdk_bindgen))]
+#[cfg(any(dpdk_hand_driver_structs, dpdk_driver_sdk_bindgen))]
 pub mod pci_driver_sdk;

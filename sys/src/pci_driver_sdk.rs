@@ -4,8 +4,9 @@
 //!
 //! Where the DPDK found by pkg-config installs the driver SDK headers, bindgen
 //! generates these from them. Distributions build DPDK without
-//! `-Denable_driver_sdk=true`, so there the structures are declared by hand for
-//! DPDK 22.11 (ABI 23), field by field; `tests/driver_layout.rs` compares size,
+//! `-Denable_driver_sdk=true`, so there the structures are declared by hand,
+//! field by field, for the releases listed in the build script's `features`
+//! module (22.11 and 24.11: these structures did not change between them); `tests/driver_layout.rs` compares size,
 //! alignment and every field offset with the real headers of the distribution's
 //! source package, on x86_64 and i686.
 
@@ -18,6 +19,10 @@ pub const RTE_PCI_DRV_NEED_MAPPING: u32 = 0x0001;
 pub const RTE_PCI_DRV_WC_ACTIVATE: u32 = 0x0002;
 /// Probe again a device that is already probed.
 pub const RTE_PCI_DRV_PROBE_AGAIN: u32 = 0x0004;
+/// `RTE_PCI_KDRV_VFIO` of `enum rte_pci_kernel_driver`: the device is bound to
+/// vfio-pci (the value of `rte_pci_device::kdrv`).
+pub const RTE_PCI_KDRV_VFIO: u32 = 2;
+
 /// Link-state-change interrupt supported.
 pub const RTE_PCI_DRV_INTR_LSC: u32 = 0x0008;
 /// Device-removal interrupt supported.
@@ -29,7 +34,7 @@ include!(concat!(env!("OUT_DIR"), "/pci_driver_sdk.rs"));
 #[cfg(not(dpdk_driver_sdk_bindgen))]
 pub use by_hand::*;
 
-/// The 22.11 layouts, for DPDK builds without the driver SDK headers.
+/// The 22.11/24.11 layouts, for DPDK builds without the driver SDK headers.
 #[cfg(not(dpdk_driver_sdk_bindgen))]
 mod by_hand {
     use std::os::raw::{c_char, c_int, c_void};

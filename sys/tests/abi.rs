@@ -89,8 +89,12 @@ fn vfio_ioctl_numbers_match_the_kernel_abi() {
 fn vfio_structs_have_the_kernel_layout() {
     assert_eq!(size_of::<vfio_region_info>(), 32);
     assert_eq!(size_of::<vfio_info_cap_header>(), 8);
-    // argsz, flags, num_regions, num_irqs, cap_offset (since Linux 5.x).
-    assert_eq!(size_of::<vfio_device_info>(), 20);
+    // argsz, flags, num_regions, num_irqs, cap_offset (since Linux 5.x), and a
+    // trailing pad in the headers of Linux 6.6+ (Debian 13): 20 or 24 bytes.
+    assert_eq!(std::mem::offset_of!(vfio_device_info, num_regions), 8);
+    assert_eq!(std::mem::offset_of!(vfio_device_info, num_irqs), 12);
+    assert_eq!(std::mem::offset_of!(vfio_device_info, cap_offset), 16);
+    assert!(matches!(size_of::<vfio_device_info>(), 20 | 24));
     assert_eq!(VFIO_PCI_BAR0_REGION_INDEX, 0);
     assert_eq!(VFIO_PCI_ROM_REGION_INDEX, 6);
     assert_eq!(VFIO_PCI_CONFIG_REGION_INDEX, 7);

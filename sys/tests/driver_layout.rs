@@ -3,7 +3,7 @@
 //! package: a C program built with the target's compiler prints size, alignment
 //! and every field offset, and each must match. `tools/test.sh` runs this with
 //! `DPDK_RS_SDK_INCLUDE` pointing at those headers, on x86_64 and i686.
-#![cfg(any(dpdk_abi_23, dpdk_driver_sdk_bindgen))]
+#![cfg(any(dpdk_hand_driver_structs, dpdk_driver_sdk_bindgen))]
 
 use std::mem::{align_of, offset_of, size_of};
 use std::process::Command;
@@ -49,6 +49,11 @@ fn rust_layout() -> Vec<(String, u64)> {
         rte_pci_driver,
         [next, driver, probe, remove, dma_map, dma_unmap, id_table, drv_flags]
     );
+    // The one enum value the safe crate reads.
+    v.push((
+        "enum.RTE_PCI_KDRV_VFIO".to_owned(),
+        RTE_PCI_KDRV_VFIO as u64,
+    ));
     v
 }
 
@@ -61,6 +66,7 @@ fn c_program(layout: &[(String, u64)]) -> String {
         let expr = match f {
             "sizeof" => format!("sizeof(struct {s})"),
             "alignof" => format!("_Alignof(struct {s})"),
+            constant if s == "enum" => constant.to_owned(),
             field => format!("offsetof(struct {s}, {field})"),
         };
         c.push_str(&format!("printf(\"{key} %zu\\n\", (size_t){expr});\n"));

@@ -7,12 +7,13 @@
 # and powers off. Kernel command line:
 #
 #   dpdkrs.script=PATH   script to run as `chroot /host /bin/sh PATH`
-#   dpdkrs.i386=DIR      optional: an i386 root on the host, made ready for
+#   dpdkrs.roots=DIR[,DIR...]  optional: other Debian roots on the host (the i386
+#                        tree, the Debian 13 tree), each made ready for
 #                        `chroot DIR PROGRAM` (proc, sys, dev, tmpfs /run and /tmp)
 #
 # The host's /tmp stays visible (read-only) in /host: run.sh's script and work
-# trees live there. Writable: /run (tmpfs; TMPDIR=/run/tmp), /dev, and an i386
-# tree's /run and /tmp.
+# trees live there. Writable: /run (tmpfs; TMPDIR=/run/tmp), /dev, and each
+# extra root's /run and /tmp.
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -33,11 +34,11 @@ fail() {
 }
 
 script=
-i386=
+roots=
 for word in $(cat /proc/cmdline); do
     case "$word" in
         dpdkrs.script=*) script=${word#*=} ;;
-        dpdkrs.i386=*) i386=${word#*=} ;;
+        dpdkrs.roots=*) roots=${word#*=} ;;
     esac
 done
 [ -n "$script" ] || fail "no dpdkrs.script= on the kernel command line"
@@ -69,11 +70,11 @@ system_mounts() {
 }
 system_mounts /host
 mkdir -p /host/run/tmp && chmod 1777 /host/run/tmp
-if [ -n "$i386" ]; then
-    [ -d "/host$i386/usr" ] || fail "no i386 root at $i386"
-    system_mounts "/host$i386"
-    mount -t tmpfs -o mode=1777 tmpfs "/host$i386/tmp" || fail "mounting $i386/tmp failed"
-fi
+for root in $(echo "$roots" | tr , ' '); do
+    [ -d "/host$root/usr" ] || fail "no Debian root at $root"
+    system_mounts "/host$root"
+    mount -t tmpfs -o mode=1777 tmpfs "/host$root/tmp" || fail "mounting $root/tmp failed"
+done
 
 # QEMU's edu, ivshmem and e1000e go to vfio-pci: away from any driver that
 # took them, then by ID.

@@ -4,7 +4,7 @@
 # and e1000e bound to vfio-pci in the guest. See tools/vm/README.md.
 #
 #   tools/vm/run.sh [--timeout S] [--ivshmem-file PATH] [--ivshmem-size SIZE]
-#                   [--i386-root DIR] [--monitor SOCKET] [--verbose] -- SHELL-COMMAND...
+#                   [--root DIR]... [--monitor SOCKET] [--verbose] -- SHELL-COMMAND...
 #
 # Streams the guest console to stdout and exits with the command's status, as the
 # guest reported it (DPDKRS-VM-EXIT=<n>); 124 on timeout (QEMU is killed by its
@@ -18,16 +18,16 @@ usage() {
     sed -n 's/^#   //p' "$0" >&2
     exit 2
 }
-timeout=300 ivshmem_file="" ivshmem_size="" i386="" monitor="" verbose=0
+timeout=300 ivshmem_file="" ivshmem_size="" roots=() monitor="" verbose=0
 while (($#)); do
     case "$1" in
-        --timeout | --ivshmem-file | --ivshmem-size | --i386-root | --monitor)
+        --timeout | --ivshmem-file | --ivshmem-size | --root | --i386-root | --monitor)
             (($# >= 2)) || usage
             case "$1" in
                 --timeout) timeout=$2 ;;
                 --ivshmem-file) ivshmem_file=$2 ;;
                 --ivshmem-size) ivshmem_size=$2 ;;
-                --i386-root) i386=$2 ;;
+                --root | --i386-root) roots+=("$2") ;;
                 --monitor) monitor=$2 ;;
             esac
             shift 2 ;;
@@ -38,11 +38,11 @@ while (($#)); do
 done
 (($#)) || usage
 [[ $timeout =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --timeout wants whole seconds" >&2; exit 2; }
-if [ -n "$i386" ]; then
-    # It travels on the kernel command line: absolute, no blanks.
-    [[ $i386 = /* && $i386 != *[[:space:]]* ]] && [ -d "$i386" ] ||
-        { echo "run.sh: --i386-root wants an absolute directory path without blanks" >&2; exit 2; }
-fi
+for root in "${roots[@]}"; do
+    # It travels on the kernel command line: absolute, no blanks or commas.
+    [[ $root = /* && $root != *[[:space:],]* ]] && [ -d "$root" ] ||
+        { echo "run.sh: --root wants an absolute directory path without blanks or commas" >&2; exit 2; }
+done
 
 "$here/prepare.sh" -q >&2
 
@@ -96,7 +96,7 @@ quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 } >"$work/guest.sh"
 
 append="console=ttyS0 edd=off panic=-1 intel_iommu=on iommu=pt dpdkrs.script=$work/guest.sh"
-[ -n "$i386" ] && append+=" dpdkrs.i386=$i386"
+((${#roots[@]})) && append+=" dpdkrs.roots=$(IFS=,; echo "${roots[*]}")"
 if ((verbose)); then append+=" loglevel=7"; else append+=" quiet loglevel=3"; fi
 kernel=$cache/vmlinux
 [ -s "$kernel" ] || kernel=$cache/vmlinuz

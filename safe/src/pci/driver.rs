@@ -22,6 +22,7 @@ use std::sync::Mutex;
 use dpdk_sys::pci_driver_sdk as sdk;
 
 use crate::eal::{eal_started, Eal};
+use crate::pci::dpdk_bar::{DpdkBar, DpdkBarError};
 use crate::pci::{PciAddress, PciIds};
 use crate::vfio::access::{AccessError, Register, Registers};
 use crate::vfio::region::RegionIndex;
@@ -431,6 +432,15 @@ impl ProbedDevice<'_> {
         // SAFETY: DPDK keeps the BAR mapped, read-write, while the device is
         // probed; the view borrows this callback's device.
         Some(unsafe { crate::vfio::MappedRegion::borrowed(base, info) })
+    }
+
+    /// BAR `index` through DPDK, on every target and whether or not DPDK mapped
+    /// it: `rte_pci_mmio_read`/`write` where DPDK has them (23.07+), the VFIO
+    /// device file with `pread64`/`pwrite64` otherwise (see [`DpdkBar`]).
+    pub fn bar_registers(&self, index: u8) -> Result<DpdkBar<'_>, DpdkBarError> {
+        // SAFETY: the device is live and unchanged for this callback, which the
+        // returned value cannot outlive (it borrows self).
+        unsafe { DpdkBar::new(self.device(), index, || self.address().to_string()) }
     }
 
     /// Config space through DPDK (`rte_pci_read_config`), on every target.

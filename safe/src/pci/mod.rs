@@ -3,6 +3,8 @@
 pub mod address;
 pub mod bus;
 #[cfg(dpdk_pci_driver)]
+pub mod dpdk_bar;
+#[cfg(dpdk_pci_driver)]
 pub mod driver;
 pub mod sysfs;
 

@@ -1,0 +1,85 @@
+//! What differs between the DPDK releases this crate supports, decided in one
+//! place. Everything version-dependent downstream (the cfgs of this crate, the
+//! `DEP_DPDK_*` keys the safe crate turns into its own cfgs) comes from here.
+//!
+//! | feature | 22.11 (ABI 23) | 24.11 (ABI 25) | decided by |
+//! |---|---|---|---|
+//! | PCI driver structures | by hand | by hand | installed SDK header, else the release list below |
+//! | `rte_pci_mmio_read`/`write` | absent | present | the generated bindings |
+
+use std::path::Path;
+
+/// Releases whose `bus_pci_driver.h`/`dev_driver.h` layouts the hand-written
+/// structures in `src/pci_driver_sdk.rs` were compared with (`tests/driver_layout.rs`,
+/// on x86_64 and i686, against each release's Debian source package). The
+/// structures did not change between them.
+const HAND_DRIVER_STRUCTS: &[&str] = &["22.11", "24.11"];
+
+/// Where the PCI driver structures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverStructs {
+    /// bindgen on the installed driver SDK header (`-Denable_driver_sdk=true`).
+    Generated,
+    /// `src/pci_driver_sdk.rs`, for a release listed in `HAND_DRIVER_STRUCTS`.
+    ByHand,
+    /// Neither: Rust PCI drivers are not available.
+    Unavailable,
+}
+
+impl DriverStructs {
+    fn as_str(self) -> &'static str {
+        match self {
+            DriverStructs::Generated => "generated",
+            DriverStructs::ByHand => "by-hand",
+            DriverStructs::Unavailable => "unavailable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Features {
+    pub driver_structs: DriverStructs,
+    /// `rte_pci_mmio_read`/`rte_pci_mmio_write` (DPDK 23.07 and later).
+    pub pci_mmio: bool,
+}
+
+impl Features {
+    /// `version` is DPDK's `YY.MM[.patch]`; `bindings` the generated bindings file.
+    pub fn detect(version: &str, has_sdk_header: bool, bindings: &Path) -> Features {
+        let release = version.split('.').take(2).collect::<Vec<_>>().join(".");
+        let driver_structs = if has_sdk_header {
+            DriverStructs::Generated
+        } else if HAND_DRIVER_STRUCTS.contains(&release.as_str()) {
+            DriverStructs::ByHand
+        } else {
+            DriverStructs::Unavailable
+        };
+        // By content, not by version number: a backport or a distribution patch
+        // that adds the calls is picked up too.
+        let text = std::fs::read_to_string(bindings).unwrap_or_default();
+        let pci_mmio = text.contains("pub fn rte_pci_mmio_read(")
+            && text.contains("pub fn rte_pci_mmio_write(");
+        Features {
+            driver_structs,
+            pci_mmio,
+        }
+    }
+
+    /// cfgs for this crate, metadata for dependants (`DEP_DPDK_DRIVER_STRUCTS`,
+    /// `DEP_DPDK_PCI_MMIO`).
+    pub fn emit(&self) {
+        println!("cargo:rustc-check-cfg=cfg(dpdk_hand_driver_structs)");
+        println!("cargo:rustc-check-cfg=cfg(dpdk_driver_sdk_bindgen)");
+        println!("cargo:rustc-check-cfg=cfg(dpdk_pci_mmio)");
+        match self.driver_structs {
+            DriverStructs::Generated => println!("cargo:rustc-cfg=dpdk_driver_sdk_bindgen"),
+            DriverStructs::ByHand => println!("cargo:rustc-cfg=dpdk_hand_driver_structs"),
+            DriverStructs::Unavailable => {}
+        }
+        if self.pci_mmio {
+            println!("cargo:rustc-cfg=dpdk_pci_mmio");
+        }
+        println!("cargo:driver_structs={}", self.driver_structs.as_str());
+        println!("cargo:pci_mmio={}", self.pci_mmio);
+    }
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The README's support matrix, made from what is installed where the test suite
+# runs (each tree's pkg-config), so a release moving under the project shows up.
+#
+#   tools/support-matrix.sh           prints the table
+#   tools/support-matrix.sh --check   fails unless README.md holds exactly it
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
+: "${DPDK_RS_CACHE:=/var/cache/dpdk-rs}"
+
+# YY.MM of the DPDK that pkg-config finds (in a tree, when given one).
+line_of() {
+    local version
+    if [ -n "${1:-}" ]; then
+        version=$("$here/tree/run" "$1" pkg-config --modversion libdpdk)
+    else
+        version=$(pkg-config --modversion libdpdk)
+    fi
+    echo "${version%.*}"
+}
+host=$(line_of)
+i386=$(PKG_CONFIG_SYSROOT_DIR="$DPDK_RS_CACHE/bookworm-i386" \
+    PKG_CONFIG_LIBDIR="$DPDK_RS_CACHE/bookworm-i386/usr/lib/i386-linux-gnu/pkgconfig" \
+    pkg-config --modversion libdpdk)
+i386=${i386%.*}
+debian13=$(line_of "$DPDK_RS_CACHE/trixie-amd64")
+
+table() {
+    echo "| distribution | DPDK | architecture | tested on every CI run |"
+    echo "| --- | --- | --- | --- |"
+    echo "| Debian 12 | $host (Debian's packages) | x86_64 | the whole suite: lints, docs, tests, \`static\` feature, fuzzing, VM tests (VFIO, mappings, Rust drivers) |"
+    echo "| Debian 12 | $i386 (Debian's packages) | i386 (i686 target) | lints, tests in the i386 tree, VM tests (pread/pwrite path; no mapping API on 32-bit) |"
+    echo "| Debian 12 | $host + \`patches/\` | x86_64, i386 | tests against the patched builds, the proofs in the VM |"
+    echo "| Debian 13 | $debian13 (Debian's packages) | x86_64 | lints and tests in the Debian 13 tree, VM tests (VFIO, Rust drivers, \`rte_pci_mmio_read\` path) |"
+    echo "| Debian 13 | none | i386 | not possible: Debian 13 builds no i386 DPDK packages |"
+}
+
+if [ "${1:-}" = --check ]; then
+    want=$(table)
+    have=$(sed -n '/^<!-- support-matrix: begin/,/^<!-- support-matrix: end/p' README.md | sed '1d;$d')
+    if [ "$want" != "$have" ]; then
+        echo "README.md's support matrix is out of date; tools/support-matrix.sh says:" >&2
+        diff <(echo "$have") <(echo "$want") >&2 || true
+        exit 1
+    fi
+    echo "support matrix: README.md matches (Debian 12: $host, Debian 13: $debian13)"
+else
+    table
+fi

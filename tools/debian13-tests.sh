@@ -6,10 +6,11 @@
 # fake sysfs trees here, and the VM's driver tests, read them as 24.11's
 # libraries fill them in.
 #
-# With DPDK_RS_SDK_INCLUDE_24_11 naming a directory that holds 24.11's
-# bus_pci_driver.h and dev_driver.h, the layout test compares every field offset
-# with them as well (Debian's mirror does not serve 24.11's source package to
-# this project's CI, so CI relies on the behavioural checks).
+# Where a directory holds 24.11's bus_pci_driver.h and dev_driver.h
+# (DPDK_RS_SDK_INCLUDE_24_11, default $DPDK_RS_CACHE/sdk-headers/24.11 if it
+# exists), the layout test compares every field offset with them as well.
+# Debian's mirror does not serve 24.11's source package to this project's CI,
+# so a fresh machine relies on the behavioural checks.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
@@ -24,7 +25,8 @@ out=$(inside cargo test --workspace 2>&1) || { echo "$out"; exit 1; }
 grep -q "building against DPDK $version from /usr (distribution)" <<<"$out" ||
     { echo "the build script did not report Debian 13's DPDK"; echo "$out"; exit 1; }
 grep "test result" <<<"$out" | sort | uniq -c
-if [ -n "${DPDK_RS_SDK_INCLUDE_24_11:-}" ]; then
+: "${DPDK_RS_SDK_INCLUDE_24_11:=${DPDK_RS_CACHE:-/var/cache/dpdk-rs}/sdk-headers/24.11}"
+if [ -f "$DPDK_RS_SDK_INCLUDE_24_11/bus_pci_driver.h" ]; then
     TREE_RUN_EXTRA="$DPDK_RS_SDK_INCLUDE_24_11" inside env DPDK_RS_SDK_INCLUDE="$DPDK_RS_SDK_INCLUDE_24_11" \
         cargo test -p dpdk-sys --test driver_layout -- --ignored --nocapture 2>&1 | grep -E "match|test result"
 fi

@@ -21,6 +21,7 @@ inside() { "$here/tree/run" "$tree" "$@"; }
 version=$(inside pkg-config --modversion libdpdk)
 echo "-- Debian 13 tree: DPDK $version"
 out=$(inside cargo clippy --workspace --all-targets -- -D warnings 2>&1) || { echo "$out"; exit 1; }
+out=$(inside env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet 2>&1) || { echo "$out"; exit 1; }
 out=$(inside cargo test --workspace 2>&1) || { echo "$out"; exit 1; }
 grep -q "building against DPDK $version from /usr (distribution)" <<<"$out" ||
     { echo "the build script did not report Debian 13's DPDK"; echo "$out"; exit 1; }

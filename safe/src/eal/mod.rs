@@ -79,7 +79,10 @@ impl EalBuilder {
             Err(FAILED) => return Err(EalError::PreviousInitFailed),
             Err(_) => return Err(EalError::CleanedUp),
         }
+        // The start-up probe runs PCI driver callbacks (see `pci::driver`).
+        let bus = crate::pci::bus::lock_bus();
         let result = self.init_locked(&c_args);
+        drop(bus);
         let next = if result.is_ok() { RUNNING } else { FAILED };
         STATE.store(next, Ordering::Release);
         result
@@ -202,8 +205,13 @@ impl Eal {
 
 fn cleanup_eal() -> Result<(), EalError> {
     STATE.store(CLEANED_UP, Ordering::Release);
+    // Cleanup removes probed devices through PCI driver callbacks.
+    let bus = crate::pci::bus::lock_bus();
     // SAFETY: called once, by the only handle, after every borrow of it ended.
-    if unsafe { dpdk_sys::rte_eal_cleanup() } == 0 {
+    let ret = unsafe { dpdk_sys::rte_eal_cleanup() };
+    crate::pci::bus::sweep_drivers(&bus);
+    drop(bus);
+    if ret == 0 {
         Ok(())
     } else {
         let errno = last_rte_errno();

@@ -9,9 +9,13 @@
 use std::ffi::{CStr, CString};
 use std::marker::PhantomData;
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use crate::eal::{last_rte_errno, rte_strerror, Eal};
-use crate::pci::sysfs::{sysfs_pci_root, BarInfo, KernelDriver, PciIds, SysfsDevice, SysfsError};
+use crate::pci::sysfs::{
+    list_device_dirs, sysfs_pci_root, BarInfo, KernelDriver, PciIds, SysfsDevice, SysfsError,
+    SysfsErrorKind,
+};
 use crate::pci::PciAddress;
 
 /// A PCI device on DPDK's bus, as DPDK and sysfs describe it.
@@ -48,6 +52,24 @@ pub enum DeviceError {
     NotProbed(PciAddress),
     #[error("DPDK named a PCI device {name:?}, which is not a PCI address")]
     BadName { name: String },
+    #[error(
+        "probe of PCI device {address} failed: DPDK rescans the whole PCI bus first and \
+         gave up at a device directory it cannot parse ({culprit}); fix or remove that \
+         directory, or start the EAL with an allowlist (EalBuilder::allow), which makes \
+         DPDK skip every other device"
+    )]
+    BusScanFailed {
+        address: PciAddress,
+        culprit: Box<SysfsError>,
+    },
+    #[error(
+        "{op} of PCI device {address} failed: DPDK returned -1 without an error code \
+         (a driver's callback failed; DPDK's log says which and why)"
+    )]
+    FailedWithoutErrno {
+        op: &'static str,
+        address: PciAddress,
+    },
     #[error("{op} of PCI device {address} failed: {errno_text} (errno {errno})")]
     Failed {
         op: &'static str,
@@ -57,6 +79,39 @@ pub enum DeviceError {
     },
     #[error(transparent)]
     Sysfs(#[from] SysfsError),
+}
+
+/// The bus lock: held around every DPDK call that can run PCI driver callbacks
+/// or walk the PCI driver list (`rte_eal_init`, `rte_dev_probe`,
+/// `rte_dev_remove`, `rte_eal_cleanup`, `rte_pci_register`), so that a Rust
+/// driver's registration is never freed while DPDK may use it (see
+/// `pci::driver`).
+static BUS: Mutex<()> = Mutex::new(());
+
+/// Proof that the bus lock is held.
+pub(crate) type BusGuard = MutexGuard<'static, ()>;
+
+/// Takes the bus lock, waiting for it.
+pub(crate) fn lock_bus() -> BusGuard {
+    BUS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Takes the bus lock if it is free now; `None` when some thread (maybe this
+/// one, inside a driver callback) holds it.
+#[cfg_attr(not(dpdk_pci_driver), allow(dead_code))]
+pub(crate) fn try_lock_bus() -> Option<BusGuard> {
+    match BUS.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
+/// Frees registrations of Rust drivers whose handle is gone and whose last
+/// device DPDK has removed.
+pub(crate) fn sweep_drivers(_bus: &BusGuard) {
+    #[cfg(dpdk_pci_driver)]
+    crate::pci::driver::sweep_retired(_bus);
 }
 
 /// Iterates the devices on DPDK's PCI bus; see [`Eal::pci_devices`].
@@ -116,6 +171,13 @@ impl Eal {
     /// }
     /// ```
     pub fn probe(&mut self, address: PciAddress) -> Result<(), DeviceError> {
+        let bus = lock_bus();
+        let result = self.probe_locked(address);
+        sweep_drivers(&bus);
+        result
+    }
+
+    fn probe_locked(&mut self, address: PciAddress) -> Result<(), DeviceError> {
         // DPDK 22.11's rte_dev_probe logs an already-probed device as a failure
         // but returns 0 (it swallows -EEXIST): check first.
         if let Ok((_devices, device, _)) = self.find_rte_device(address) {
@@ -132,12 +194,22 @@ impl Eal {
             libc::ENODEV => Err(DeviceError::NoSuchDevice(address)),
             libc::ENOTSUP => Err(DeviceError::NoDriver(address)),
             libc::EEXIST => Err(DeviceError::AlreadyProbed(address)),
+            // A bare -1, not an errno: DPDK's rescan of the bus failed, or a
+            // driver's probe returned -1.
+            1 => Err(self.explain_minus_one("probe", address)),
             errno => Err(failed("probe", address, errno)),
         }
     }
 
     /// Detaches the DPDK driver from the device (`rte_dev_remove`).
     pub fn remove(&mut self, address: PciAddress) -> Result<(), DeviceError> {
+        let bus = lock_bus();
+        let result = self.remove_locked(address);
+        sweep_drivers(&bus);
+        result
+    }
+
+    fn remove_locked(&mut self, address: PciAddress) -> Result<(), DeviceError> {
         let (_devices, device, _) = self.find_rte_device(address)?;
         // SAFETY: device came from DPDK's bus in this call and is still listed.
         if unsafe { dpdk_sys::rte_dev_driver(device) }.is_null() {
@@ -148,7 +220,31 @@ impl Eal {
         match -ret {
             0 => Ok(()),
             libc::ENOENT => Err(DeviceError::NotProbed(address)),
+            1 => Err(DeviceError::FailedWithoutErrno {
+                op: "remove",
+                address,
+            }),
             errno => Err(failed("remove", address, errno)),
+        }
+    }
+
+    /// What a bare -1 from `rte_dev_probe` meant. DPDK 22.11 rescans the whole
+    /// bus first and gives up on the first device directory it cannot parse,
+    /// returning -1 without probing anything; `rte_pci_scan` reads the same tree
+    /// as [`SysfsDevice::read`], so a directory that this crate cannot parse
+    /// either is named as the culprit. Otherwise a driver refused the device.
+    fn explain_minus_one(&self, op: &'static str, address: PciAddress) -> DeviceError {
+        let root = sysfs_pci_root();
+        let culprit = list_device_dirs(&root).map_or_else(Some, |dirs| {
+            dirs.iter()
+                .find_map(|(_, dir)| SysfsDevice::read(dir).err().filter(dpdk_scan_fails_on))
+        });
+        match culprit {
+            Some(culprit) => DeviceError::BusScanFailed {
+                address,
+                culprit: Box::new(culprit),
+            },
+            None => DeviceError::FailedWithoutErrno { op, address },
         }
     }
 
@@ -165,6 +261,25 @@ impl Eal {
         }
         Err(DeviceError::NoSuchDevice(address))
     }
+}
+
+/// Whether DPDK's scan (`pci_scan_one`) fails on what this crate found wrong:
+/// the files it parses, when they are not numbers at all or missing. It takes
+/// over-wide values (it masks them) and never reads the `iommu_group` link.
+fn dpdk_scan_fails_on(error: &SysfsError) -> bool {
+    const SCANNED: [&str; 8] = [
+        "vendor",
+        "device",
+        "subsystem_vendor",
+        "subsystem_device",
+        "class",
+        "numa_node",
+        "resource",
+        "driver",
+    ];
+    let file = error.path().file_name().and_then(|n| n.to_str());
+    file.is_some_and(|f| SCANNED.contains(&f))
+        && !matches!(error.kind, SysfsErrorKind::OutOfRange { .. })
 }
 
 fn failed(op: &'static str, address: PciAddress, errno: i32) -> DeviceError {

@@ -29,7 +29,10 @@ pub enum DpdkBarError {
     Empty { address: String, index: u8 },
     #[error("{address} is not bound to vfio-pci, and DPDK before 23.07 has no rte_pci_mmio_read to reach it otherwise")]
     NotVfio { address: String },
-    #[error("{address}: DPDK holds no VFIO device file for it")]
+    #[error(
+        "{address}: DPDK holds no device file for it: DPDK opens one only for drivers \
+         registered with DriverFlags::NEED_MAPPING"
+    )]
     NoDeviceFile { address: String },
     #[error("{address}: {source}")]
     RegionInfo {
@@ -73,6 +76,15 @@ impl<'a> DpdkBar<'a> {
                 address: address(),
                 index,
             });
+        }
+        // Without NEED_MAPPING DPDK never opens the device (its interrupt
+        // handle's fd stays 0, and DPDK's own mmio calls would use stdin).
+        // SAFETY: DPDK sets `driver` to the live driver before calling its probe
+        // and keeps it until remove; a NULL pointer is checked first.
+        let mapped = !device.driver.is_null()
+            && unsafe { (*device.driver).drv_flags } & sdk::RTE_PCI_DRV_NEED_MAPPING != 0;
+        if !mapped {
+            return Err(DpdkBarError::NoDeviceFile { address: address() });
         }
         Backend::open(device, region, size, address)
     }

@@ -7,21 +7,47 @@
 //! and calls [`PciDriver::probe`] and [`PciDriver::remove`] with a
 //! [`ProbedDevice`]: address, IDs, NUMA node, config space and BARs.
 //!
-//! The registration (DPDK's `struct rte_pci_driver`, the ID table and the Rust
-//! driver) is never freed: DPDK may call it until its last device is removed,
-//! so it lives as long as the process. Dropping the [`Registered`] handle
-//! unregisters the driver from the bus when no device is bound to it.
+//! # Who owns the registration, and when it is freed
+//!
+//! DPDK keeps a pointer to the registration (DPDK's `struct rte_pci_driver`, its
+//! name, the ID table and the Rust driver, in one heap allocation) in two places:
+//! the PCI bus's driver list, from `rte_pci_register` to `rte_pci_unregister`, and
+//! every device it probed with the driver, from the probe until the device is
+//! removed (`rte_dev_remove`, or `rte_eal_cleanup`). The registration is freed
+//! only when neither holds it **and** no DPDK call that could still be using it
+//! is running:
+//!
+//! * Every call into DPDK that can run driver callbacks or walk the driver list
+//!   (`rte_eal_init`, `rte_dev_probe`, `rte_dev_remove`, `rte_eal_cleanup`,
+//!   `rte_pci_register`) is made with the process-wide bus lock held
+//!   (`pci::bus::lock_bus`). DPDK reads the driver again *after* a callback
+//!   returns (its flags, to unmap the device), so a callback returning is not
+//!   enough: the whole DPDK call must be over.
+//! * Dropping the [`Registered`] handle tries to take that lock without waiting.
+//!   With it, and no device bound (the trampolines count successful probes and
+//!   removals), the driver is unregistered from the bus and then freed: after
+//!   `rte_pci_unregister` DPDK holds no pointer to it any more.
+//! * Otherwise (a device is still bound, or the handle is dropped inside a
+//!   callback or while another thread is inside DPDK) the registration is
+//!   *retired*: moved to a process-wide list, still registered and reachable, and
+//!   freed by a later sweep under the bus lock once no device is bound (after
+//!   [`Eal::probe`], [`Eal::remove`], or the next drop of a handle). Whatever is
+//!   still retired when the process exits stays reachable from that list; nothing
+//!   is lost, and DPDK never calls into freed memory.
 
+use std::cell::UnsafeCell;
 use std::collections::HashSet;
 use std::ffi::{c_int, CStr, CString};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use dpdk_sys::pci_driver_sdk as sdk;
 
 use crate::eal::{eal_started, Eal};
+use crate::pci::bus::{lock_bus, try_lock_bus, BusGuard};
 use crate::pci::dpdk_bar::{DpdkBar, DpdkBarError};
 use crate::pci::{PciAddress, PciIds};
 use crate::vfio::access::{AccessError, Register, Registers};
@@ -143,52 +169,152 @@ pub enum RegisterError {
     BusAlreadyProbed(String),
 }
 
-/// Names of the drivers registered by this process.
+/// Names of the drivers registered by this process; a name is released when
+/// its registration is freed.
 static NAMES: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
-/// What DPDK points at: `raw` first, so DPDK's `struct rte_pci_driver *` is
-/// also a pointer to the whole registration.
+/// Registrations whose handle was dropped while they could not be freed (a
+/// device still bound, or DPDK busy); see the module docs. Freed by
+/// [`sweep_retired`].
+static RETIRED: Mutex<Vec<Retired>> = Mutex::new(Vec::new());
+
+/// A retired registration, owned by [`RETIRED`].
+struct Retired(NonNull<Header>);
+
+// SAFETY: a retired registration is only touched under the bus lock (by
+// `sweep_retired`), from whichever thread holds it; its driver is `Send + Sync`.
+unsafe impl Send for Retired {}
+
+/// The part of a registration that does not depend on the driver's type. DPDK's
+/// `rte_pci_driver` comes first, so DPDK's `struct rte_pci_driver *` is also a
+/// pointer to the header and to the whole [`Registration`].
 #[repr(C)]
-struct Registration<D: PciDriver> {
-    raw: sdk::rte_pci_driver,
+struct Header {
+    /// Written by DPDK (list links, bus pointer) while registered, hence the cell.
+    raw: UnsafeCell<sdk::rte_pci_driver>,
     name: CString,
     ids: Vec<dpdk_sys::rte_pci_id>,
+    /// Devices DPDK probed with this driver and has not removed yet.
     bound: AtomicUsize,
-    registered: std::sync::atomic::AtomicBool,
+    /// On DPDK's driver list (from `rte_pci_register` to `rte_pci_unregister`).
+    registered: AtomicBool,
+    /// Frees the `Registration<D>` this header starts.
+    free: unsafe fn(NonNull<Header>),
+}
+
+/// One heap allocation per registered driver (see the module docs for its life).
+#[repr(C)]
+struct Registration<D: PciDriver> {
+    header: Header,
     driver: D,
 }
 
-/// A registered driver. Dropping it unregisters the driver when no device is
-/// bound to it; the registration itself lives on (see the module docs).
+/// A registered driver. Dropping it unregisters the driver and frees it when no
+/// device is bound to it; otherwise that happens once its last device is
+/// removed (see the module docs).
 pub struct Registered<D: PciDriver> {
-    registration: &'static Registration<D>,
+    registration: NonNull<Registration<D>>,
+    _owns: PhantomData<Registration<D>>,
 }
 
 impl<D: PciDriver> Registered<D> {
+    fn registration(&self) -> &Registration<D> {
+        // SAFETY: the allocation is freed only by this handle's Drop or, after
+        // it, by a sweep: it is alive while `self` is.
+        unsafe { self.registration.as_ref() }
+    }
+
     /// The driver value, e.g. to read what it recorded.
     pub fn driver(&self) -> &D {
-        &self.registration.driver
+        &self.registration().driver
     }
 
     /// Number of devices bound to the driver now.
     pub fn bound_devices(&self) -> usize {
-        self.registration.bound.load(Ordering::Acquire)
+        self.registration().header.bound.load(Ordering::Acquire)
     }
 
     pub fn name(&self) -> &str {
-        self.registration.name.to_str().unwrap_or_default()
+        self.registration().header.name.to_str().unwrap_or_default()
     }
 }
 
 impl<D: PciDriver> Drop for Registered<D> {
     fn drop(&mut self) {
-        let reg = self.registration;
-        if reg.bound.load(Ordering::Acquire) == 0 && reg.registered.swap(false, Ordering::AcqRel) {
-            // SAFETY: the driver was registered by `register_raw` and is unbound;
-            // its memory stays valid forever, so a late lookup by DPDK is harmless.
-            unsafe { sdk::rte_pci_unregister(std::ptr::from_ref(&reg.raw).cast_mut()) };
+        let header = self.registration.cast::<Header>();
+        // Never wait: this may run inside a driver callback, while this thread's
+        // own DPDK call holds the lock.
+        match try_lock_bus() {
+            Some(bus) => {
+                // SAFETY: the header starts a live registration that this handle
+                // owned and gives up here; the bus lock is held.
+                if !unsafe { try_free(header, &bus) } {
+                    retire(header);
+                }
+                sweep_retired(&bus);
+            }
+            None => retire(header),
         }
     }
+}
+
+fn retire(header: NonNull<Header>) {
+    RETIRED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Retired(header));
+}
+
+/// Frees the retired registrations that no device uses any more. Called with the
+/// bus lock held, after DPDK calls that may have removed devices.
+pub(crate) fn sweep_retired(bus: &BusGuard) {
+    let mut retired = RETIRED.lock().unwrap_or_else(PoisonError::into_inner);
+    // SAFETY: every entry is a live registration owned by the list; the bus lock
+    // is held.
+    retired.retain(|entry| !unsafe { try_free(entry.0, bus) });
+}
+
+/// Unregisters and frees the registration if no device is bound to it; returns
+/// whether it did.
+///
+/// # Safety
+/// `header` starts a live `Registration` that the caller owns (its handle is
+/// being dropped, or it is retired) and gives up when this returns true.
+unsafe fn try_free(header: NonNull<Header>, _bus: &BusGuard) -> bool {
+    // SAFETY: live, per the contract; only shared access until the free below.
+    let h = unsafe { header.as_ref() };
+    if h.bound.load(Ordering::Acquire) != 0 {
+        return false;
+    }
+    if h.registered.swap(false, Ordering::AcqRel) {
+        // SAFETY: registered by `register_raw`, not bound to any device, and the
+        // bus lock keeps every other DPDK call that could be walking the driver
+        // list or running a callback out until we return.
+        unsafe { sdk::rte_pci_unregister(h.raw.get()) };
+    }
+    // DPDK holds no pointer to it any more: off the driver list, no device bound,
+    // no DPDK call in flight (bus lock).
+    if let Some(names) = NAMES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_mut()
+    {
+        names.remove(h.name.to_str().unwrap_or_default());
+    }
+    let free = h.free;
+    // SAFETY: the caller gives the registration up; `free` is the function made
+    // for its type by `register_raw`, and `h` is not used after this.
+    unsafe { free(header) };
+    true
+}
+
+/// Frees a `Registration<D>` made by `register_raw`.
+///
+/// # Safety
+/// `header` comes from `Box::into_raw` of a `Registration<D>` that nothing uses.
+unsafe fn free_registration<D: PciDriver>(header: NonNull<Header>) {
+    // SAFETY: per the contract; the header is the first field (repr(C)).
+    drop(unsafe { Box::from_raw(header.cast::<Registration<D>>().as_ptr()) });
 }
 
 /// Registers `driver` on DPDK's PCI bus before the EAL starts, so that the
@@ -199,10 +325,12 @@ pub fn register<D: PciDriver>(
     flags: DriverFlags,
     driver: D,
 ) -> Result<Registered<D>, RegisterError> {
+    // Checked here without the bus lock too: from inside a callback of the
+    // start-up probe (this thread holds the lock) this must fail, not wait.
     if eal_started() {
         return Err(RegisterError::BusAlreadyProbed(name.to_owned()));
     }
-    register_raw(name, ids, flags, driver)
+    register_raw(name, ids, flags, driver, true)
 }
 
 impl Eal {
@@ -215,7 +343,7 @@ impl Eal {
         flags: DriverFlags,
         driver: D,
     ) -> Result<Registered<D>, RegisterError> {
-        register_raw(name, ids, flags, driver)
+        register_raw(name, ids, flags, driver, false)
     }
 }
 
@@ -224,6 +352,7 @@ fn register_raw<D: PciDriver>(
     ids: &[PciId],
     flags: DriverFlags,
     driver: D,
+    before_init: bool,
 ) -> Result<Registered<D>, RegisterError> {
     let c_name = CString::new(name)
         .ok()
@@ -238,8 +367,14 @@ fn register_raw<D: PciDriver>(
             index,
         });
     }
+    // Held until DPDK has linked the driver in: no DPDK call runs meanwhile.
+    let _bus = lock_bus();
+    if before_init && eal_started() {
+        // Another thread started the EAL since the check in `register`.
+        return Err(RegisterError::BusAlreadyProbed(name.to_owned()));
+    }
     {
-        let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
         if !names
             .get_or_insert_with(HashSet::new)
             .insert(name.to_owned())
@@ -264,22 +399,30 @@ fn register_raw<D: PciDriver>(
     raw.probe = Some(probe_trampoline::<D>);
     raw.remove = Some(remove_trampoline::<D>);
     raw.drv_flags = flags.bits();
-    let registration = Box::leak(Box::new(Registration {
-        raw,
-        name: c_name,
-        ids: table,
-        bound: AtomicUsize::new(0),
-        registered: std::sync::atomic::AtomicBool::new(true),
+    // The name's and the table's heap buffers do not move when the box is made.
+    raw.driver.name = c_name.as_ptr();
+    raw.id_table = table.as_ptr();
+    let registration = Box::new(Registration {
+        header: Header {
+            raw: UnsafeCell::new(raw),
+            name: c_name,
+            ids: table,
+            bound: AtomicUsize::new(0),
+            registered: AtomicBool::new(true),
+            free: free_registration::<D>,
+        },
         driver,
-    }));
-    // The name and table live in the leaked registration: their heap buffers
-    // never move again.
-    registration.raw.driver.name = registration.name.as_ptr();
-    registration.raw.id_table = registration.ids.as_ptr();
-    // SAFETY: the driver structure, its name and ID table are 'static; DPDK
-    // links it into the PCI bus's driver list.
-    unsafe { sdk::rte_pci_register(&mut registration.raw) };
-    Ok(Registered { registration })
+    });
+    // Owned by the returned handle from here on, freed by `try_free`.
+    let registration = NonNull::from(Box::leak(registration));
+    // SAFETY: the registration stays allocated, at this address, until
+    // `try_free` has unregistered it (module docs); DPDK links the structure into
+    // the bus's driver list, through the cell, with the bus lock held.
+    unsafe { sdk::rte_pci_register(registration.as_ref().header.raw.get()) };
+    Ok(Registered {
+        registration,
+        _owns: PhantomData,
+    })
 }
 
 /// Logs through DPDK's log, as DPDK's own drivers do.
@@ -294,13 +437,14 @@ unsafe extern "C" fn probe_trampoline<D: PciDriver>(
     drv: *mut sdk::rte_pci_driver,
     dev: *mut sdk::rte_pci_device,
 ) -> c_int {
-    // SAFETY: DPDK calls this with the rte_pci_driver we registered, which is the
-    // first field of a leaked Registration<D>, and a live device.
+    // SAFETY: DPDK calls this with the rte_pci_driver we registered, which starts
+    // a Registration<D> that stays allocated while DPDK can call it (module
+    // docs), and a live device.
     let (reg, device) = unsafe { (&*drv.cast::<Registration<D>>(), ProbedDevice::from_raw(dev)) };
-    let name = reg.name.to_string_lossy();
+    let name = reg.header.name.to_string_lossy();
     match catch_unwind(AssertUnwindSafe(|| reg.driver.probe(&device))) {
         Ok(Ok(())) => {
-            reg.bound.fetch_add(1, Ordering::AcqRel);
+            reg.header.bound.fetch_add(1, Ordering::AcqRel);
             0
         }
         Ok(Err(failure)) => {
@@ -319,7 +463,8 @@ unsafe extern "C" fn probe_trampoline<D: PciDriver>(
 
 unsafe extern "C" fn remove_trampoline<D: PciDriver>(dev: *mut sdk::rte_pci_device) -> c_int {
     // SAFETY: DPDK passes a live device bound to this driver; its `driver`
-    // field points at our registration's rte_pci_driver.
+    // field points at our registration's rte_pci_driver, which a bound device
+    // keeps allocated (module docs).
     let (reg, device) = unsafe {
         (
             &*(*dev).driver.cast::<Registration<D>>(),
@@ -329,11 +474,11 @@ unsafe extern "C" fn remove_trampoline<D: PciDriver>(dev: *mut sdk::rte_pci_devi
     if catch_unwind(AssertUnwindSafe(|| reg.driver.remove(&device))).is_err() {
         log_error(&format!(
             "{}: remove of {} panicked",
-            reg.name.to_string_lossy(),
+            reg.header.name.to_string_lossy(),
             device.address()
         ));
     }
-    reg.bound.fetch_sub(1, Ordering::AcqRel);
+    reg.header.bound.fetch_sub(1, Ordering::AcqRel);
     0
 }
 

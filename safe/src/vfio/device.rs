@@ -26,10 +26,11 @@ use crate::vfio::region::{region_info, RegionIndex, RegionInfo, RegionInfoError}
 pub enum OpenError {
     #[error("no PCI device {0} in {1}")]
     NoSuchDevice(PciAddress, PathBuf),
+    /// `driver` is [`KernelDriver::None`] when the device has no driver at all.
     #[error(
-        "PCI device {address} is bound to {driver}, not vfio-pci; bind it with \
-         `dpdk-devbind.py -b vfio-pci {address}` or through \
-         /sys/bus/pci/drivers/vfio-pci/new_id"
+        "PCI device {address} {}; bind it with `dpdk-devbind.py -b vfio-pci {address}` \
+         or through /sys/bus/pci/drivers/vfio-pci/new_id",
+        bound_to(.driver)
     )]
     NotBoundToVfio {
         address: PciAddress,
@@ -65,6 +66,16 @@ pub enum OpenError {
     GroupCheck { group: u32, source: io::Error },
     #[error(transparent)]
     Sysfs(#[from] SysfsError),
+}
+
+/// What [`OpenError::NotBoundToVfio`] says about the device's current driver.
+fn bound_to(driver: &KernelDriver) -> String {
+    match driver {
+        KernelDriver::None => {
+            "is not bound to any kernel driver, and VFIO needs vfio-pci".to_owned()
+        }
+        other => format!("is bound to {other}, not vfio-pci"),
+    }
 }
 
 /// A PCI device opened through DPDK's VFIO container. Releases it on drop.
@@ -330,6 +341,27 @@ impl AsFd for VfioDevice<'_> {
 
 impl Drop for VfioDevice<'_> {
     fn drop(&mut self) {
+        // rte_vfio_release_device first looks the group up through sysfs and
+        // returns early, with the fd still open, when it cannot; the same lookup
+        // here tells whether DPDK will close the fd or this drop must. (Its next
+        // step finds the group fd it opened for this device, which it keeps while
+        // the device is set up; from there on it closes the device fd.)
+        let mut group = 0;
+        // SAFETY: both strings are NUL-terminated and outlive the call; `group`
+        // is a valid place for the int DPDK writes.
+        let found = unsafe {
+            dpdk_sys::rte_vfio_get_group_num(
+                self.sysfs_base.as_ptr(),
+                self.name.as_ptr(),
+                &mut group,
+            )
+        };
+        if found <= 0 {
+            // SAFETY: the fd came from rte_vfio_setup_device, is owned by this
+            // value and closed nowhere else on this path.
+            unsafe { libc::close(self.fd) };
+            return;
+        }
         // SAFETY: the strings and fd are those given to rte_vfio_setup_device;
         // DPDK closes the fd and drops the group when no device uses it.
         unsafe {

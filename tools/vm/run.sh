@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Boots the test VM (QEMU, software emulation) and runs a shell command in it,
 # inside the host's root mounted read-only over 9p, with QEMU's edu, ivshmem-plain
-# and e1000e bound to vfio-pci in the guest. See tools/vm/README.md.
+# and e1000e bound to vfio-pci in the guest; --device adds QEMU devices after
+# those (a hot-pluggable root port and what sits behind it, a bridge...) without
+# moving them. See tools/vm/README.md.
 #
 #   tools/vm/run.sh [--timeout S] [--ivshmem-file PATH] [--ivshmem-size SIZE]
-#                   [--root DIR]... [--monitor SOCKET] [--verbose] -- SHELL-COMMAND...
+#                   [--root DIR]... [--monitor SOCKET] [--device SPEC]...
+#                   [--verbose] -- SHELL-COMMAND...
 #
 # Streams the guest console to stdout and exits with the command's status, as the
 # guest reported it (DPDKRS-VM-EXIT=<n>); 124 on timeout (QEMU is killed by its
@@ -18,10 +21,10 @@ usage() {
     sed -n 's/^#   //p' "$0" >&2
     exit 2
 }
-timeout=300 ivshmem_file="" ivshmem_size="" roots=() monitor="" verbose=0
+timeout=300 ivshmem_file="" ivshmem_size="" roots=() monitor="" devices=() verbose=0
 while (($#)); do
     case "$1" in
-        --timeout | --ivshmem-file | --ivshmem-size | --root | --i386-root | --monitor)
+        --timeout | --ivshmem-file | --ivshmem-size | --root | --i386-root | --monitor | --device)
             (($# >= 2)) || usage
             case "$1" in
                 --timeout) timeout=$2 ;;
@@ -29,6 +32,7 @@ while (($#)); do
                 --ivshmem-size) ivshmem_size=$2 ;;
                 --root | --i386-root) roots+=("$2") ;;
                 --monitor) monitor=$2 ;;
+                --device) devices+=(-device "$2") ;;
             esac
             shift 2 ;;
         --verbose) verbose=1; shift ;;
@@ -110,6 +114,7 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2
     -object "memory-backend-file,id=ivmem,mem-path=${ivshmem_file//,/,,},size=$ivshmem_size,share=on"
     -device ivshmem-plain,memdev=ivmem,addr=04.0
     -device e1000e,addr=05.0
+    "${devices[@]}"
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap
     -nographic -vga none -no-reboot -net none -serial stdio -monitor "$monitor_arg"
     -pidfile "$work/qemu.pid")

@@ -20,6 +20,7 @@ pub mod device;
 pub mod mapping;
 pub mod msix;
 pub mod region;
+pub mod request;
 
 pub use access::{AccessError, RegionIo, Register, Registers};
 pub use caps::{CapChainError, SparseArea};
@@ -28,3 +29,4 @@ pub use device::{BarError, OpenError, VfioDevice};
 pub use mapping::{FixedMapping, MapError, MappedRegion};
 pub use msix::MsixTable;
 pub use region::{BadBarIndex, RegionFlags, RegionIndex, RegionInfo, RegionInfoError};
+pub use request::{RemovalRequests, RequestError};

@@ -1,0 +1,408 @@
+//! Removal requests: the kernel asking this process to let a device go.
+//!
+//! When a device bound to vfio-pci is to leave the system (hot-unplug, an
+//! unbind through sysfs, a driver override), the kernel cannot take it away
+//! while a process holds its VFIO file descriptor open: the removal blocks
+//! until the process closes it. vfio-pci tells the holder through the *request*
+//! interrupt index (`VFIO_PCI_REQ_IRQ_INDEX`): an eventfd the process registers
+//! with `VFIO_DEVICE_SET_IRQS` is signalled at once, and again about every ten
+//! seconds for as long as the device stays open. Without it, the kernel logs
+//! "No device request channel registered, blocked until released by user" and
+//! the removal (and, for a hot-unplug, the hypervisor or the slot) waits.
+//!
+//! [`VfioDevice::removal_requests`] registers such an eventfd and returns a
+//! [`RemovalRequests`] that owns it. Poll it with
+//! [`is_requested`](RemovalRequests::is_requested), block on it with
+//! [`wait`](RemovalRequests::wait), or put its descriptor
+//! ([`AsFd`]) in an event loop. On a request, release the device: drop every
+//! [`RegionIo`](crate::vfio::RegionIo) and mapping, the `RemovalRequests`, then
+//! the [`VfioDevice`], whose drop calls `rte_vfio_release_device` (which closes
+//! the device descriptor, and the IOMMU group's when it was the group's last
+//! device in DPDK's container). The kernel then completes the removal; the
+//! process's other devices are not affected.
+//!
+//! ```no_run
+//! # use dpdk_safe::eal::Eal;
+//! # use dpdk_safe::vfio::RegionIndex;
+//! # use std::time::Duration;
+//! # fn demo(eal: &Eal) -> Result<(), Box<dyn std::error::Error>> {
+//! let dev = eal.vfio_open("0000:01:00.0".parse()?)?;
+//! let requests = dev.removal_requests()?;
+//! let bar = dev.region(RegionIndex::BAR0)?;
+//! while !requests.wait(Some(Duration::from_millis(100))) {
+//!     // ... use `bar` ...
+//! }
+//! // Asked to let go: everything that borrows the device first, then the device.
+//! drop(bar);
+//! drop(requests);
+//! drop(dev);
+//! # Ok(()) }
+//! ```
+
+use std::cell::Cell;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use crate::pci::PciAddress;
+use crate::vfio::device::VfioDevice;
+
+/// `struct vfio_irq_set` followed by one eventfd: what `VFIO_DEVICE_SET_IRQS`
+/// reads for `VFIO_IRQ_SET_DATA_EVENTFD` with a count of 1.
+#[repr(C)]
+struct IrqSetOneFd {
+    head: dpdk_sys::vfio_irq_set,
+    fd: i32,
+}
+
+// The kernel reads the descriptor right after the 20-byte header.
+const _: () = assert!(std::mem::size_of::<dpdk_sys::vfio_irq_set>() == 20);
+const _: () = assert!(std::mem::offset_of!(IrqSetOneFd, fd) == 20);
+const _: () = assert!(std::mem::size_of::<IrqSetOneFd>() == 24);
+
+/// Why removal requests could not be subscribed to.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error(
+        "PCI device {address} reports {num_irqs} interrupt indexes: this vfio-pci offers \
+         no request notification (VFIO_PCI_REQ_IRQ_INDEX = 4)"
+    )]
+    NoRequestIndex { address: PciAddress, num_irqs: u32 },
+    #[error(
+        "PCI device {address}: the request interrupt index takes no eventfd \
+         (VFIO_DEVICE_GET_IRQ_INFO flags {flags:#x}, count {count})"
+    )]
+    NoEventfd {
+        address: PciAddress,
+        flags: u32,
+        count: u32,
+    },
+    #[error(
+        "VFIO_DEVICE_GET_IRQ_INFO for the request index of PCI device {address} failed: {source}"
+    )]
+    IrqInfo {
+        address: PciAddress,
+        source: io::Error,
+    },
+    #[error("creating an eventfd failed: {0}")]
+    Eventfd(io::Error),
+    #[error("registering the request eventfd of PCI device {address} (VFIO_DEVICE_SET_IRQS) failed: {source}")]
+    Register {
+        address: PciAddress,
+        source: io::Error,
+    },
+}
+
+/// A subscription to the kernel's removal requests for one device: owns the
+/// eventfd registered on the device's request interrupt index, and unregisters
+/// it on drop.
+///
+/// It borrows the [`VfioDevice`], so it is dropped before the device is.
+/// Once a request has been seen it stays seen: removal is not called off.
+#[derive(Debug)]
+pub struct RemovalRequests<'dev> {
+    device: BorrowedFd<'dev>,
+    address: PciAddress,
+    event: OwnedFd,
+    /// Signals read from the eventfd so far.
+    signals: Cell<u64>,
+}
+
+impl VfioDevice<'_> {
+    /// Subscribes to removal requests for this device: registers a new eventfd
+    /// on vfio-pci's request interrupt index (`VFIO_PCI_REQ_IRQ_INDEX`), after
+    /// checking with `VFIO_DEVICE_GET_IRQ_INFO` that the index takes one.
+    ///
+    /// A device has one request trigger: subscribing again replaces the
+    /// previous subscription's eventfd (whose drop then unregisters the new
+    /// one), so keep one `RemovalRequests` per device.
+    pub fn removal_requests(&self) -> Result<RemovalRequests<'_>, RequestError> {
+        RemovalRequests::register(self.as_fd(), self.address(), self.num_irqs())
+    }
+}
+
+impl<'dev> RemovalRequests<'dev> {
+    fn register(
+        device: BorrowedFd<'dev>,
+        address: PciAddress,
+        num_irqs: u32,
+    ) -> Result<Self, RequestError> {
+        let index = dpdk_sys::VFIO_PCI_REQ_IRQ_INDEX;
+        if num_irqs <= index {
+            return Err(RequestError::NoRequestIndex { address, num_irqs });
+        }
+        let mut info = dpdk_sys::vfio_irq_info {
+            argsz: std::mem::size_of::<dpdk_sys::vfio_irq_info>() as u32,
+            index,
+            ..Default::default()
+        };
+        // SAFETY: VFIO_DEVICE_GET_IRQ_INFO reads and writes one struct
+        // vfio_irq_info of argsz bytes: the live local `info`.
+        let ret = unsafe {
+            libc::ioctl(
+                device.as_raw_fd(),
+                dpdk_sys::dpdk_shim_vfio_ioctl_get_irq_info() as _,
+                &mut info,
+            )
+        };
+        if ret < 0 {
+            return Err(RequestError::IrqInfo {
+                address,
+                source: io::Error::last_os_error(),
+            });
+        }
+        if info.flags & dpdk_sys::VFIO_IRQ_INFO_EVENTFD == 0 || info.count < 1 {
+            return Err(RequestError::NoEventfd {
+                address,
+                flags: info.flags,
+                count: info.count,
+            });
+        }
+        let requests = Self::unregistered(device, address).map_err(RequestError::Eventfd)?;
+        requests
+            .set_trigger(requests.event.as_raw_fd())
+            .map_err(|source| RequestError::Register { address, source })?;
+        Ok(requests)
+    }
+
+    /// A new non-blocking eventfd, not yet registered with the device.
+    fn unregistered(device: BorrowedFd<'dev>, address: PciAddress) -> io::Result<Self> {
+        // SAFETY: plain integer arguments; the result is checked before use.
+        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(RemovalRequests {
+            device,
+            address,
+            // SAFETY: raw is a freshly created descriptor that nothing else owns.
+            event: unsafe { OwnedFd::from_raw_fd(raw) },
+            signals: Cell::new(0),
+        })
+    }
+
+    /// Points the device's request trigger at `fd`, or disables it with -1.
+    fn set_trigger(&self, fd: i32) -> io::Result<()> {
+        let mut set = IrqSetOneFd {
+            head: dpdk_sys::vfio_irq_set {
+                argsz: std::mem::size_of::<IrqSetOneFd>() as u32,
+                flags: dpdk_sys::VFIO_IRQ_SET_DATA_EVENTFD | dpdk_sys::VFIO_IRQ_SET_ACTION_TRIGGER,
+                index: dpdk_sys::VFIO_PCI_REQ_IRQ_INDEX,
+                start: 0,
+                count: 1,
+                ..Default::default()
+            },
+            fd,
+        };
+        // SAFETY: VFIO_DEVICE_SET_IRQS reads argsz bytes: the header and the one
+        // descriptor of the live local `set` (layout checked at compile time).
+        let ret = unsafe {
+            libc::ioctl(
+                self.device.as_raw_fd(),
+                dpdk_sys::dpdk_shim_vfio_ioctl_set_irqs() as _,
+                &mut set,
+            )
+        };
+        if ret < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The device these requests are about.
+    pub fn address(&self) -> PciAddress {
+        self.address
+    }
+
+    /// Whether the kernel has asked for the device, without blocking.
+    pub fn is_requested(&self) -> bool {
+        self.drain();
+        self.signals.get() > 0
+    }
+
+    /// Blocks until the kernel asks for the device or `timeout` passes (`None`:
+    /// no limit). True when a request has arrived, now or before.
+    pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        loop {
+            if self.is_requested() {
+                return true;
+            }
+            let millis: libc::c_int = match deadline {
+                None | Some(None) => -1,
+                Some(Some(deadline)) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    // Rounded up, so a short wait does not become a busy loop.
+                    let ms = left.as_nanos().div_ceil(1_000_000);
+                    libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+                }
+            };
+            let mut pollfd = libc::pollfd {
+                fd: self.event.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one live pollfd, for the duration of the call.
+            let ret = unsafe { libc::poll(&mut pollfd, 1, millis) };
+            if ret < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                // Only ENOMEM is left for a valid descriptor: report nothing yet.
+                return self.is_requested();
+            }
+        }
+    }
+
+    /// How many signals have been read so far. The kernel signals once when
+    /// the removal starts and again about every ten seconds while it waits.
+    pub fn signals(&self) -> u64 {
+        self.drain();
+        self.signals.get()
+    }
+
+    /// Asks the kernel to signal this subscription's eventfd now, as a removal
+    /// would (VFIO's loopback: `VFIO_IRQ_SET_DATA_NONE` with a count of 1). For
+    /// tests of the notification path; the device is not removed.
+    pub fn loopback(&self) -> io::Result<()> {
+        let mut set = dpdk_sys::vfio_irq_set {
+            argsz: std::mem::size_of::<dpdk_sys::vfio_irq_set>() as u32,
+            flags: dpdk_sys::VFIO_IRQ_SET_DATA_NONE | dpdk_sys::VFIO_IRQ_SET_ACTION_TRIGGER,
+            index: dpdk_sys::VFIO_PCI_REQ_IRQ_INDEX,
+            start: 0,
+            count: 1,
+            ..Default::default()
+        };
+        // SAFETY: VFIO_DEVICE_SET_IRQS with DATA_NONE reads the argsz-byte header,
+        // the live local `set`.
+        let ret = unsafe {
+            libc::ioctl(
+                self.device.as_raw_fd(),
+                dpdk_sys::dpdk_shim_vfio_ioctl_set_irqs() as _,
+                &mut set,
+            )
+        };
+        if ret < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Reads the eventfd's counter, if it is non-zero, into `signals`.
+    fn drain(&self) {
+        let mut counter = 0u64;
+        // SAFETY: reads at most 8 bytes into the live local `counter`; the
+        // eventfd is non-blocking.
+        let n = unsafe {
+            libc::read(
+                self.event.as_raw_fd(),
+                (&mut counter as *mut u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+        if n == std::mem::size_of::<u64>() as isize {
+            self.signals.set(self.signals.get().saturating_add(counter));
+        }
+    }
+}
+
+/// The eventfd, for an event loop (`poll`, `epoll`): readable once the kernel
+/// asks for the device. Reading it is left to this type.
+impl AsFd for RemovalRequests<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.event.as_fd()
+    }
+}
+
+impl Drop for RemovalRequests<'_> {
+    fn drop(&mut self) {
+        // Unregister before the eventfd closes. Failure leaves the kernel with
+        // its own reference to the eventfd, dropped when the device is released.
+        let _ = self.set_trigger(-1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn null() -> std::fs::File {
+        std::fs::File::open("/dev/null").unwrap()
+    }
+
+    fn address() -> PciAddress {
+        "0000:01:00.0".parse().unwrap()
+    }
+
+    fn signal(requests: &RemovalRequests<'_>) {
+        let one = 1u64;
+        // SAFETY: writes 8 bytes from the live local `one` to the eventfd.
+        let n =
+            unsafe { libc::write(requests.as_fd().as_raw_fd(), (&one as *const u64).cast(), 8) };
+        assert_eq!(n, 8);
+    }
+
+    #[test]
+    fn a_device_without_the_request_index_is_refused() {
+        let file = null();
+        let err = RemovalRequests::register(file.as_fd(), address(), 4).unwrap_err();
+        assert!(matches!(
+            err,
+            RequestError::NoRequestIndex { num_irqs: 4, .. }
+        ));
+        assert!(err.to_string().contains("0000:01:00.0"), "{err}");
+    }
+
+    #[test]
+    fn the_ioctl_on_a_file_that_is_no_vfio_device_fails_cleanly() {
+        let file = null();
+        let err = RemovalRequests::register(file.as_fd(), address(), 5).unwrap_err();
+        match &err {
+            RequestError::IrqInfo { source, .. } => {
+                assert_eq!(source.raw_os_error(), Some(libc::ENOTTY), "{err}")
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn a_signal_is_seen_and_stays_seen() {
+        let file = null();
+        let requests = RemovalRequests::unregistered(file.as_fd(), address()).unwrap();
+        assert!(!requests.is_requested());
+        let start = Instant::now();
+        assert!(!requests.wait(Some(Duration::from_millis(30))));
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        assert!(!requests.wait(Some(Duration::ZERO)));
+        signal(&requests);
+        assert!(requests.is_requested());
+        assert!(requests.is_requested(), "latched");
+        assert!(requests.wait(Some(Duration::ZERO)));
+        signal(&requests);
+        signal(&requests);
+        assert_eq!(requests.signals(), 3);
+        // Dropping tries to unregister on /dev/null: fails quietly.
+        drop(requests);
+    }
+
+    #[test]
+    fn wait_wakes_up_on_a_signal_from_another_thread() {
+        let file = null();
+        let requests = RemovalRequests::unregistered(file.as_fd(), address()).unwrap();
+        let raw = requests.as_fd().try_clone_to_owned().unwrap();
+        let signaller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            let one = 1u64;
+            // SAFETY: writes 8 bytes from the live local `one` to a duplicate of
+            // the eventfd that this thread owns.
+            unsafe { libc::write(raw.as_raw_fd(), (&one as *const u64).cast(), 8) }
+        });
+        let start = Instant::now();
+        assert!(requests.wait(Some(Duration::from_secs(20))));
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert_eq!(signaller.join().unwrap(), 8);
+        assert_eq!(requests.signals(), 1);
+    }
+}

@@ -1,89 +1,335 @@
-//! Per-access cost of the two BAR paths, side by side in one run: `pread64`/
-//! `pwrite64` (`RegionIo`) against a mapping (`MappedRegion`, run-time checked,
-//! and `FixedMapping`, checked at compile time), with a raw volatile load as the
-//! floor. A program that prints figures, not a timed test.
+//! Per-access cost of BAR access, Rust against C in one run: the mapped path
+//! (`MappedRegion`, checked at run time, and `FixedMapping`, checked at compile
+//! time) against volatile loads and stores in C on the same mapping, and the
+//! pread/pwrite path (`RegionIo`) against `pread64`/`pwrite64` from C, per
+//! register and for a 64 KiB range. A program that prints figures.
 //!
-//! * `cargo bench --bench bar_access`: on the host, over a memfd standing in for
-//!   a VFIO device fd.
-//! * `tools/vm-bench.sh`: in the VM, over ivshmem's BAR2 (RAM behind the BAR)
-//!   and edu's BAR0 (emulated registers: every access traps to QEMU).
+//! * `cargo bench -p dpdk-benches --bench bar_access`: on the host, over a memfd
+//!   standing in for a VFIO device fd; time per access, and instructions per
+//!   access from callgrind when valgrind is installed.
+//! * `--vm` (run by `tools/bench.sh --vm` in the QEMU VM): over ivshmem's BAR2.
+//! * `--kernels KIND N`: runs every kernel of KIND once with trip count N; what
+//!   the callgrind runs execute.
 
 use std::hint::black_box;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::time::Instant;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use dpdk::vfio::{RegionFlags, RegionIndex, RegionInfo, RegionIo, Registers};
+use dpdk_benches::*;
 
-/// Nanoseconds per call of `f`, best of 5 rounds of `n` calls.
-fn per_access(n: u32, mut f: impl FnMut(u64) -> u32) -> f64 {
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let start = Instant::now();
+const BULK: usize = 64 << 10;
+const ROUNDS: usize = 11;
+
+#[cfg(target_pointer_width = "64")]
+mod mapped {
+    use dpdk::vfio::{FixedMapping, MappedRegion, Registers};
+
+    pub type Fixed<'a> = FixedMapping<'a, 256>;
+
+    #[no_mangle]
+    #[inline(never)]
+    pub fn bench_rust_read32_fixed(bar: &Fixed<'_>, n: u64) -> u32 {
+        let mut acc = 0u32;
+        for _ in 0..n {
+            acc = acc.wrapping_add(bar.read32::<0x40>());
+        }
+        acc
+    }
+
+    #[no_mangle]
+    #[inline(never)]
+    pub fn bench_rust_read32_checked_const(bar: &MappedRegion<'_>, n: u64) -> u32 {
+        let mut acc = 0u32;
+        for _ in 0..n {
+            acc = acc.wrapping_add(bar.read32(0x40).unwrap());
+        }
+        acc
+    }
+
+    #[no_mangle]
+    #[inline(never)]
+    pub fn bench_rust_read32_checked_var(bar: &MappedRegion<'_>, n: u64) -> u32 {
         let mut acc = 0u32;
         for i in 0..n {
-            acc = acc.wrapping_add(f(u64::from(i % 64) * 4));
+            acc = acc.wrapping_add(bar.read32((i & 63) << 2).unwrap());
         }
-        black_box(acc);
-        best = best.min(start.elapsed().as_nanos() as f64 / f64::from(n));
+        acc
     }
-    best
+
+    #[no_mangle]
+    #[inline(never)]
+    pub fn bench_rust_write32_fixed(bar: &Fixed<'_>, n: u64) {
+        for i in 0..n {
+            bar.write32::<0x40>(i as u32);
+        }
+    }
+
+    #[no_mangle]
+    #[inline(never)]
+    pub fn bench_rust_write32_checked_const(bar: &MappedRegion<'_>, n: u64) {
+        for i in 0..n {
+            bar.write32(0x40, i as u32).unwrap();
+        }
+    }
+
+    #[no_mangle]
+    #[inline(never)]
+    pub fn bench_rust_write32_checked_var(bar: &MappedRegion<'_>, n: u64) {
+        for i in 0..n {
+            bar.write32((i & 63) << 2, i as u32).unwrap();
+        }
+    }
 }
 
-fn report(title: &str, rows: &[(&str, f64)]) {
-    let base = rows[0].1;
-    println!("\n{title}");
-    println!("| path | ns/access | ratio to {} |", rows[0].0);
-    println!("|---|---:|---:|");
-    for (name, ns) in rows {
-        println!("| {name} | {ns:.1} | {:.2} |", ns / base);
+#[no_mangle]
+#[inline(never)]
+pub fn bench_rust_pread32(io: &RegionIo<'_>, n: u64) -> u32 {
+    let mut acc = 0u32;
+    for i in 0..n {
+        acc = acc.wrapping_add(io.read32((i & 63) << 2).unwrap());
+    }
+    acc
+}
+
+#[no_mangle]
+#[inline(never)]
+pub fn bench_rust_pwrite32(io: &RegionIo<'_>, n: u64) {
+    for i in 0..n {
+        io.write32((i & 63) << 2, i as u32).unwrap();
+    }
+}
+
+#[no_mangle]
+#[inline(never)]
+pub fn bench_rust_pread_bulk(io: &RegionIo<'_>, buf: &mut [u8], n: u64) {
+    for _ in 0..n {
+        io.read_bytes(0, buf).unwrap();
+    }
+}
+
+/// One row of the tables: an operation, a variant, and how to run `n` of it.
+struct Kernel<'a> {
+    op: &'static str,
+    variant: &'static str,
+    symbol: &'static str,
+    run: Box<dyn Fn(u64) + 'a>,
+}
+
+fn kernel<'a>(
+    op: &'static str,
+    variant: &'static str,
+    symbol: &'static str,
+    run: impl Fn(u64) + 'a,
+) -> Kernel<'a> {
+    Kernel {
+        op,
+        variant,
+        symbol,
+        run: Box::new(run),
     }
 }
 
 #[cfg(target_pointer_width = "64")]
-fn measure(
-    title: &str,
-    pread: &RegionIo<'_>,
-    mapped: &dpdk::vfio::MappedRegion<'_>,
-    n: u32,
-    pread_n: u32,
-) {
-    let fixed = mapped.fixed::<256>().expect("256 bytes mapped");
-    let raw = mapped.as_ptr().expect("offset 0 mapped").cast_const();
-    report(
-        title,
-        &[
-            // SAFETY (both raw rows): raw points at a live mapping of at least 256
-            // bytes; every offset used stays below 256 and is 4-byte aligned.
-            (
-                "raw volatile load, constant offset (floor)",
-                per_access(n, |_| unsafe {
-                    raw.add(0x40).cast::<u32>().read_volatile()
-                }),
-            ),
-            (
-                "FixedMapping::read32::<0x40>",
-                per_access(n, |_| fixed.read32::<0x40>()),
-            ),
-            (
-                "raw volatile load, 64 offsets",
-                // SAFETY: as above; o < 256 and 4-byte aligned.
-                per_access(n, |o| unsafe {
-                    raw.add(o as usize).cast::<u32>().read_volatile()
-                }),
-            ),
-            (
-                "MappedRegion::read32, 64 offsets (checked)",
-                per_access(n, |o| mapped.read32(o).unwrap()),
-            ),
-            (
-                "RegionIo::read32, 64 offsets (pread64)",
-                per_access(pread_n, |o| pread.read32(o).unwrap()),
-            ),
-        ],
-    );
+fn mapped_kernels<'a>(
+    bar: &'a dpdk::vfio::MappedRegion<'_>,
+    fixed: &'a mapped::Fixed<'_>,
+) -> Vec<Kernel<'a>> {
+    use mapped::*;
+    let base = bar.as_ptr().expect("offset 0 mapped");
+    // SAFETY (every C kernel below): base points at a live, readable and writable
+    // mapping of at least 256 bytes, kept alive by `bar` for as long as the
+    // closures live; the C kernels touch only aligned offsets below 256.
+    vec![
+        kernel(
+            "read32, constant offset",
+            "C",
+            "bench_c_read32_const",
+            move |n| {
+                // SAFETY: see above.
+                black_box(unsafe { bench_c_read32_const(base, n) });
+            },
+        ),
+        kernel(
+            "read32, constant offset",
+            "FixedMapping (compile-time checked)",
+            "bench_rust_read32_fixed",
+            move |n| {
+                black_box(bench_rust_read32_fixed(black_box(fixed), n));
+            },
+        ),
+        kernel(
+            "read32, constant offset",
+            "MappedRegion (run-time checked)",
+            "bench_rust_read32_checked_const",
+            move |n| {
+                black_box(bench_rust_read32_checked_const(black_box(bar), n));
+            },
+        ),
+        kernel("read32, 64 offsets", "C", "bench_c_read32_var", move |n| {
+            // SAFETY: see above.
+            black_box(unsafe { bench_c_read32_var(base, n) });
+        }),
+        kernel(
+            "read32, 64 offsets",
+            "MappedRegion (run-time checked)",
+            "bench_rust_read32_checked_var",
+            move |n| {
+                black_box(bench_rust_read32_checked_var(black_box(bar), n));
+            },
+        ),
+        kernel(
+            "write32, constant offset",
+            "C",
+            "bench_c_write32_const",
+            move |n| {
+                // SAFETY: see above.
+                unsafe { bench_c_write32_const(base, n) };
+            },
+        ),
+        kernel(
+            "write32, constant offset",
+            "FixedMapping (compile-time checked)",
+            "bench_rust_write32_fixed",
+            move |n| bench_rust_write32_fixed(black_box(fixed), n),
+        ),
+        kernel(
+            "write32, constant offset",
+            "MappedRegion (run-time checked)",
+            "bench_rust_write32_checked_const",
+            move |n| bench_rust_write32_checked_const(black_box(bar), n),
+        ),
+        kernel(
+            "write32, 64 offsets",
+            "C",
+            "bench_c_write32_var",
+            move |n| {
+                // SAFETY: see above.
+                unsafe { bench_c_write32_var(base, n) };
+            },
+        ),
+        kernel(
+            "write32, 64 offsets",
+            "MappedRegion (run-time checked)",
+            "bench_rust_write32_checked_var",
+            move |n| bench_rust_write32_checked_var(black_box(bar), n),
+        ),
+    ]
 }
 
-fn host() {
+fn pread_kernels<'a>(io: &'a RegionIo<'_>, fd: BorrowedFd<'a>) -> Vec<Kernel<'a>> {
+    let raw = fd.as_raw_fd();
+    let at = i64::try_from(io.info().offset).expect("region offset fits off64_t");
+    vec![
+        kernel("pread, 4 bytes", "C pread64", "bench_c_pread32", move |n| {
+            // SAFETY: raw is the live descriptor behind `io`; the C kernel reads
+            // into its own stack variable.
+            black_box(unsafe { bench_c_pread32(raw, at, n) });
+        }),
+        kernel(
+            "pread, 4 bytes",
+            "RegionIo::read32",
+            "bench_rust_pread32",
+            move |n| {
+                black_box(bench_rust_pread32(black_box(io), n));
+            },
+        ),
+        kernel(
+            "pwrite, 4 bytes",
+            "C pwrite64",
+            "bench_c_pwrite32",
+            move |n| {
+                // SAFETY: as above; the C kernel writes from its own stack variable.
+                black_box(unsafe { bench_c_pwrite32(raw, at, n) });
+            },
+        ),
+        kernel(
+            "pwrite, 4 bytes",
+            "RegionIo::write32",
+            "bench_rust_pwrite32",
+            move |n| bench_rust_pwrite32(black_box(io), n),
+        ),
+    ]
+}
+
+fn bulk_kernels<'a>(io: &'a RegionIo<'_>, fd: BorrowedFd<'a>) -> Vec<Kernel<'a>> {
+    let raw = fd.as_raw_fd();
+    let at = i64::try_from(io.info().offset).expect("region offset fits off64_t");
+    vec![
+        kernel(
+            "pread, 64 KiB",
+            "C pread64",
+            "bench_c_pread_bulk",
+            move |n| {
+                let mut buf = vec![0u8; BULK];
+                // SAFETY: buf is a live, writable buffer of BULK bytes; raw is the live
+                // descriptor behind `io`.
+                let ret = unsafe { bench_c_pread_bulk(raw, at, buf.as_mut_ptr(), BULK, n) };
+                assert_eq!(ret, 0, "C pread64 of 64 KiB");
+            },
+        ),
+        kernel(
+            "pread, 64 KiB",
+            "RegionIo::read_bytes",
+            "bench_rust_pread_bulk",
+            move |n| {
+                let mut buf = vec![0u8; BULK];
+                bench_rust_pread_bulk(black_box(io), &mut buf, n);
+            },
+        ),
+    ]
+}
+
+/// Times every kernel (ns per access: min and median of ROUNDS rounds of
+/// `n`), then, when valgrind is there, counts instructions per access.
+fn measure(group: &str, title: &str, kind: &str, kernels: &[Kernel<'_>], n: u64) {
+    // Rounds interleave the kernels, so that a burst of load from elsewhere on
+    // the machine hits C and Rust alike.
+    let mut samples = vec![Vec::new(); kernels.len()];
+    for _ in 0..ROUNDS {
+        for (k, s) in kernels.iter().zip(&mut samples) {
+            s.push(time_per_iter(1, n, |n| (k.run)(n)).0);
+        }
+    }
+    let mut rows = Vec::new();
+    for (k, s) in kernels.iter().zip(samples) {
+        let (min, median) = min_median(s);
+        let name = format!("{}|{}", k.op, k.variant);
+        emit(group, &name, "ns_min", min);
+        emit(group, &name, "ns_median", median);
+        rows.push((name, min));
+    }
+    print_table(title, "ns/access (min)", &rows);
+    if group.starts_with("host") && have_valgrind() {
+        // Trip counts small enough for callgrind, the same ratio for every kind.
+        let (n1, n2) = match kind {
+            "mapped" => (1000, 21000),
+            "pread" => (100, 2100),
+            _ => (2, 42),
+        };
+        let symbols: Vec<&str> = kernels.iter().map(|k| k.symbol).collect();
+        let counts = callgrind_per_iter(
+            |n| vec!["--kernels".into(), kind.into(), n.to_string()],
+            &symbols,
+            n1,
+            n2,
+        );
+        let mut rows = Vec::new();
+        for k in kernels {
+            let name = format!("{}|{}", k.op, k.variant);
+            if let Some(ir) = counts.get(k.symbol) {
+                emit(group, &name, "ir", *ir);
+                rows.push((name, *ir));
+            }
+        }
+        print_table(
+            &format!("{title}: instructions per access (callgrind)"),
+            "Ir/access",
+            &rows,
+        );
+    }
+}
+
+fn memfd() -> OwnedFd {
     let name = std::ffi::CString::new("dpdk-rs-bench").unwrap();
     // SAFETY: a valid name; the fd is checked and owned below.
     let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
@@ -92,7 +338,11 @@ fn host() {
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     // SAFETY: fd is a valid memfd.
     assert_eq!(unsafe { libc::ftruncate(fd.as_raw_fd(), 1 << 20) }, 0);
-    let info = RegionInfo {
+    fd
+}
+
+fn host_info() -> RegionInfo {
+    RegionInfo {
         index: RegionIndex::BAR0,
         offset: 0,
         size: 1 << 20,
@@ -104,77 +354,110 @@ fn host() {
         sparse_mmap: None,
         msix_mappable: false,
         caps: vec![],
+    }
+}
+
+/// Runs the kernels of one kind once each with trip count `n` (callgrind runs).
+fn kernels_only(kind: &str, n: u64) {
+    let fd = memfd();
+    let info = host_info();
+    let io = RegionIo::new(fd.as_fd(), info.clone());
+    let list = match kind {
+        #[cfg(target_pointer_width = "64")]
+        "mapped" => {
+            let bar = dpdk::vfio::MappedRegion::map(fd.as_fd(), &info).unwrap();
+            let fixed = bar.fixed::<256>().unwrap();
+            for k in mapped_kernels(&bar, &fixed) {
+                (k.run)(n);
+            }
+            return;
+        }
+        "pread" => pread_kernels(&io, fd.as_fd()),
+        "bulk" => bulk_kernels(&io, fd.as_fd()),
+        _ => return,
     };
-    let pread = RegionIo::new(fd.as_fd(), info.clone());
+    for k in list {
+        (k.run)(n);
+    }
+}
+
+fn host() {
+    let fd = memfd();
+    let info = host_info();
+    let io = RegionIo::new(fd.as_fd(), info.clone());
     #[cfg(target_pointer_width = "64")]
     {
-        let mapped = dpdk::vfio::MappedRegion::map(fd.as_fd(), &info).unwrap();
+        let bar = dpdk::vfio::MappedRegion::map(fd.as_fd(), &info).unwrap();
+        let fixed = bar.fixed::<256>().unwrap();
         measure(
-            "host, memfd (1 MiB)",
-            &pread,
-            &mapped,
-            20_000_000,
-            1_000_000,
+            "host_mapped",
+            "host, memfd mapping: per access",
+            "mapped",
+            &mapped_kernels(&bar, &fixed),
+            10_000_000,
         );
     }
-    #[cfg(not(target_pointer_width = "64"))]
-    report(
-        "host, memfd (1 MiB), 32-bit: pread path only",
-        &[(
-            "RegionIo::read32 (pread64)",
-            per_access(1_000_000, |o| pread.read32(o).unwrap()),
-        )],
+    measure(
+        "host_pread",
+        "host, memfd: pread/pwrite per register",
+        "pread",
+        &pread_kernels(&io, fd.as_fd()),
+        200_000,
+    );
+    measure(
+        "host_bulk",
+        "host, memfd: 64 KiB pread (per call)",
+        "bulk",
+        &bulk_kernels(&io, fd.as_fd()),
+        2_000,
     );
 }
 
 fn vm() {
     use dpdk::eal::{Eal, LogLevel};
     let ivshmem = "0000:00:04.0".parse().unwrap();
-    let edu = "0000:00:03.0".parse().unwrap();
     let eal = Eal::builder()
         .no_huge(64 << 20)
         .no_shconf()
         .allow(ivshmem)
-        .allow(edu)
         .log_level(LogLevel::Error)
         .init()
         .unwrap();
-    for (title, address, index, n) in [
-        (
-            "VM, ivshmem BAR2 (RAM behind the BAR)",
-            ivshmem,
-            RegionIndex::BAR2,
-            2_000_000,
-        ),
-        (
-            "VM, edu BAR0 (emulated registers)",
-            edu,
-            RegionIndex::BAR0,
-            100_000,
-        ),
-    ] {
-        let dev = eal.vfio_open(address).unwrap();
-        let pread = dev.region(index).unwrap();
-        #[cfg(target_pointer_width = "64")]
-        {
-            let mapped = dev.map_bar(index).unwrap();
-            measure(title, &pread, &mapped, n, 50_000);
-        }
-        #[cfg(not(target_pointer_width = "64"))]
-        report(
-            &format!("{title}, 32-bit: pread path only"),
-            &[(
-                "RegionIo::read32 (pread64)",
-                per_access(n.min(50_000), |o| pread.read32(o).unwrap()),
-            )],
+    let dev = eal.vfio_open(ivshmem).unwrap();
+    let io = dev.region(RegionIndex::BAR2).unwrap();
+    #[cfg(target_pointer_width = "64")]
+    {
+        let bar = dev.map_bar(RegionIndex::BAR2).unwrap();
+        let fixed = bar.fixed::<256>().unwrap();
+        measure(
+            "vm_mapped",
+            "VM, ivshmem BAR2 mapping: per access",
+            "mapped",
+            &mapped_kernels(&bar, &fixed),
+            1_000_000,
         );
     }
+    measure(
+        "vm_pread",
+        "VM, ivshmem BAR2: pread/pwrite per register",
+        "pread",
+        &pread_kernels(&io, dev.as_fd()),
+        20_000,
+    );
+    measure(
+        "vm_bulk",
+        "VM, ivshmem BAR2: 64 KiB pread (per call)",
+        "bulk",
+        &bulk_kernels(&io, dev.as_fd()),
+        200,
+    );
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--vm") {
-        vm();
-    } else {
-        host();
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("--kernels") => kernels_only(&args[2], args[3].parse().expect("trip count")),
+        Some("--vm") => vm(),
+        _ => host(),
     }
 }

@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Per-access cost of the mapped and the pread paths on real VFIO regions: runs
-# benches/bar_access.rs in the VM, built for x86_64 and for i686.
+# The mapped and pread paths on a real VFIO region: runs benches/bar_access.rs
+# (crate dpdk-benches) with --vm in the QEMU VM over ivshmem's BAR2, built for
+# x86_64 and for i686 (pread path only on 32-bit).
+#
+#   tools/vm-bench.sh [--raw]
+#
+# --raw (used by tools/bench.sh): x86_64 only, and the RESULT lines are kept
+# for bench-report.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
-"$here/setup.sh"
+raw=0
+[[ "${1:-}" == --raw ]] && raw=1
+"$here/setup.sh" >&2
 : "${DPDK_RS_CACHE:=/var/cache/dpdk-rs}"
 tree="$DPDK_RS_CACHE/bookworm-i386"
 bench_binary() {
-    cargo bench "$@" --bench bar_access --no-run --message-format=json 2>/dev/null |
-        grep '"executable":"[^"]' | sed 's/.*"executable":"\([^"]*\)".*/\1/' | tail -1
+    cargo bench -p dpdk-benches "$@" --bench bar_access --no-run --message-format=json 2>/dev/null |
+        grep '"name":"bar_access".*"executable":"[^"]' | sed 's/.*"executable":"\([^"]*\)".*/\1/' | tail -1
 }
 x86=$(bench_binary)
-i686=$(source "$here/i686/env.sh"; bench_binary --target i686-unknown-linux-gnu)
 guest="$DPDK_RS_CACHE/vm/bench-guest.sh"
-cat >"$guest" <<GUEST
+if ((raw)); then
+    printf 'set -e\n%q --vm\n' "$x86" >"$guest"
+else
+    i686=$(source "$here/i686/env.sh"; bench_binary --target i686-unknown-linux-gnu)
+    cat >"$guest" <<GUEST
 set -e
 echo "######## x86_64"
 '$x86' --vm
@@ -22,5 +33,6 @@ echo "######## i686"
 cp '$i686' '$tree/tmp/bar_access'
 TMPDIR=/tmp chroot '$tree' /tmp/bar_access --vm
 GUEST
-"$here/vm/run.sh" --timeout 900 --i386-root "$tree" -- "sh $guest" |
-    grep -e '^|' -e '^VM' -e '^#' -e '^vm:' -e 'panicked'
+fi
+"$here/vm/run.sh" --timeout 900 --i386-root "$tree" -- "sh $guest" | tr -d '\r' |
+    grep -e '^|' -e '^VM' -e '^#' -e '^vm:' -e '^RESULT' -e 'panicked'

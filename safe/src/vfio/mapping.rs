@@ -76,9 +76,45 @@ struct Span {
     base: NonNull<u8>,
 }
 
+/// What the accessors' fast path needs, kept apart from the span list so that a
+/// checked access is one compare against a length, an alignment test and the
+/// load or store: the span mapped at region offset 0, its length rounded down to
+/// a multiple of 8 and set to 0 when the region may not be read (`read_len`) or
+/// written (`write_len`). Because the lengths are multiples of 8 and every
+/// register width divides 8, an aligned `offset < len` implies that the whole
+/// register lies inside the span. Anything else (other spans, the last bytes of
+/// an odd-sized span, errors) takes the full check.
+#[derive(Debug)]
+struct FastSpan {
+    base: NonNull<u8>,
+    read_len: u64,
+    write_len: u64,
+}
+
+impl FastSpan {
+    fn of(spans: &[Span], info: &RegionInfo) -> Self {
+        match spans.iter().find(|s| s.offset == 0) {
+            Some(span) => {
+                let len = span.len & !7;
+                FastSpan {
+                    base: span.base,
+                    read_len: if info.flags.readable { len } else { 0 },
+                    write_len: if info.flags.writable { len } else { 0 },
+                }
+            }
+            None => FastSpan {
+                base: NonNull::dangling(),
+                read_len: 0,
+                write_len: 0,
+            },
+        }
+    }
+}
+
 /// A region of a VFIO device mapped into memory. Unmaps on drop.
 #[derive(Debug)]
 pub struct MappedRegion<'fd> {
+    fast: FastSpan,
     info: RegionInfo,
     spans: Vec<Span>,
     /// False for a view of a mapping someone else made and unmaps (DPDK's).
@@ -89,7 +125,7 @@ pub struct MappedRegion<'fd> {
 // Send and Sync, like `RegionIo` (a `BorrowedFd` and plain data, so both
 // automatically). Only the raw span pointers keep the compiler from deriving them.
 // Through `&MappedRegion` every access is one aligned, volatile load or store of
-// at most 8 bytes through a raw pointer into a live span (checked in `pointer`),
+// at most 8 bytes through a raw pointer into a live span (checked in `read`/`write`),
 // and no Rust reference to the mapped bytes is ever made, so no `&`/`&mut`
 // aliasing rule can be broken from another thread. Device memory is outside the
 // Rust abstract machine: two threads touching one register get what the device
@@ -162,6 +198,7 @@ impl<'fd> MappedRegion<'fd> {
             return Err(MapError::NothingToMap { region });
         }
         let mut mapped = MappedRegion {
+            fast: FastSpan::of(&[], info),
             info: info.clone(),
             spans: Vec::new(),
             owned: true,
@@ -172,6 +209,7 @@ impl<'fd> MappedRegion<'fd> {
             let span = map_span(fd, info, r)?;
             mapped.spans.push(span);
         }
+        mapped.fast = FastSpan::of(&mapped.spans, info);
         Ok(mapped)
     }
 
@@ -187,9 +225,11 @@ impl<'fd> MappedRegion<'fd> {
             len: info.size,
             base,
         };
+        let spans = vec![span];
         MappedRegion {
+            fast: FastSpan::of(&spans, &info),
             info,
-            spans: vec![span],
+            spans,
             owned: false,
             _fd: PhantomData,
         }
@@ -207,25 +247,10 @@ impl<'fd> MappedRegion<'fd> {
             .collect()
     }
 
-    /// The address of `offset`, after bounds, alignment and coverage checks.
-    #[inline]
+    /// The address of `offset`, after bounds, alignment and coverage checks
+    /// against every span: the slow path of the accessors.
     fn pointer<T: Register>(&self, offset: u64) -> Result<*mut T, AccessError> {
         let width = T::WIDTH as u64;
-        // Fast path: inside the first span (the whole region, without sparse
-        // areas or exclusions), aligned. Anything else takes the full check.
-        if let Some(span) = self.spans.first() {
-            if let Some(rel) = offset.checked_sub(span.offset) {
-                if rel < span.len && span.len - rel >= width && offset % width == 0 {
-                    // SAFETY: rel + width <= span.len, inside the span's mapping.
-                    return Ok(unsafe { span.base.as_ptr().add(rel as usize) }.cast::<T>());
-                }
-            }
-        }
-        self.pointer_slow(offset, width)
-    }
-
-    #[cold]
-    fn pointer_slow<T: Register>(&self, offset: u64, width: u64) -> Result<*mut T, AccessError> {
         let end = check_span(&self.info, offset, width, true)?;
         let span = self
             .spans
@@ -239,6 +264,35 @@ impl<'fd> MappedRegion<'fd> {
         // SAFETY: offset - span.offset + width <= span.len, so the pointer stays
         // inside the span's mapping; the cast fits usize because the span was mapped.
         Ok(unsafe { span.base.as_ptr().add((offset - span.offset) as usize) }.cast::<T>())
+    }
+
+    /// Everything but the fast path of `read`: other spans, and the errors.
+    #[cold]
+    #[inline(never)]
+    fn read_slow<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
+        if !self.info.flags.readable {
+            return Err(AccessError::NotReadable {
+                region: self.info.index,
+            });
+        }
+        let ptr = self.pointer::<T>(offset)?;
+        // SAFETY: ptr is aligned and inside a live mapping (checked by pointer()).
+        Ok(T::from_le(unsafe { ptr.read_volatile() }))
+    }
+
+    /// Everything but the fast path of `write`: other spans, and the errors.
+    #[cold]
+    #[inline(never)]
+    fn write_slow<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError> {
+        if !self.info.flags.writable {
+            return Err(AccessError::NotWritable {
+                region: self.info.index,
+            });
+        }
+        let ptr = self.pointer::<T>(offset)?;
+        // SAFETY: ptr is aligned and inside a live, writable mapping.
+        unsafe { ptr.write_volatile(value.to_le()) };
+        Ok(())
     }
 
     /// The address where the region's offset 0 is mapped, if it is, for handing
@@ -280,28 +334,46 @@ impl<'fd> MappedRegion<'fd> {
 
 impl Registers for MappedRegion<'_> {
     /// Volatile read of one register; the offset must be aligned to its width.
+    #[inline]
     fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
-        if !self.info.flags.readable {
-            return Err(AccessError::NotReadable {
-                region: self.info.index,
-            });
+        let width = T::WIDTH as u64;
+        // Fast path: aligned and below read_len (see FastSpan), which is 0 when
+        // the region is not readable or nothing is mapped at offset 0.
+        if offset < self.fast.read_len && offset % width == 0 {
+            // read_len is a multiple of 8 (so of the width), at most the length
+            // of the live span at `base`, and 0 unless the region is readable.
+            // SAFETY: aligned, and offset + width <= read_len, so inside that
+            // span; the cast fits usize because the span is mapped.
+            return Ok(T::from_le(unsafe {
+                self.fast
+                    .base
+                    .as_ptr()
+                    .add(offset as usize)
+                    .cast::<T>()
+                    .read_volatile()
+            }));
         }
-        let ptr = self.pointer::<T>(offset)?;
-        // SAFETY: ptr is aligned and inside a live mapping (checked by pointer()).
-        Ok(T::from_le(unsafe { ptr.read_volatile() }))
+        self.read_slow(offset)
     }
 
     /// Volatile write of one register; the offset must be aligned to its width.
+    #[inline]
     fn write<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError> {
-        if !self.info.flags.writable {
-            return Err(AccessError::NotWritable {
-                region: self.info.index,
-            });
+        let width = T::WIDTH as u64;
+        if offset < self.fast.write_len && offset % width == 0 {
+            // SAFETY: as in read(): aligned and inside the live span at `base`;
+            // write_len is non-zero only for a writable region.
+            unsafe {
+                self.fast
+                    .base
+                    .as_ptr()
+                    .add(offset as usize)
+                    .cast::<T>()
+                    .write_volatile(value.to_le())
+            };
+            return Ok(());
         }
-        let ptr = self.pointer::<T>(offset)?;
-        // SAFETY: ptr is aligned and inside a live, writable mapping.
-        unsafe { ptr.write_volatile(value.to_le()) };
-        Ok(())
+        self.write_slow(offset, value)
     }
 }
 
@@ -442,5 +514,102 @@ impl<const SIZE: usize> FixedMapping<'_, SIZE> {
     #[inline(always)]
     pub fn write64<const OFFSET: usize>(&self, value: u64) {
         self.write::<u64, OFFSET>(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+    use super::*;
+    use crate::vfio::caps::SparseArea;
+    use crate::vfio::region::RegionFlags;
+
+    fn memfd(size: u64) -> OwnedFd {
+        let name = std::ffi::CString::new("mapping-fast-path").unwrap();
+        // SAFETY: a valid name; the result is checked and owned below.
+        let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(raw >= 0);
+        // SAFETY: raw is a fresh descriptor owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: fd is a valid memfd.
+        assert_eq!(unsafe { libc::ftruncate(fd.as_raw_fd(), size as i64) }, 0);
+        fd
+    }
+
+    fn info(size: u64, readable: bool, writable: bool) -> RegionInfo {
+        RegionInfo {
+            index: RegionIndex::BAR0,
+            offset: 0,
+            size,
+            flags: RegionFlags {
+                readable,
+                writable,
+                mmap: true,
+            },
+            sparse_mmap: None,
+            msix_mappable: false,
+            caps: vec![],
+        }
+    }
+
+    #[test]
+    fn odd_sized_region_tail_takes_the_slow_path() {
+        let fd = memfd(8192);
+        let bar = MappedRegion::map(fd.as_fd(), &info(4102, true, true)).unwrap();
+        assert_eq!(bar.fast.read_len, 4096);
+        bar.write16(4100, 0xbeef).unwrap();
+        assert_eq!(bar.read16(4100).unwrap(), 0xbeef);
+        bar.write32(4096, 0x1234_5678).unwrap();
+        assert_eq!(bar.read32(4096).unwrap(), 0x1234_5678);
+        assert!(matches!(
+            bar.read32(4100),
+            Err(AccessError::OutOfBounds { .. })
+        ));
+        assert!(matches!(
+            bar.read64(4096),
+            Err(AccessError::OutOfBounds { .. })
+        ));
+        assert!(matches!(bar.read32(2), Err(AccessError::Unaligned { .. })));
+        assert!(matches!(
+            bar.write64(u64::MAX - 3, 0),
+            Err(AccessError::OutOfBounds { .. })
+        ));
+    }
+
+    #[test]
+    fn flags_gate_the_fast_path() {
+        let fd = memfd(4096);
+        let ro = MappedRegion::map(fd.as_fd(), &info(4096, true, false)).unwrap();
+        assert_eq!((ro.fast.read_len, ro.fast.write_len), (4096, 0));
+        assert!(matches!(
+            ro.write32(0, 1),
+            Err(AccessError::NotWritable { .. })
+        ));
+        assert_eq!(ro.read32(0).unwrap(), 0);
+        let wo = MappedRegion::map(fd.as_fd(), &info(4096, false, true)).unwrap();
+        assert_eq!((wo.fast.read_len, wo.fast.write_len), (0, 4096));
+        assert!(matches!(wo.read32(0), Err(AccessError::NotReadable { .. })));
+        wo.write32(8, 7).unwrap();
+    }
+
+    #[test]
+    fn spans_not_at_zero_use_the_slow_path() {
+        let page = page_size();
+        let fd = memfd(4 * page);
+        let mut sparse = info(4 * page, true, true);
+        sparse.sparse_mmap = Some(vec![SparseArea {
+            offset: page,
+            size: page,
+        }]);
+        let bar = MappedRegion::map(fd.as_fd(), &sparse).unwrap();
+        assert_eq!((bar.fast.read_len, bar.fast.write_len), (0, 0));
+        bar.write32(page + 4, 42).unwrap();
+        assert_eq!(bar.read32(page + 4).unwrap(), 42);
+        assert!(matches!(bar.read32(0), Err(AccessError::NotMapped { .. })));
+        assert!(matches!(
+            bar.read32(2 * page),
+            Err(AccessError::NotMapped { .. })
+        ));
     }
 }

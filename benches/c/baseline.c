@@ -1,0 +1,138 @@
+/*
+ * The C side of the benchmarks: what a C program would write for the same job,
+ * compiled by build.rs with cc and DPDK's own cflags. Every loop takes its trip
+ * count as an argument so that callgrind's cost per iteration is
+ * (cost of n2 iterations - cost of n1 iterations) / (n2 - n1).
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/types.h>
+
+#include <rte_bus.h>
+#include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_lcore.h>
+
+/* Kept out of line (also under LTO) so that callgrind counts each loop by name. */
+#define KERNEL __attribute__((noinline, used))
+
+/* Mapped BAR: volatile loads and stores, constant and varying offsets. */
+KERNEL uint32_t bench_c_read32_const(const volatile uint8_t *base, uint64_t n)
+{
+	uint32_t acc = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+		acc += *(const volatile uint32_t *)(base + 0x40);
+	return acc;
+}
+
+KERNEL uint32_t bench_c_read32_var(const volatile uint8_t *base, uint64_t n)
+{
+	uint32_t acc = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+		acc += *(const volatile uint32_t *)(base + ((i & 63) << 2));
+	return acc;
+}
+
+KERNEL void bench_c_write32_const(volatile uint8_t *base, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		*(volatile uint32_t *)(base + 0x40) = (uint32_t)i;
+}
+
+KERNEL void bench_c_write32_var(volatile uint8_t *base, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		*(volatile uint32_t *)(base + ((i & 63) << 2)) = (uint32_t)i;
+}
+
+/* The pread path: one pread64 per 4-byte register, and one for a bulk range. */
+KERNEL uint32_t bench_c_pread32(int fd, int64_t region_offset, uint64_t n)
+{
+	uint32_t acc = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t v = 0;
+
+		if (pread64(fd, &v, sizeof(v), region_offset + (int64_t)((i & 63) << 2)) != sizeof(v))
+			return 0;
+		acc += v;
+	}
+	return acc;
+}
+
+KERNEL int bench_c_pread_bulk(int fd, int64_t region_offset, uint8_t *buf, size_t len, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (pread64(fd, buf, len, region_offset) != (ssize_t)len)
+			return -1;
+	return 0;
+}
+
+/*
+ * Static inline functions, inlined here as C programs get them. The empty asm
+ * with a memory clobber (a compiler barrier, as the Rust side's compiler_fence)
+ * makes every iteration call the function again instead of hoisting the load.
+ */
+KERNEL uint64_t bench_c_lcore_id(uint64_t n)
+{
+	uint64_t acc = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		acc += rte_lcore_id();
+		__asm__ volatile("" ::: "memory");
+	}
+	return acc;
+}
+
+KERNEL uint64_t bench_c_rdtsc(uint64_t n)
+{
+	uint64_t acc = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		acc += rte_rdtsc();
+		__asm__ volatile("" ::: "memory");
+	}
+	return acc;
+}
+
+/* rte_eal_init exactly as a C program calls it; returns its result. */
+KERNEL int bench_c_eal_init(int argc, char **argv)
+{
+	return rte_eal_init(argc, argv);
+}
+
+/* DPDK's own scan of the PCI tree (re-reads every device's sysfs files). */
+KERNEL int bench_c_bus_scan(void)
+{
+	return rte_bus_scan();
+}
+
+/* Walks DPDK's PCI bus as a C program would; returns the number of devices. */
+KERNEL int bench_c_count_pci(void)
+{
+	struct rte_dev_iterator it;
+	struct rte_device *dev;
+	int count = 0;
+
+	memset(&it, 0, sizeof(it));
+	RTE_DEV_FOREACH(dev, "bus=pci", &it)
+		count++;
+	return count;
+}
+
+KERNEL uint64_t bench_c_pwrite32(int fd, int64_t region_offset, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t v = (uint32_t)i;
+
+		if (pwrite64(fd, &v, sizeof(v), region_offset + (int64_t)((i & 63) << 2)) != sizeof(v))
+			return 0;
+	}
+	return n;
+}

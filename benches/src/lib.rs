@@ -1,0 +1,151 @@
+//! Shared parts of the benchmark programs: the C baseline's functions (built by
+//! `build.rs` from `c/baseline.c`), timing, callgrind instruction counts and the
+//! `RESULT` lines that `tools/bench.sh` collects and `bench-report` turns into
+//! tables and plots.
+//!
+//! A result line is `RESULT<TAB>group<TAB>name<TAB>metric<TAB>value`.
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int};
+use std::process::Command;
+use std::time::Instant;
+
+// The C baseline (c/baseline.c). Pointers are to mappings or buffers the
+// callers keep alive; see each benchmark for the contract it upholds.
+extern "C" {
+    pub fn bench_c_read32_const(base: *const u8, n: u64) -> u32;
+    pub fn bench_c_read32_var(base: *const u8, n: u64) -> u32;
+    pub fn bench_c_write32_const(base: *mut u8, n: u64);
+    pub fn bench_c_write32_var(base: *mut u8, n: u64);
+    pub fn bench_c_pread32(fd: c_int, region_offset: i64, n: u64) -> u32;
+    pub fn bench_c_pwrite32(fd: c_int, region_offset: i64, n: u64) -> u64;
+    pub fn bench_c_pread_bulk(
+        fd: c_int,
+        region_offset: i64,
+        buf: *mut u8,
+        len: usize,
+        n: u64,
+    ) -> c_int;
+    pub fn bench_c_lcore_id(n: u64) -> u64;
+    pub fn bench_c_rdtsc(n: u64) -> u64;
+    pub fn bench_c_eal_init(argc: c_int, argv: *mut *mut c_char) -> c_int;
+    pub fn bench_c_bus_scan() -> c_int;
+    pub fn bench_c_count_pci() -> c_int;
+}
+
+/// Prints one result line for the report.
+pub fn emit(group: &str, name: &str, metric: &str, value: f64) {
+    println!("RESULT\t{group}\t{name}\t{metric}\t{value}");
+}
+
+/// The minimum and the median of `v`.
+pub fn min_median(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[0], v[v.len() / 2])
+}
+
+/// Nanoseconds per iteration of `kernel(n)`, over `rounds` rounds: (min, median).
+pub fn time_per_iter(rounds: usize, n: u64, mut kernel: impl FnMut(u64)) -> (f64, f64) {
+    kernel(n.min(1000)); // warm up: page faults, caches
+    let samples = (0..rounds)
+        .map(|_| {
+            let start = Instant::now();
+            kernel(n);
+            start.elapsed().as_nanos() as f64 / n as f64
+        })
+        .collect();
+    min_median(samples)
+}
+
+/// Whether `valgrind` can be run.
+pub fn have_valgrind() -> bool {
+    Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Inclusive instruction counts (callgrind's `Ir`) of the functions `names`,
+/// for one run of this program under callgrind with `args`.
+fn callgrind_run(args: &[String], names: &[&str]) -> HashMap<String, f64> {
+    let out_file = std::env::temp_dir().join(format!(
+        "dpdk-bench-callgrind.{}.{}",
+        std::process::id(),
+        args.join("_").replace('/', "_")
+    ));
+    let exe = std::env::current_exe().expect("own path");
+    let status = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out_file.display()))
+        .arg(exe)
+        .args(args)
+        .output()
+        .expect("valgrind");
+    assert!(
+        status.status.success(),
+        "callgrind run failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let annotated = Command::new("callgrind_annotate")
+        .args(["--inclusive=yes", "--threshold=100"])
+        .arg(&out_file)
+        .output()
+        .expect("callgrind_annotate");
+    let _ = std::fs::remove_file(&out_file);
+    let text = String::from_utf8_lossy(&annotated.stdout);
+    let mut counts = HashMap::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        let Some((count, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(count) = count.replace(',', "").parse::<f64>() else {
+            continue;
+        };
+        for name in names {
+            let hit = rest.split_whitespace().any(|word| {
+                word.rsplit(':').next() == Some(*name) || word.ends_with(&format!("::{name}"))
+            });
+            if hit && !counts.contains_key(*name) {
+                counts.insert((*name).to_owned(), count);
+            }
+        }
+    }
+    counts
+}
+
+/// Instructions per iteration of each kernel in `names`: this program runs
+/// twice under callgrind, with `args(n1)` and `args(n2)`, each run calling every
+/// kernel once with that trip count; the cost per iteration is the difference
+/// of the kernels' inclusive counts divided by `n2 - n1`, which removes the
+/// calls' and loops' set-up.
+pub fn callgrind_per_iter(
+    args: impl Fn(u64) -> Vec<String>,
+    names: &[&str],
+    n1: u64,
+    n2: u64,
+) -> HashMap<String, f64> {
+    let a = callgrind_run(&args(n1), names);
+    let b = callgrind_run(&args(n2), names);
+    names
+        .iter()
+        .filter_map(|name| {
+            let (x, y) = (a.get(*name)?, b.get(*name)?);
+            Some(((*name).to_owned(), (y - x) / (n2 - n1) as f64))
+        })
+        .collect()
+}
+
+/// Prints a markdown table of `rows` (name, value) with ratios to `rows[0]`.
+pub fn print_table(title: &str, unit: &str, rows: &[(String, f64)]) {
+    let base = rows.first().map_or(1.0, |r| r.1);
+    println!("\n{title}\n");
+    println!(
+        "| variant | {unit} | ratio to {} |",
+        rows.first().map_or("", |r| &r.0)
+    );
+    println!("|---|---:|---:|");
+    for (name, v) in rows {
+        println!("| {name} | {v:.2} | {:.2} |", v / base);
+    }
+}

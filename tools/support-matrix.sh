@@ -29,7 +29,7 @@ debian13=$(line_of "$DPDK_RS_CACHE/trixie-amd64")
 table() {
     echo "| distribution | DPDK | architecture | tested on every CI run |"
     echo "| --- | --- | --- | --- |"
-    echo "| Debian 12 | $host (Debian's packages) | x86_64 | the whole suite: lints, docs, tests, \`static\` feature, fuzzing, VM tests (VFIO, mappings, Rust drivers) |"
+    echo "| Debian 12 | $host (Debian's packages) | x86_64 | the whole suite: lints, docs, tests, bad-input matrix, valgrind and ASan, Miri, \`static\` feature, fuzzing, VM tests (VFIO, mappings, Rust drivers, hot-unplug, non-root, 1000-cycle leaks) |"
     echo "| Debian 12 | $i386 (Debian's packages) | i386 (i686 target) | lints, tests in the i386 tree, VM tests (pread/pwrite path; no mapping API on 32-bit) |"
     echo "| Debian 12 | $host + \`patches/\` | x86_64, i386 | tests against the patched builds, the proofs in the VM |"
     echo "| Debian 13 | $debian13 (Debian's packages) | x86_64 | lints and tests in the Debian 13 tree, VM tests (VFIO, Rust drivers, \`rte_pci_mmio_read\` path) |"

@@ -9,7 +9,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 "$here/setup.sh"
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step's heading says how long the suite has run so far (for CI's budget).
+started=$SECONDS
+step() { printf '\n== %s (at %d s)\n' "$*" $((SECONDS - started)); }
+trap 'printf "\n== done (at %d s)\n" $((SECONDS - started))' EXIT
 i686=(--target i686-unknown-linux-gnu)
 
 step "format, lints and docs"
@@ -20,6 +23,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "tests, x86_64"
 cargo test --workspace
+
+step "memory: valgrind memcheck and AddressSanitizer over the host tests"
+"$here/memcheck.sh"
 
 step "static link: drivers and buses survive (feature static)"
 cargo test -p dpdk -p dpdk-sys --features static
@@ -54,11 +60,17 @@ DPDK_RS_SDK_INCLUDE="$sdk" cargo test -p dpdk-sys --test driver_layout -- --igno
 step "fuzz: every parser of outside input, ${FUZZ_SECONDS:-60} s each"
 "$here/fuzz.sh"
 
+step "Miri over the pure-Rust parts"
+"$here/miri.sh"
+
 step "build script re-runs only when its inputs change"
 "$here/check-noop-rebuild.sh"
 
 step "VM: emulated PCI devices bound to vfio-pci"
 "$here/vm-tests.sh"
+
+step "VM: faults (hot-unplug, 1000-cycle leaks, non-root, non-viable group)"
+"$here/vm-faults.sh"
 
 step "VM: the patch series' proofs on i386"
 "$here/../patches/proof/run.sh"

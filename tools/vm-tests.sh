@@ -87,7 +87,7 @@ TMPDIR=/tmp chroot '$trixie' /tmp/vm_drivers --ignored --test-threads=1 --color 
 GUEST
 cp "$work/guest.sh" "$DPDK_RS_CACHE/vm/last-guest.sh"
 set +e
-"$here/vm/run.sh" --timeout 600 --ivshmem-file "$ivshmem" --root "$tree" --root "$trixie" -- \
+"$here/vm/run.sh" --timeout 1200 --ivshmem-file "$ivshmem" --root "$tree" --root "$trixie" -- \
     "sh $DPDK_RS_CACHE/vm/last-guest.sh" | tee "$work/out.log" | grep -v '^\['
 status=${PIPESTATUS[0]}
 set -e

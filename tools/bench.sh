@@ -13,6 +13,8 @@
 #
 # CARGO_TARGET_DIR is honoured (default: target/); the LTO build and the clean
 # build use their own directories next to it (…-lto, …-clean).
+# The plots' font (DejaVu Sans, Debian package fonts-dejavu-core) is installed
+# with apt-get when it is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
@@ -29,6 +31,19 @@ while (($#)); do
     shift
 done
 target_dir=${CARGO_TARGET_DIR:-$PWD/target}
+
+# bench-report draws the plots' text with DejaVu Sans, read at run time (no
+# font file is in the repository).
+font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+if [[ ! -r $font ]]; then
+    echo "bench: installing fonts-dejavu-core (the plots' font, $font)"
+    if ((EUID == 0)); then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-dejavu-core ||
+            { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-dejavu-core; }
+    else
+        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-dejavu-core
+    fi
+fi
 mkdir -p "$out"
 raw="$out/raw.tsv"
 : >"$raw"

@@ -68,17 +68,39 @@ pub fn have_valgrind() -> bool {
 /// Inclusive instruction counts (callgrind's `Ir`) of the functions `names`,
 /// for one run of this program under callgrind with `args`.
 fn callgrind_run(args: &[String], names: &[&str]) -> HashMap<String, f64> {
+    callgrind_inclusive(args, &[], names, false)
+}
+
+/// Inclusive instruction counts (callgrind's `Ir`) of the functions `names`,
+/// for one run of this program under callgrind with `args` and the extra
+/// environment `envs`. With `only_names`, callgrind collects inside those
+/// functions only (`--toggle-collect`), which leaves their inclusive counts
+/// as they are and skips the rest of the program (start-up, set-up).
+pub fn callgrind_inclusive(
+    args: &[String],
+    envs: &[(&str, &std::ffi::OsStr)],
+    names: &[&str],
+    only_names: bool,
+) -> HashMap<String, f64> {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let out_file = std::env::temp_dir().join(format!(
-        "dpdk-bench-callgrind.{}.{}",
+        "dpdk-bench-callgrind.{}.{}.{}",
         std::process::id(),
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         args.join("_").replace('/', "_")
     ));
     let exe = std::env::current_exe().expect("own path");
-    let status = Command::new("valgrind")
+    let mut command = Command::new("valgrind");
+    command
         .arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", out_file.display()))
+        .arg(format!("--callgrind-out-file={}", out_file.display()));
+    if only_names {
+        command.args(names.iter().map(|n| format!("--toggle-collect={n}")));
+    }
+    let status = command
         .arg(exe)
         .args(args)
+        .envs(envs.iter().copied())
         .output()
         .expect("valgrind");
     assert!(

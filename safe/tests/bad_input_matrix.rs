@@ -16,7 +16,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use common::{base_builder, is_child, run_child};
+use common::{base_builder, is_child, plain_region, run_child};
 use dpdk_safe::eal::{EalBuilder, EalError};
 use dpdk_safe::pci::address::AddressErrorKind;
 use dpdk_safe::pci::{
@@ -26,8 +26,8 @@ use dpdk_safe::testing::{FakeDevice, FakePciTree, FLAGS_MEM32};
 use dpdk_safe::vfio::caps::parse_region_caps;
 use dpdk_safe::vfio::region::{parse_region_info, region_info};
 use dpdk_safe::vfio::{
-    AccessError, BadBarIndex, CapChainError, OpenError, RegionFlags, RegionIndex, RegionInfo,
-    RegionInfoError, RegionIo, Registers,
+    AccessError, BadBarIndex, CapChainError, OpenError, RegionIndex, RegionInfo, RegionInfoError,
+    RegionIo, Registers,
 };
 
 /// Prefix of the line each recorded case prints (parsed from children's output).
@@ -283,29 +283,7 @@ fn eal_argument_cases(m: &mut Matrix) {
 // ---------------------------------------------------------------- region access over files
 
 fn region(size: u64, readable: bool, writable: bool) -> RegionInfo {
-    region_at(RegionIndex::BAR2, 0, size, readable, writable)
-}
-
-fn region_at(
-    index: RegionIndex,
-    offset: u64,
-    size: u64,
-    readable: bool,
-    writable: bool,
-) -> RegionInfo {
-    RegionInfo {
-        index,
-        offset,
-        size,
-        flags: RegionFlags {
-            readable,
-            writable,
-            mmap: false,
-        },
-        sparse_mmap: None,
-        msix_mappable: false,
-        caps: vec![],
-    }
+    plain_region(RegionIndex::BAR2, 0, size, readable, writable)
 }
 
 /// An unlinked temporary file of `len` bytes.
@@ -460,7 +438,7 @@ fn region_io_cases(m: &mut Matrix) {
     );
     let read_only = RegionIo::new(
         file.as_fd(),
-        region_at(RegionIndex::Rom, 0, 256, true, false),
+        plain_region(RegionIndex::Rom, 0, 256, true, false),
     );
     exact!(
         m,
@@ -483,7 +461,7 @@ fn region_io_cases(m: &mut Matrix) {
     // Region offset + access offset beyond what off64_t can hold.
     let far = RegionIo::new(
         file.as_fd(),
-        region_at(RegionIndex::Config, 1 << 63, 256, true, true),
+        plain_region(RegionIndex::Config, 1 << 63, 256, true, true),
     );
     exact!(
         m,
@@ -498,7 +476,7 @@ fn region_io_cases(m: &mut Matrix) {
     );
     let wrap = RegionIo::new(
         file.as_fd(),
-        region_at(RegionIndex::Vga, u64::MAX - 1, 256, true, true),
+        plain_region(RegionIndex::Vga, u64::MAX - 1, 256, true, true),
     );
     exact!(
         m,
@@ -511,7 +489,7 @@ fn region_io_cases(m: &mut Matrix) {
     // The file ends before the region does: the device answered short.
     let beyond = RegionIo::new(
         file.as_fd(),
-        region_at(RegionIndex::Other(9), 8192, 256, true, true),
+        plain_region(RegionIndex::Other(9), 8192, 256, true, true),
     );
     exact!(
         m,
@@ -561,7 +539,7 @@ fn mapping_cases(m: &mut Matrix) {
     let file = temp_file(4 * 4096);
     let all_of_it = std::iter::once(0..4096).collect::<Vec<_>>();
     let mappable = |size: u64, sparse: Option<Vec<SparseArea>>| RegionInfo {
-        flags: RegionFlags {
+        flags: dpdk_safe::vfio::RegionFlags {
             readable: true,
             writable: true,
             mmap: true,
@@ -654,7 +632,7 @@ fn mapping_cases(m: &mut Matrix) {
         "BAR2: 0x0..+0x2000 is outside the mapped areas; use the pread/pwrite path (VfioDevice::region)"
     );
     let ro_info = RegionInfo {
-        flags: RegionFlags {
+        flags: dpdk_safe::vfio::RegionFlags {
             readable: true,
             writable: false,
             mmap: true,

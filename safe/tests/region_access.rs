@@ -1,30 +1,21 @@
 //! `pread64`/`pwrite64` register access over a regular file standing in for a
 //! VFIO device fd: the same calls, offsets and checks, on every target.
 
+mod common;
+
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 
-use dpdk_safe::vfio::{AccessError, RegionFlags, RegionIndex, RegionInfo, RegionIo, Registers};
+use common::plain_region;
+use dpdk_safe::vfio::{AccessError, RegionIndex, RegionInfo, RegionIo, Registers};
 
 /// BAR5's offset on vfio-pci (5 << 40) does not fit a sparse file on every
 /// filesystem; 5 << 32 still needs 64-bit file offsets, which is the point.
 const FAR: u64 = 5 << 32;
 
 fn info(offset: u64, size: u64, readable: bool, writable: bool) -> RegionInfo {
-    RegionInfo {
-        index: RegionIndex::BAR2,
-        offset,
-        size,
-        flags: RegionFlags {
-            readable,
-            writable,
-            mmap: false,
-        },
-        sparse_mmap: None,
-        msix_mappable: false,
-        caps: vec![],
-    }
+    plain_region(RegionIndex::BAR2, offset, size, readable, writable)
 }
 
 fn sparse_file(offset: u64, contents: &[u8]) -> File {

@@ -20,10 +20,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{base_builder, is_child};
+use common::{base_builder, child_command, is_child};
 use dpdk_safe::eal::{Eal, EalBuilder};
 use dpdk_safe::pci::PciAddress;
 use dpdk_safe::vfio::{OpenError, RegionIndex, RegionIo, Registers};
@@ -72,29 +72,10 @@ fn in_vm_process(name: &str, wrapper: &[&str], envs: &[(&str, &str)], body: impl
         println!("skipped {name}: needs the test VM with its fault devices (tools/vm-faults.sh sets {VM_VAR})");
         return;
     }
-    let exe = std::env::current_exe().expect("test binary path");
-    let mut cmd = match wrapper.split_first() {
-        Some((program, args)) => {
-            let mut cmd = Command::new(program);
-            cmd.args(args).arg(&exe);
-            cmd
-        }
-        None => Command::new(&exe),
-    };
-    cmd.args([
-        name,
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-        "--include-ignored",
-        "--color",
-        "never",
-    ])
-    .env("DPDK_RS_TEST_CHILD", name)
-    .env("SYSFS_PCI_DEVICES", "/sys/bus/pci/devices")
-    .env("RUST_BACKTRACE", "0")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    let mut cmd = child_command(name, wrapper);
+    cmd.env("SYSFS_PCI_DEVICES", "/sys/bus/pci/devices")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in envs {
         cmd.env(k, v);
     }

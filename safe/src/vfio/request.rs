@@ -194,13 +194,24 @@ impl<'dev> RemovalRequests<'dev> {
             },
             fd,
         };
-        // SAFETY: VFIO_DEVICE_SET_IRQS reads argsz bytes: the header and the one
-        // descriptor of the live local `set` (layout checked at compile time).
+        // SAFETY: argsz covers the header and the one descriptor of `set`
+        // (layout checked at compile time).
+        unsafe { self.set_irqs(&mut set) }
+    }
+
+    /// VFIO_DEVICE_SET_IRQS on the device.
+    ///
+    /// # Safety
+    /// `arg` starts with a `vfio_irq_set` whose `argsz` is at most
+    /// `size_of::<T>()`: the kernel reads that many bytes of `arg`.
+    unsafe fn set_irqs<T>(&self, arg: &mut T) -> io::Result<()> {
+        // SAFETY: `arg` is live and readable for argsz bytes (the caller's
+        // contract); the kernel only reads it.
         let ret = unsafe {
             libc::ioctl(
                 self.device.as_raw_fd(),
                 dpdk_sys::dpdk_shim_vfio_ioctl_set_irqs() as _,
-                &mut set,
+                arg as *mut T,
             )
         };
         if ret < 0 {
@@ -274,20 +285,8 @@ impl<'dev> RemovalRequests<'dev> {
             count: 1,
             ..Default::default()
         };
-        // SAFETY: VFIO_DEVICE_SET_IRQS with DATA_NONE reads the argsz-byte header,
-        // the live local `set`.
-        let ret = unsafe {
-            libc::ioctl(
-                self.device.as_raw_fd(),
-                dpdk_sys::dpdk_shim_vfio_ioctl_set_irqs() as _,
-                &mut set,
-            )
-        };
-        if ret < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        // SAFETY: with DATA_NONE the kernel reads the argsz-byte header: `set`.
+        unsafe { self.set_irqs(&mut set) }
     }
 
     /// Reads the eventfd's counter, if it is non-zero, into `signals`.

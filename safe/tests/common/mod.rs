@@ -13,14 +13,24 @@ pub fn is_child(name: &str) -> bool {
     std::env::var(CHILD_VAR).is_ok_and(|v| v == name)
 }
 
-/// Re-runs this test binary for test `name` alone, with extra environment.
-/// The child must never see the host's PCI bus: callers pass a fake tree or use
-/// `--no-pci`; `SYSFS_PCI_DEVICES` defaults to an empty directory here.
-pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
+/// The command that re-runs this test binary for test `name` alone, started
+/// through `wrapper` (a program and its arguments, to which the binary's path
+/// is appended: `chroot DIR`, `setpriv ...`) when one is given.
+/// `SYSFS_PCI_DEVICES` defaults to an empty directory: the child must never see
+/// the host's PCI bus, so callers pass a fake tree, use `--no-pci`, or run in the
+/// test VM.
+pub fn child_command(name: &str, wrapper: &[&str]) -> Command {
     let exe = std::env::current_exe().expect("test binary path");
     let empty = std::env::temp_dir().join("dpdk-rs-empty-pci-tree");
     std::fs::create_dir_all(&empty).unwrap();
-    let mut cmd = Command::new(exe);
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(&exe);
+            cmd
+        }
+        None => Command::new(&exe),
+    };
     cmd.args([
         name,
         "--exact",
@@ -33,6 +43,12 @@ pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
     .env(CHILD_VAR, name)
     .env("SYSFS_PCI_DEVICES", &empty)
     .env("RUST_BACKTRACE", "0");
+    cmd
+}
+
+/// Re-runs this test binary for test `name` alone, with extra environment.
+pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
+    let mut cmd = child_command(name, &[]);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -83,4 +99,28 @@ pub fn in_vm_child(name: &str, body: impl FnOnce()) {
         out.status.success() && text.contains("1 passed"),
         "child {name} failed"
     );
+}
+
+/// A region that is neither mappable nor sparse, as the kernel would describe
+/// one at `offset` in the device file: for register access over plain files.
+pub fn plain_region(
+    index: dpdk_safe::vfio::RegionIndex,
+    offset: u64,
+    size: u64,
+    readable: bool,
+    writable: bool,
+) -> dpdk_safe::vfio::RegionInfo {
+    dpdk_safe::vfio::RegionInfo {
+        index,
+        offset,
+        size,
+        flags: dpdk_safe::vfio::RegionFlags {
+            readable,
+            writable,
+            mmap: false,
+        },
+        sparse_mmap: None,
+        msix_mappable: false,
+        caps: vec![],
+    }
 }

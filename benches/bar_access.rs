@@ -7,10 +7,17 @@
 //! * `cargo bench -p dpdk-benches --bench bar_access`: on the host, over a memfd
 //!   standing in for a VFIO device fd; time per access, and instructions per
 //!   access from callgrind when valgrind is installed.
-//! * `--vm` (run by `tools/bench.sh --vm` in the QEMU VM): over ivshmem's BAR2.
+//! * `--vm` (run by `tools/bench.sh --vm` in the QEMU VM): over ivshmem's BAR2;
+//!   time per access, and for the mapped path instructions per access from
+//!   callgrind when valgrind runs in the guest.
 //! * `--kernels KIND N`: runs every kernel of KIND once with trip count N; what
 //!   the callgrind runs execute.
+//! * `--vm-kernels mapped N1 N2`: the mapped kernels over ivshmem's BAR2 in the
+//!   VM (the EAL started, the device opened and BAR2 mapped as in `--vm`), each
+//!   once with N1, then `bench_vm_second_pass`, then each once with N2; what the
+//!   VM's one callgrind run executes.
 
+use std::collections::HashMap;
 use std::hint::black_box;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -279,9 +286,54 @@ fn bulk_kernels<'a>(io: &'a RegionIo<'_>, fd: BorrowedFd<'a>) -> Vec<Kernel<'a>>
     ]
 }
 
+/// The symbols of `kernels`, for callgrind.
+fn symbols(kernels: &[Kernel<'_>]) -> Vec<&'static str> {
+    kernels.iter().map(|k| k.symbol).collect()
+}
+
+/// Trip counts of the callgrind runs: small enough for callgrind, the same
+/// ratio for every kind.
+fn trip_counts(kind: &str) -> (u64, u64) {
+    match kind {
+        "mapped" => (1000, 21000),
+        "pread" => (100, 2100),
+        _ => (2, 42),
+    }
+}
+
+/// Instructions per access of the kernels `symbols` of `kind` on the host,
+/// when valgrind runs: this program runs twice under callgrind as
+/// `--kernels KIND N`, with two trip counts.
+fn ir_per_access(kind: &str, symbols: &[&str]) -> Option<HashMap<String, f64>> {
+    if !have_valgrind() {
+        return None;
+    }
+    let (n1, n2) = trip_counts(kind);
+    Some(callgrind_per_iter(
+        |n| vec!["--kernels".into(), kind.into(), n.to_string()],
+        symbols,
+        n1,
+        n2,
+    ))
+}
+
+/// Marks the second pass of `--vm-kernels`: callgrind dumps its counts on
+/// entering it.
+#[no_mangle]
+#[inline(never)]
+pub fn bench_vm_second_pass() {
+    black_box(0u8);
+}
+
 /// Times every kernel (ns per access: min and median of ROUNDS rounds of
-/// `n`), then, when valgrind is there, counts instructions per access.
-fn measure(group: &str, title: &str, kind: &str, kernels: &[Kernel<'_>], n: u64) {
+/// `n`), then prints the instructions per access `ir` (callgrind), if any.
+fn measure(
+    group: &str,
+    title: &str,
+    kernels: &[Kernel<'_>],
+    n: u64,
+    ir: Option<HashMap<String, f64>>,
+) {
     // Rounds interleave the kernels, so that a burst of load from elsewhere on
     // the machine hits C and Rust alike.
     let mut samples = vec![Vec::new(); kernels.len()];
@@ -299,20 +351,7 @@ fn measure(group: &str, title: &str, kind: &str, kernels: &[Kernel<'_>], n: u64)
         rows.push((name, min));
     }
     print_table(title, "ns/access (min)", &rows);
-    if group.starts_with("host") && have_valgrind() {
-        // Trip counts small enough for callgrind, the same ratio for every kind.
-        let (n1, n2) = match kind {
-            "mapped" => (1000, 21000),
-            "pread" => (100, 2100),
-            _ => (2, 42),
-        };
-        let symbols: Vec<&str> = kernels.iter().map(|k| k.symbol).collect();
-        let counts = callgrind_per_iter(
-            |n| vec!["--kernels".into(), kind.into(), n.to_string()],
-            &symbols,
-            n1,
-            n2,
-        );
+    if let Some(counts) = ir {
         let mut rows = Vec::new();
         for k in kernels {
             let name = format!("{}|{}", k.op, k.variant);
@@ -389,31 +428,39 @@ fn host() {
     {
         let bar = dpdk::vfio::MappedRegion::map(fd.as_fd(), &info).unwrap();
         let fixed = bar.fixed::<256>().unwrap();
+        let kernels = mapped_kernels(&bar, &fixed);
+        let ir = ir_per_access("mapped", &symbols(&kernels));
         measure(
             "host_mapped",
             "host, memfd mapping: per access",
-            "mapped",
-            &mapped_kernels(&bar, &fixed),
+            &kernels,
             10_000_000,
+            ir,
         );
     }
+    let kernels = pread_kernels(&io, fd.as_fd());
+    let ir = ir_per_access("pread", &symbols(&kernels));
     measure(
         "host_pread",
         "host, memfd: pread/pwrite per register",
-        "pread",
-        &pread_kernels(&io, fd.as_fd()),
+        &kernels,
         200_000,
+        ir,
     );
+    let kernels = bulk_kernels(&io, fd.as_fd());
+    let ir = ir_per_access("bulk", &symbols(&kernels));
     measure(
         "host_bulk",
         "host, memfd: 64 KiB pread (per call)",
-        "bulk",
-        &bulk_kernels(&io, fd.as_fd()),
+        &kernels,
         2_000,
+        ir,
     );
 }
 
-fn vm() {
+/// Starts the EAL for ivshmem (0000:00:04.0) in the VM, opens it through VFIO
+/// and calls `f` with it.
+fn with_ivshmem(f: impl FnOnce(&dpdk::vfio::VfioDevice<'_>)) {
     use dpdk::eal::{Eal, LogLevel};
     let ivshmem = "0000:00:04.0".parse().unwrap();
     let eal = Eal::builder()
@@ -424,39 +471,126 @@ fn vm() {
         .init()
         .unwrap();
     let dev = eal.vfio_open(ivshmem).unwrap();
-    let io = dev.region(RegionIndex::BAR2).unwrap();
+    f(&dev);
+}
+
+/// The symbols of the mapped kernels (built over a memfd mapping, for their
+/// names only).
+#[cfg(target_pointer_width = "64")]
+fn mapped_symbols() -> Vec<&'static str> {
+    let fd = memfd();
+    let bar = dpdk::vfio::MappedRegion::map(fd.as_fd(), &host_info()).unwrap();
+    let fixed = bar.fixed::<256>().unwrap();
+    let kernels = mapped_kernels(&bar, &fixed);
+    symbols(&kernels)
+}
+
+/// The VM's callgrind run (`--vm-kernels mapped N1 N2`): every mapped kernel
+/// once with trip count `n1` over ivshmem's BAR2, then `bench_vm_second_pass`,
+/// then every kernel once with `n2`. One run, not one per trip count: under
+/// QEMU's emulation the EAL's start under valgrind takes minutes.
+fn vm_kernels_only(kind: &str, n1: u64, n2: u64) {
+    assert_eq!(kind, "mapped", "--vm-kernels: only the mapped kernels");
     #[cfg(target_pointer_width = "64")]
-    {
+    with_ivshmem(|dev| {
         let bar = dev.map_bar(RegionIndex::BAR2).unwrap();
         let fixed = bar.fixed::<256>().unwrap();
-        measure(
-            "vm_mapped",
-            "VM, ivshmem BAR2 mapping: per access",
-            "mapped",
-            &mapped_kernels(&bar, &fixed),
-            1_000_000,
-        );
+        let kernels = mapped_kernels(&bar, &fixed);
+        for k in &kernels {
+            (k.run)(n1);
+        }
+        // Called through an opaque pointer, so that the call stays.
+        black_box(bench_vm_second_pass as fn())();
+        for k in &kernels {
+            (k.run)(n2);
+        }
+    });
+    #[cfg(not(target_pointer_width = "64"))]
+    let _ = (n1, n2);
+}
+
+/// Instructions per access of the mapped kernels over ivshmem's BAR2 in the
+/// VM, when valgrind runs: one callgrind run of `--vm-kernels mapped N1 N2`.
+#[cfg(target_pointer_width = "64")]
+fn vm_ir_per_access() -> Option<HashMap<String, f64>> {
+    if !have_valgrind() {
+        return None;
     }
-    measure(
-        "vm_pread",
-        "VM, ivshmem BAR2: pread/pwrite per register",
-        "pread",
-        &pread_kernels(&io, dev.as_fd()),
-        20_000,
-    );
-    measure(
-        "vm_bulk",
-        "VM, ivshmem BAR2: 64 KiB pread (per call)",
-        "bulk",
-        &bulk_kernels(&io, dev.as_fd()),
-        200,
-    );
+    let (n1, n2) = trip_counts("mapped");
+    let args = ["--vm-kernels", "mapped", &n1.to_string(), &n2.to_string()].map(String::from);
+    Some(callgrind_per_iter_one_run(
+        &args,
+        &mapped_symbols(),
+        "bench_vm_second_pass",
+        n1,
+        n2,
+    ))
+}
+
+fn vm() {
+    // Instructions per access of the mapped kernels over BAR2, first: the
+    // callgrind run is a child process that start their own EAL and open the
+    // device, which only one process at a time can hold. A failed run (valgrind
+    // not working in the guest) leaves the times.
+    #[cfg(target_pointer_width = "64")]
+    let ir = {
+        let started = std::time::Instant::now();
+        match std::panic::catch_unwind(vm_ir_per_access) {
+            Ok(ir) => {
+                if ir.is_some() {
+                    println!(
+                        "vm: callgrind run of the mapped kernels: {:.0} s",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                ir
+            }
+            Err(_) => {
+                println!("vm: callgrind run of the mapped kernels failed; times only");
+                None
+            }
+        }
+    };
+    with_ivshmem(|dev| {
+        let io = dev.region(RegionIndex::BAR2).unwrap();
+        #[cfg(target_pointer_width = "64")]
+        {
+            let bar = dev.map_bar(RegionIndex::BAR2).unwrap();
+            let fixed = bar.fixed::<256>().unwrap();
+            measure(
+                "vm_mapped",
+                "VM, ivshmem BAR2 mapping: per access",
+                &mapped_kernels(&bar, &fixed),
+                1_000_000,
+                ir,
+            );
+        }
+        measure(
+            "vm_pread",
+            "VM, ivshmem BAR2: pread/pwrite per register",
+            &pread_kernels(&io, dev.as_fd()),
+            20_000,
+            None,
+        );
+        measure(
+            "vm_bulk",
+            "VM, ivshmem BAR2: 64 KiB pread (per call)",
+            &bulk_kernels(&io, dev.as_fd()),
+            200,
+            None,
+        );
+    });
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("--kernels") => kernels_only(&args[2], args[3].parse().expect("trip count")),
+        Some("--vm-kernels") => vm_kernels_only(
+            &args[2],
+            args[3].parse().expect("trip count"),
+            args[4].parse().expect("trip count"),
+        ),
         Some("--vm") => vm(),
         _ => host(),
     }

@@ -291,6 +291,13 @@ fn markdown(r: &Results) -> String {
         if !r.names(group).is_empty() {
             let _ = writeln!(out, "\n## {title}\n");
             access_table(r, group, &mut out);
+            if group == "vm_mapped"
+                && r.names(group)
+                    .iter()
+                    .any(|n| r.get(group, n, "ir").is_some())
+            {
+                out.push_str("Ir in the VM: valgrind's callgrind in the guest (QEMU TCG), on the same BAR2 mapping through VFIO; one run of `bar_access --vm-kernels mapped N1 N2` (each kernel with N1, then with N2, counted apart by `--dump-before`, only the kernels collected), per access (Ir(N2) − Ir(N1)) / (N2 − N1). Instructions do not depend on the emulation: compare them with the host's.\n");
+            }
         }
     }
     if let Some(asm) = r.notes.get("asm") {

@@ -7,6 +7,11 @@
 #
 # --raw (used by tools/bench.sh): x86_64 only, and the RESULT lines are kept
 # for bench-report.
+#
+# On x86_64, bar_access --vm also counts the mapped kernels' instructions per
+# access with valgrind's callgrind in the guest (the host's valgrind, over 9p;
+# one run, ~2.5 min of the ~4.5 min); the whole run stays well inside
+# run.sh's --timeout below.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."

@@ -66,12 +66,6 @@ pub fn have_valgrind() -> bool {
 }
 
 /// Inclusive instruction counts (callgrind's `Ir`) of the functions `names`,
-/// for one run of this program under callgrind with `args`.
-fn callgrind_run(args: &[String], names: &[&str]) -> HashMap<String, f64> {
-    callgrind_inclusive(args, &[], names, false)
-}
-
-/// Inclusive instruction counts (callgrind's `Ir`) of the functions `names`,
 /// for one run of this program under callgrind with `args` and the extra
 /// environment `envs`. With `only_names`, callgrind collects inside those
 /// functions only (`--toggle-collect`), which leaves their inclusive counts
@@ -82,6 +76,21 @@ pub fn callgrind_inclusive(
     names: &[&str],
     only_names: bool,
 ) -> HashMap<String, f64> {
+    callgrind_dumps(args, envs, names, only_names, None)
+        .pop()
+        .expect("one profile")
+}
+
+/// [`callgrind_inclusive`], and with `dump_before`, callgrind also dumps (and
+/// zeroes) its counts each time the program enters that function
+/// (`--dump-before`): the counts of every part, in order.
+fn callgrind_dumps(
+    args: &[String],
+    envs: &[(&str, &std::ffi::OsStr)],
+    names: &[&str],
+    only_names: bool,
+    dump_before: Option<&str>,
+) -> Vec<HashMap<String, f64>> {
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let out_file = std::env::temp_dir().join(format!(
         "dpdk-bench-callgrind.{}.{}.{}",
@@ -97,6 +106,9 @@ pub fn callgrind_inclusive(
     if only_names {
         command.args(names.iter().map(|n| format!("--toggle-collect={n}")));
     }
+    if let Some(marker) = dump_before {
+        command.arg(format!("--dump-before={marker}"));
+    }
     let status = command
         .arg(exe)
         .args(args)
@@ -108,12 +120,29 @@ pub fn callgrind_inclusive(
         "callgrind run failed: {}",
         String::from_utf8_lossy(&status.stderr)
     );
+    // Dumps are OUT.1, OUT.2, ..., the rest of the run OUT.
+    let mut files: Vec<std::path::PathBuf> = (1..)
+        .map(|i| std::path::PathBuf::from(format!("{}.{i}", out_file.display())))
+        .take_while(|f| f.exists())
+        .collect();
+    files.push(out_file);
+    files
+        .iter()
+        .map(|file| {
+            let counts = annotated_counts(file, names);
+            let _ = std::fs::remove_file(file);
+            counts
+        })
+        .collect()
+}
+
+/// The inclusive counts of `names` in the callgrind profile `file`.
+fn annotated_counts(file: &std::path::Path, names: &[&str]) -> HashMap<String, f64> {
     let annotated = Command::new("callgrind_annotate")
         .args(["--inclusive=yes", "--threshold=100"])
-        .arg(&out_file)
+        .arg(file)
         .output()
         .expect("callgrind_annotate");
-    let _ = std::fs::remove_file(&out_file);
     let text = String::from_utf8_lossy(&annotated.stdout);
     let mut counts = HashMap::new();
     for line in text.lines() {
@@ -147,8 +176,38 @@ pub fn callgrind_per_iter(
     n1: u64,
     n2: u64,
 ) -> HashMap<String, f64> {
-    let a = callgrind_run(&args(n1), names);
-    let b = callgrind_run(&args(n2), names);
+    let a = callgrind_inclusive(&args(n1), &[], names, false);
+    let b = callgrind_inclusive(&args(n2), &[], names, false);
+    names
+        .iter()
+        .filter_map(|name| {
+            let (x, y) = (a.get(*name)?, b.get(*name)?);
+            Some(((*name).to_owned(), (y - x) / (n2 - n1) as f64))
+        })
+        .collect()
+}
+
+/// [`callgrind_per_iter`] from one run of this program under callgrind with
+/// `args`, which runs every kernel once with trip count `n1`, then calls the
+/// function `marker`, then runs every kernel once with `n2`: callgrind dumps
+/// its counts on entering `marker` (`--dump-before`), so the two parts are
+/// counted apart. Collects inside the kernels only (`--toggle-collect`). Half
+/// the set-up of two runs, for when the set-up is slow (an EAL start under
+/// valgrind under QEMU's emulation).
+pub fn callgrind_per_iter_one_run(
+    args: &[String],
+    names: &[&str],
+    marker: &str,
+    n1: u64,
+    n2: u64,
+) -> HashMap<String, f64> {
+    let parts = callgrind_dumps(args, &[], names, true, Some(marker));
+    assert_eq!(
+        parts.len(),
+        2,
+        "callgrind: one dump before {marker}, then the rest"
+    );
+    let (a, b) = (&parts[0], &parts[1]);
     names
         .iter()
         .filter_map(|name| {

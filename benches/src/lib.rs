@@ -178,13 +178,7 @@ pub fn callgrind_per_iter(
 ) -> HashMap<String, f64> {
     let a = callgrind_inclusive(&args(n1), &[], names, false);
     let b = callgrind_inclusive(&args(n2), &[], names, false);
-    names
-        .iter()
-        .filter_map(|name| {
-            let (x, y) = (a.get(*name)?, b.get(*name)?);
-            Some(((*name).to_owned(), (y - x) / (n2 - n1) as f64))
-        })
-        .collect()
+    per_iter(&a, &b, names, n1, n2)
 }
 
 /// [`callgrind_per_iter`] from one run of this program under callgrind with
@@ -208,6 +202,18 @@ pub fn callgrind_per_iter_one_run(
         "callgrind: one dump before {marker}, then the rest"
     );
     let (a, b) = (&parts[0], &parts[1]);
+    per_iter(a, b, names, n1, n2)
+}
+
+/// Instructions per iteration of each kernel in `names`, from its counts with
+/// trip counts `n1` (in `a`) and `n2` (in `b`): set-up and call cost cancel out.
+fn per_iter(
+    a: &HashMap<String, f64>,
+    b: &HashMap<String, f64>,
+    names: &[&str],
+    n1: u64,
+    n2: u64,
+) -> HashMap<String, f64> {
     names
         .iter()
         .filter_map(|name| {

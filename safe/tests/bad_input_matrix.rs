@@ -1338,6 +1338,15 @@ mod probe_driver {
             let r = config.read32(2);
             let ok = matches!(r, Err(AccessError::Unaligned { .. }));
             out.push((format!("config-read32-unaligned {at}"), ok, msg(&r)));
+            // In bounds and aligned, but DPDK opened no device file: its config
+            // calls would read stdin.
+            let r = config.read32(0);
+            let ok = matches!(r, Err(AccessError::Io { .. }));
+            out.push((
+                format!("config-read32-without-device-file {at}"),
+                ok,
+                msg(&r),
+            ));
             let r = device.bar_registers(6).map(|_| ());
             let ok = matches!(r, Err(DpdkBarError::NoSuchBar(6)));
             out.push((format!("bar-registers-index-6 {at}"), ok, msg(&r)));
@@ -1401,6 +1410,11 @@ mod probe_driver {
             (
                 "config-read32-unaligned",
                 "config space: 4-byte access at 0x2 is not 4-byte aligned",
+            ),
+            (
+                "config-read32-without-device-file",
+                "config space: read at 0x0 failed: DPDK opened no device file for it: register \
+                 the driver with DriverFlags::NEED_MAPPING to reach config space through DPDK",
             ),
             (
                 "bar-registers-index-6",

@@ -63,9 +63,12 @@ struct Backend<'a> {
 impl<'a> DpdkBar<'a> {
     /// # Safety
     /// `device` is a device DPDK probed, live and unchanged for `'a`.
+    /// `opened`: whether DPDK opened the device's file (a driver with
+    /// `NEED_MAPPING`); without it there is nothing to reach the BAR through.
     pub(crate) unsafe fn new(
         device: &'a sdk::rte_pci_device,
         index: u8,
+        opened: bool,
         address: impl Fn() -> String,
     ) -> Result<Self, DpdkBarError> {
         let region =
@@ -77,13 +80,7 @@ impl<'a> DpdkBar<'a> {
                 index,
             });
         }
-        // Without NEED_MAPPING DPDK never opens the device (its interrupt
-        // handle's fd stays 0, and DPDK's own mmio calls would use stdin).
-        // SAFETY: DPDK sets `driver` to the live driver before calling its probe
-        // and keeps it until remove; a NULL pointer is checked first.
-        let mapped = !device.driver.is_null()
-            && unsafe { (*device.driver).drv_flags } & sdk::RTE_PCI_DRV_NEED_MAPPING != 0;
-        if !mapped {
+        if !opened {
             return Err(DpdkBarError::NoDeviceFile { address: address() });
         }
         Backend::open(device, region, size, address)

@@ -503,6 +503,16 @@ impl ProbedDevice<'_> {
         unsafe { &*self.raw }
     }
 
+    /// Whether DPDK opened the device's file (VFIO or UIO), which its config
+    /// and BAR calls go through: only for drivers with `NEED_MAPPING`. Without
+    /// it the interrupt handle's fd is still 0 and DPDK would use stdin.
+    pub(crate) fn opened_by_dpdk(&self) -> bool {
+        let driver = self.device().driver;
+        // SAFETY: DPDK sets `driver` to the live driver before calling its probe
+        // and keeps it until remove; NULL is checked first.
+        !driver.is_null() && unsafe { (*driver).drv_flags } & sdk::RTE_PCI_DRV_NEED_MAPPING != 0
+    }
+
     pub fn address(&self) -> PciAddress {
         let a = self.device().addr;
         PciAddress::new(a.domain, a.bus, a.devid, a.function).unwrap_or_else(|_| {
@@ -585,7 +595,11 @@ impl ProbedDevice<'_> {
     pub fn bar_registers(&self, index: u8) -> Result<DpdkBar<'_>, DpdkBarError> {
         // SAFETY: the device is live and unchanged for this callback, which the
         // returned value cannot outlive (it borrows self).
-        unsafe { DpdkBar::new(self.device(), index, || self.address().to_string()) }
+        unsafe {
+            DpdkBar::new(self.device(), index, self.opened_by_dpdk(), || {
+                self.address().to_string()
+            })
+        }
     }
 
     /// Config space through DPDK (`rte_pci_read_config`), on every target.
@@ -604,7 +618,12 @@ pub struct DpdkConfig<'a> {
 const CONFIG_SIZE: u64 = 4096;
 
 impl DpdkConfig<'_> {
-    fn span(&self, offset: u64, width: u64) -> Result<dpdk_sys::off_t, AccessError> {
+    fn span(
+        &self,
+        op: &'static str,
+        offset: u64,
+        width: u64,
+    ) -> Result<dpdk_sys::off_t, AccessError> {
         let region = RegionIndex::Config;
         if offset
             .checked_add(width)
@@ -622,6 +641,17 @@ impl DpdkConfig<'_> {
                 region,
                 offset,
                 width,
+            });
+        }
+        if !self.device.opened_by_dpdk() {
+            return Err(AccessError::Io {
+                region,
+                op,
+                offset,
+                source: std::io::Error::other(
+                    "DPDK opened no device file for it: register the driver with \
+                     DriverFlags::NEED_MAPPING to reach config space through DPDK",
+                ),
             });
         }
         dpdk_sys::off_t::try_from(offset)
@@ -646,7 +676,7 @@ fn whole(op: &'static str, offset: u64, done: i32, wanted: usize) -> Result<(), 
 
 impl Registers for DpdkConfig<'_> {
     fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
-        let at = self.span(offset, T::WIDTH as u64)?;
+        let at = self.span("read", offset, T::WIDTH as u64)?;
         let mut buf = [0u8; 8];
         // SAFETY: the device is live for the callback; buf holds T::WIDTH bytes.
         let n = unsafe {
@@ -662,7 +692,7 @@ impl Registers for DpdkConfig<'_> {
     }
 
     fn write<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError> {
-        let at = self.span(offset, T::WIDTH as u64)?;
+        let at = self.span("write", offset, T::WIDTH as u64)?;
         let mut buf = [0u8; 8];
         value.write_le(&mut buf[..T::WIDTH]);
         // SAFETY: the device is live for the callback; buf holds T::WIDTH bytes.

@@ -16,7 +16,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use common::{base_builder, is_child, plain_region, run_child};
+use common::{base_builder, is_child, plain_region, run_child, unlinked_file};
 use dpdk_safe::eal::{EalBuilder, EalError};
 use dpdk_safe::pci::address::AddressErrorKind;
 use dpdk_safe::pci::{
@@ -288,20 +288,7 @@ fn region(size: u64, readable: bool, writable: bool) -> RegionInfo {
 
 /// An unlinked temporary file of `len` bytes.
 fn temp_file(len: u64) -> File {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "dpdk-rs-matrix-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let mut file = unlinked_file();
     if len > 0 {
         file.seek(SeekFrom::Start(len - 1)).unwrap();
         file.write_all(&[0]).unwrap();

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 
-use common::plain_region;
+use common::{plain_region, unlinked_file};
 use dpdk_safe::vfio::{AccessError, RegionIndex, RegionInfo, RegionIo, Registers};
 
 /// BAR5's offset on vfio-pci (5 << 40) does not fit a sparse file on every
@@ -19,32 +19,10 @@ fn info(offset: u64, size: u64, readable: bool, writable: bool) -> RegionInfo {
 }
 
 fn sparse_file(offset: u64, contents: &[u8]) -> File {
-    let mut file = tempfile();
+    let mut file = unlinked_file();
     file.seek(SeekFrom::Start(offset)).unwrap();
     file.write_all(contents).unwrap();
     file
-}
-
-fn tempfile() -> File {
-    let path = std::env::temp_dir().join(format!(
-        "dpdk-rs-region-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .unwrap();
-    std::fs::remove_file(&path).unwrap();
-    file
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }
 
 #[test]

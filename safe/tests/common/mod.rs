@@ -124,3 +124,23 @@ pub fn plain_region(
         caps: vec![],
     }
 }
+
+/// A new empty file, already unlinked (gone when the handle closes), that
+/// stands in for a device file.
+pub fn unlinked_file() -> std::fs::File {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "dpdk-rs-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    file
+}

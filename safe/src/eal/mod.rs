@@ -7,6 +7,7 @@
 
 mod args;
 mod capture;
+mod remote_hotplug;
 
 use std::ffi::{c_char, CStr};
 use std::marker::PhantomData;
@@ -50,6 +51,11 @@ pub enum EalError {
     PreviousInitFailed,
     #[error("rte_eal_cleanup failed: {errno_text} (errno {errno})")]
     CleanupFailed { errno: i32, errno_text: String },
+    #[error(
+        "the EAL started, but refusing other processes' device hotplug requests could \
+         not be set up ({errno_text}, errno {errno}), so it was cleaned up again"
+    )]
+    RemoteHotplugGuard { errno: i32, errno_text: String },
     #[error("capturing the EAL's output: {0}")]
     Capture(#[from] std::io::Error),
 }
@@ -81,10 +87,17 @@ impl EalBuilder {
         }
         // The start-up probe runs PCI driver callbacks (see `pci::driver`).
         let bus = crate::pci::bus::lock_bus();
-        let result = self.init_locked(&c_args);
-        drop(bus);
-        let next = if result.is_ok() { RUNNING } else { FAILED };
+        let result = self
+            .init_locked(&c_args)
+            .and_then(guard_against_remote_hotplug);
+        let next = match &result {
+            Ok(_) => RUNNING,
+            Err(EalError::RemoteHotplugGuard { .. }) => CLEANED_UP,
+            Err(_) => FAILED,
+        };
         STATE.store(next, Ordering::Release);
+        // Registrations dropped inside the start-up probe's callbacks.
+        crate::pci::bus::release_and_sweep(bus);
         result
     }
 
@@ -124,6 +137,26 @@ impl EalBuilder {
                 message,
             },
         })
+    }
+}
+
+/// Refuses other processes' hotplug requests (see `remote_hotplug`); if that
+/// cannot be set up, the EAL is cleaned up again rather than left running
+/// without the rule. Called with the bus lock held.
+fn guard_against_remote_hotplug(eal: Eal) -> Result<Eal, EalError> {
+    match remote_hotplug::refuse_remote_hotplug() {
+        Ok(_) => Ok(eal),
+        Err(errno) => {
+            let mut eal = eal;
+            eal.cleaned = true;
+            // SAFETY: the EAL started just now and nothing borrowed the handle;
+            // the bus lock is held by the caller, as for every cleanup.
+            unsafe { dpdk_sys::rte_eal_cleanup() };
+            Err(EalError::RemoteHotplugGuard {
+                errno,
+                errno_text: rte_strerror(errno),
+            })
+        }
     }
 }
 
@@ -209,8 +242,7 @@ fn cleanup_eal() -> Result<(), EalError> {
     let bus = crate::pci::bus::lock_bus();
     // SAFETY: called once, by the only handle, after every borrow of it ended.
     let ret = unsafe { dpdk_sys::rte_eal_cleanup() };
-    crate::pci::bus::sweep_drivers(&bus);
-    drop(bus);
+    crate::pci::bus::release_and_sweep(bus);
     if ret == 0 {
         Ok(())
     } else {

@@ -6,6 +6,7 @@
 //! (IDs, class, kernel driver, IOMMU group, BARs) comes from the same sysfs
 //! directory DPDK's scan read.
 
+use std::cell::Cell;
 use std::ffi::{CStr, CString};
 use std::marker::PhantomData;
 use std::path::PathBuf;
@@ -88,12 +89,35 @@ pub enum DeviceError {
 /// `pci::driver`).
 static BUS: Mutex<()> = Mutex::new(());
 
-/// Proof that the bus lock is held.
-pub(crate) type BusGuard = MutexGuard<'static, ()>;
+thread_local! {
+    /// Whether this thread holds the bus lock: a driver callback that DPDK runs
+    /// on a thread without it (DPDK's interrupt thread, for a hotplug request of
+    /// another process) was not started by this crate and is refused.
+    static HOLDS_BUS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Proof that this thread holds the bus lock. Dropping it releases the lock;
+/// [`release_and_sweep`] also frees the retired driver registrations first.
+pub(crate) struct BusGuard {
+    _guard: MutexGuard<'static, ()>,
+}
+
+impl BusGuard {
+    fn new(guard: MutexGuard<'static, ()>) -> Self {
+        HOLDS_BUS.with(|h| h.set(true));
+        BusGuard { _guard: guard }
+    }
+}
+
+impl Drop for BusGuard {
+    fn drop(&mut self) {
+        HOLDS_BUS.with(|h| h.set(false));
+    }
+}
 
 /// Takes the bus lock, waiting for it.
 pub(crate) fn lock_bus() -> BusGuard {
-    BUS.lock().unwrap_or_else(PoisonError::into_inner)
+    BusGuard::new(BUS.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// Takes the bus lock if it is free now; `None` when some thread (maybe this
@@ -101,17 +125,27 @@ pub(crate) fn lock_bus() -> BusGuard {
 #[cfg_attr(not(dpdk_pci_driver), allow(dead_code))]
 pub(crate) fn try_lock_bus() -> Option<BusGuard> {
     match BUS.try_lock() {
-        Ok(guard) => Some(guard),
-        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Ok(guard) => Some(BusGuard::new(guard)),
+        Err(TryLockError::Poisoned(poisoned)) => Some(BusGuard::new(poisoned.into_inner())),
         Err(TryLockError::WouldBlock) => None,
     }
 }
 
-/// Frees registrations of Rust drivers whose handle is gone and whose last
-/// device DPDK has removed.
-pub(crate) fn sweep_drivers(_bus: &BusGuard) {
+/// Whether the calling thread holds the bus lock, i.e. whether the DPDK call
+/// now running on it was made by this crate.
+#[cfg_attr(not(dpdk_pci_driver), allow(dead_code))]
+pub(crate) fn this_thread_holds_bus() -> bool {
+    HOLDS_BUS.with(Cell::get)
+}
+
+/// Releases the bus lock after unregistering the Rust drivers whose handle is
+/// gone, and then frees those whose last device DPDK has removed: their
+/// `Drop` (the user's code) runs with no lock of this crate held.
+pub(crate) fn release_and_sweep(bus: BusGuard) {
     #[cfg(dpdk_pci_driver)]
-    crate::pci::driver::sweep_retired(_bus);
+    crate::pci::driver::sweep_retired(bus);
+    #[cfg(not(dpdk_pci_driver))]
+    drop(bus);
 }
 
 /// Iterates the devices on DPDK's PCI bus; see [`Eal::pci_devices`].
@@ -173,7 +207,7 @@ impl Eal {
     pub fn probe(&mut self, address: PciAddress) -> Result<(), DeviceError> {
         let bus = lock_bus();
         let result = self.probe_locked(address);
-        sweep_drivers(&bus);
+        release_and_sweep(bus);
         result
     }
 
@@ -205,7 +239,7 @@ impl Eal {
     pub fn remove(&mut self, address: PciAddress) -> Result<(), DeviceError> {
         let bus = lock_bus();
         let result = self.remove_locked(address);
-        sweep_drivers(&bus);
+        release_and_sweep(bus);
         result
     }
 

@@ -39,7 +39,7 @@ use std::cell::UnsafeCell;
 use std::collections::HashSet;
 use std::ffi::{c_int, CStr, CString};
 use std::marker::PhantomData;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -47,7 +47,7 @@ use std::sync::{Mutex, PoisonError};
 use dpdk_sys::pci_driver_sdk as sdk;
 
 use crate::eal::{eal_started, Eal};
-use crate::pci::bus::{lock_bus, try_lock_bus, BusGuard};
+use crate::pci::bus::{lock_bus, this_thread_holds_bus, try_lock_bus, BusGuard};
 use crate::pci::dpdk_bar::{DpdkBar, DpdkBarError};
 use crate::pci::{PciAddress, PciIds};
 use crate::vfio::access::{AccessError, Register, Registers};
@@ -173,16 +173,16 @@ pub enum RegisterError {
 /// its registration is freed.
 static NAMES: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
-/// Registrations whose handle was dropped while they could not be freed (a
-/// device still bound, or DPDK busy); see the module docs. Freed by
-/// [`sweep_retired`].
+/// Registrations whose handle was dropped; see the module docs. Unregistered
+/// from DPDK's driver list and freed by [`sweep_retired`].
 static RETIRED: Mutex<Vec<Retired>> = Mutex::new(Vec::new());
 
-/// A retired registration, owned by [`RETIRED`].
+/// A retired registration, owned by [`RETIRED`] until a sweep frees it.
 struct Retired(NonNull<Header>);
 
-// SAFETY: a retired registration is only touched under the bus lock (by
-// `sweep_retired`), from whichever thread holds it; its driver is `Send + Sync`.
+// SAFETY: a retired registration's header is only read (atomics, the name) or
+// handed to DPDK under the bus lock, and its driver is `Send + Sync`; the
+// allocation belongs to the process, not to the thread that retired it.
 unsafe impl Send for Retired {}
 
 /// The part of a registration that does not depend on the driver's type. DPDK's
@@ -198,6 +198,9 @@ struct Header {
     bound: AtomicUsize,
     /// On DPDK's driver list (from `rte_pci_register` to `rte_pci_unregister`).
     registered: AtomicBool,
+    /// The handle was dropped: the probe trampoline refuses new devices until
+    /// a sweep takes the driver off DPDK's list.
+    retired: AtomicBool,
     /// Frees the `Registration<D>` this header starts.
     free: unsafe fn(NonNull<Header>),
 }
@@ -209,9 +212,9 @@ struct Registration<D: PciDriver> {
     driver: D,
 }
 
-/// A registered driver. Dropping it unregisters the driver and frees it when no
-/// device is bound to it; otherwise that happens once its last device is
-/// removed (see the module docs).
+/// A registered driver. Dropping it takes the driver off DPDK's driver list (at
+/// once, or at the next sweep when DPDK is busy) and frees it once no device is
+/// bound to it (see the module docs).
 pub struct Registered<D: PciDriver> {
     registration: NonNull<Registration<D>>,
     _owns: PhantomData<Registration<D>>,
@@ -219,8 +222,8 @@ pub struct Registered<D: PciDriver> {
 
 impl<D: PciDriver> Registered<D> {
     fn registration(&self) -> &Registration<D> {
-        // SAFETY: the allocation is freed only by this handle's Drop or, after
-        // it, by a sweep: it is alive while `self` is.
+        // SAFETY: the allocation is freed only by a sweep after this handle's
+        // Drop retired it: it is alive while `self` is.
         unsafe { self.registration.as_ref() }
     }
 
@@ -242,70 +245,92 @@ impl<D: PciDriver> Registered<D> {
 impl<D: PciDriver> Drop for Registered<D> {
     fn drop(&mut self) {
         let header = self.registration.cast::<Header>();
+        // SAFETY: the header starts a live registration (freed only by a sweep
+        // of the retired list, which it joins below).
+        unsafe { header.as_ref() }
+            .retired
+            .store(true, Ordering::Release);
+        RETIRED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Retired(header));
         // Never wait: this may run inside a driver callback, while this thread's
-        // own DPDK call holds the lock.
-        match try_lock_bus() {
-            Some(bus) => {
-                // SAFETY: the header starts a live registration that this handle
-                // owned and gives up here; the bus lock is held.
-                if !unsafe { try_free(header, &bus) } {
-                    retire(header);
-                }
-                sweep_retired(&bus);
-            }
-            None => retire(header),
+        // own DPDK call holds the lock; that call's sweep then does the work.
+        if let Some(bus) = try_lock_bus() {
+            sweep_retired(bus);
         }
     }
 }
 
-fn retire(header: NonNull<Header>) {
-    RETIRED
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Retired(header));
+/// Takes every retired registration off DPDK's driver list, then releases the
+/// bus lock and frees those that no device uses any more.
+///
+/// The frees run the user's `Drop` with no lock of this crate held, so a `Drop`
+/// may drop or register other drivers; a `Drop` that panics is reported after
+/// every other freeable registration was freed, and nothing is freed twice (an
+/// entry leaves the list before it is freed).
+pub(crate) fn sweep_retired(bus: BusGuard) {
+    let freeable: Vec<Retired> = {
+        let mut retired = RETIRED.lock().unwrap_or_else(PoisonError::into_inner);
+        let (free, keep): (Vec<Retired>, Vec<Retired>) = retired.drain(..).partition(|entry| {
+            // SAFETY: every entry is a live registration owned by the list;
+            // the bus lock is held, so no DPDK call is walking the driver
+            // list or running a callback.
+            unsafe { unregister_if_listed(entry.0, &bus) }
+        });
+        *retired = keep;
+        free
+    };
+    drop(bus);
+    let mut first_panic = None;
+    for entry in freeable {
+        let free = {
+            // SAFETY: the entry left the list above and is owned here alone.
+            let h = unsafe { entry.0.as_ref() };
+            release_name(h.name.to_str().unwrap_or_default());
+            h.free
+        };
+        // SAFETY: off DPDK's driver list, no device bound, owned by this loop
+        // alone; `free` is the function `register_raw` made for its type.
+        let freed = catch_unwind(AssertUnwindSafe(|| unsafe { free(entry.0) }));
+        if let Err(payload) = freed {
+            first_panic.get_or_insert(payload);
+        }
+    }
+    if let Some(payload) = first_panic {
+        resume_unwind(payload);
+    }
 }
 
-/// Frees the retired registrations that no device uses any more. Called with the
-/// bus lock held, after DPDK calls that may have removed devices.
-pub(crate) fn sweep_retired(bus: &BusGuard) {
-    let mut retired = RETIRED.lock().unwrap_or_else(PoisonError::into_inner);
-    // SAFETY: every entry is a live registration owned by the list; the bus lock
-    // is held.
-    retired.retain(|entry| !unsafe { try_free(entry.0, bus) });
-}
-
-/// Unregisters and frees the registration if no device is bound to it; returns
-/// whether it did.
+/// Takes a retired registration off DPDK's driver list (once) and says whether
+/// it can be freed: no device is bound to it any more.
 ///
 /// # Safety
-/// `header` starts a live `Registration` that the caller owns (its handle is
-/// being dropped, or it is retired) and gives up when this returns true.
-unsafe fn try_free(header: NonNull<Header>, _bus: &BusGuard) -> bool {
-    // SAFETY: live, per the contract; only shared access until the free below.
+/// `header` starts a live, retired `Registration`; `_bus` proves the bus lock
+/// is held by this thread.
+unsafe fn unregister_if_listed(header: NonNull<Header>, _bus: &BusGuard) -> bool {
+    // SAFETY: live, per the contract; shared access only.
     let h = unsafe { header.as_ref() };
-    if h.bound.load(Ordering::Acquire) != 0 {
-        return false;
-    }
     if h.registered.swap(false, Ordering::AcqRel) {
-        // SAFETY: registered by `register_raw`, not bound to any device, and the
-        // bus lock keeps every other DPDK call that could be walking the driver
-        // list or running a callback out until we return.
+        // SAFETY: registered by `register_raw`; the bus lock keeps every other
+        // DPDK call that could walk the driver list out until we return. Bound
+        // devices keep their pointer to it (DPDK's remove path reads the
+        // device's driver, not the list), so the allocation stays until they go.
         unsafe { sdk::rte_pci_unregister(h.raw.get()) };
     }
-    // DPDK holds no pointer to it any more: off the driver list, no device bound,
-    // no DPDK call in flight (bus lock).
+    // A device can only be bound by a DPDK call made under the bus lock, which
+    // is held: the count cannot grow after this read.
+    h.bound.load(Ordering::Acquire) == 0
+}
+
+fn release_name(name: &str) {
     if let Some(names) = NAMES
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .as_mut()
     {
-        names.remove(h.name.to_str().unwrap_or_default());
+        names.remove(name);
     }
-    let free = h.free;
-    // SAFETY: the caller gives the registration up; `free` is the function made
-    // for its type by `register_raw`, and `h` is not used after this.
-    unsafe { free(header) };
-    true
 }
 
 /// Frees a `Registration<D>` made by `register_raw`.
@@ -313,7 +338,8 @@ unsafe fn try_free(header: NonNull<Header>, _bus: &BusGuard) -> bool {
 /// # Safety
 /// `header` comes from `Box::into_raw` of a `Registration<D>` that nothing uses.
 unsafe fn free_registration<D: PciDriver>(header: NonNull<Header>) {
-    // SAFETY: per the contract; the header is the first field (repr(C)).
+    // SAFETY: per the contract; the header is the first field (repr(C)), and
+    // the pointer carries the provenance of the whole allocation.
     drop(unsafe { Box::from_raw(header.cast::<Registration<D>>().as_ptr()) });
 }
 
@@ -382,6 +408,28 @@ fn register_raw<D: PciDriver>(
             return Err(RegisterError::AlreadyRegistered(name.to_owned()));
         }
     }
+    let registration = new_registration(c_name, ids, flags, driver);
+    // SAFETY: the registration stays allocated, at this address, until a sweep
+    // has unregistered it and no device is bound (module docs); DPDK links the
+    // structure into the bus's driver list, through the cell, with the bus lock
+    // held. The pointer is derived from the whole allocation (see
+    // `raw_driver`), so the trampolines may cast it back to all of it.
+    unsafe { sdk::rte_pci_register(raw_driver(registration)) };
+    Ok(Registered {
+        registration,
+        _owns: PhantomData,
+    })
+}
+
+/// Builds a registration on the heap, owned by the caller from here on (freed
+/// by `free_registration` through its header). Pure Rust: the unit tests use it
+/// under Miri.
+fn new_registration<D: PciDriver>(
+    name: CString,
+    ids: &[PciId],
+    flags: DriverFlags,
+    driver: D,
+) -> NonNull<Registration<D>> {
     let mut table: Vec<dpdk_sys::rte_pci_id> = ids
         .iter()
         .map(|id| dpdk_sys::rte_pci_id {
@@ -400,29 +448,38 @@ fn register_raw<D: PciDriver>(
     raw.remove = Some(remove_trampoline::<D>);
     raw.drv_flags = flags.bits();
     // The name's and the table's heap buffers do not move when the box is made.
-    raw.driver.name = c_name.as_ptr();
+    raw.driver.name = name.as_ptr();
     raw.id_table = table.as_ptr();
     let registration = Box::new(Registration {
         header: Header {
             raw: UnsafeCell::new(raw),
-            name: c_name,
+            name,
             ids: table,
             bound: AtomicUsize::new(0),
             registered: AtomicBool::new(true),
+            retired: AtomicBool::new(false),
             free: free_registration::<D>,
         },
         driver,
     });
-    // Owned by the returned handle from here on, freed by `try_free`.
-    let registration = NonNull::from(Box::leak(registration));
-    // SAFETY: the registration stays allocated, at this address, until
-    // `try_free` has unregistered it (module docs); DPDK links the structure into
-    // the bus's driver list, through the cell, with the bus lock held.
-    unsafe { sdk::rte_pci_register(registration.as_ref().header.raw.get()) };
-    Ok(Registered {
-        registration,
-        _owns: PhantomData,
-    })
+    // SAFETY: Box::into_raw never returns NULL.
+    unsafe { NonNull::new_unchecked(Box::into_raw(registration)) }
+}
+
+/// The `struct rte_pci_driver *` DPDK gets: a cast of the pointer to the whole
+/// allocation, not a pointer made from a reference to the field, so that it
+/// keeps the right to reach the whole registration when a trampoline casts it
+/// back (`Registration`, `Header` are `repr(C)` with the driver first, and
+/// `UnsafeCell` has the layout of its content).
+fn raw_driver<D: PciDriver>(registration: NonNull<Registration<D>>) -> *mut sdk::rte_pci_driver {
+    registration.as_ptr().cast()
+}
+
+/// What the probe trampoline returns to DPDK for a refusal: a negative errno,
+/// whatever the driver put in its [`ProbeFailure`] (0, negative, `i32::MIN`).
+fn probe_failure_code(errno: i32) -> c_int {
+    let errno = c_int::try_from(errno.unsigned_abs()).unwrap_or(libc::EIO);
+    -errno.max(1)
 }
 
 /// Logs through DPDK's log, as DPDK's own drivers do.
@@ -433,6 +490,9 @@ fn log_error(message: &str) {
     }
 }
 
+/// DPDK's "this driver does not take the device": it goes on to the next driver.
+const NOT_SUPPORTED: c_int = 1;
+
 unsafe extern "C" fn probe_trampoline<D: PciDriver>(
     drv: *mut sdk::rte_pci_driver,
     dev: *mut sdk::rte_pci_device,
@@ -441,7 +501,19 @@ unsafe extern "C" fn probe_trampoline<D: PciDriver>(
     // a Registration<D> that stays allocated while DPDK can call it (module
     // docs), and a live device.
     let (reg, device) = unsafe { (&*drv.cast::<Registration<D>>(), ProbedDevice::from_raw(dev)) };
+    if reg.header.retired.load(Ordering::Acquire) {
+        // The handle is gone; the next sweep takes the driver off the list.
+        return NOT_SUPPORTED;
+    }
     let name = reg.header.name.to_string_lossy();
+    if !this_thread_holds_bus() {
+        log_error(&format!(
+            "{name}: refused to probe {}: the request did not come from this process's \
+             own DPDK calls (another process's hotplug request?)",
+            device.address()
+        ));
+        return NOT_SUPPORTED;
+    }
     match catch_unwind(AssertUnwindSafe(|| reg.driver.probe(&device))) {
         Ok(Ok(())) => {
             reg.header.bound.fetch_add(1, Ordering::AcqRel);
@@ -452,7 +524,7 @@ unsafe extern "C" fn probe_trampoline<D: PciDriver>(
                 "{name}: probe of {} failed: {failure}",
                 device.address()
             ));
-            -failure.errno.abs().max(1)
+            probe_failure_code(failure.errno)
         }
         Err(_) => {
             log_error(&format!("{name}: probe of {} panicked", device.address()));
@@ -471,6 +543,17 @@ unsafe extern "C" fn remove_trampoline<D: PciDriver>(dev: *mut sdk::rte_pci_devi
             ProbedDevice::from_raw(dev),
         )
     };
+    if !this_thread_holds_bus() {
+        // A remove DPDK runs for another process: refused, so DPDK keeps the
+        // device (and its pointer to this registration) as it was.
+        log_error(&format!(
+            "{}: refused to remove {}: the request did not come from this process's \
+             own DPDK calls (another process's hotplug request?)",
+            reg.header.name.to_string_lossy(),
+            device.address()
+        ));
+        return -libc::EBUSY;
+    }
     if catch_unwind(AssertUnwindSafe(|| reg.driver.remove(&device))).is_err() {
         log_error(&format!(
             "{}: remove of {} panicked",

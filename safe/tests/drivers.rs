@@ -227,3 +227,263 @@ fn drivers_are_probed_removed_and_refused() {
     drop((edu, hot));
     eal.cleanup().unwrap();
 }
+
+/// A driver whose `Drop` panics.
+struct PanicsOnDrop;
+
+impl PciDriver for PanicsOnDrop {
+    fn probe(&self, _: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
+        Ok(())
+    }
+    fn remove(&self, _: &ProbedDevice<'_>) {}
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("the driver's Drop panics on purpose");
+    }
+}
+
+/// A driver whose `Drop` drops another driver's registration.
+struct DropsAnother(Mutex<Option<dpdk_safe::pci::driver::Registered<Recorder>>>);
+
+impl PciDriver for DropsAnother {
+    fn probe(&self, _: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
+        Ok(())
+    }
+    fn remove(&self, _: &ProbedDevice<'_>) {}
+}
+
+impl Drop for DropsAnother {
+    fn drop(&mut self) {
+        drop(self.0.lock().unwrap().take());
+    }
+}
+
+/// Retired registrations are freed outside the crate's locks: a `Drop` that
+/// panics frees nothing twice (valgrind checks it under tools/memcheck.sh), and
+/// a `Drop` that drops another registration does not deadlock (the parent
+/// kills the child after 60 s).
+#[test]
+fn retired_drivers_survive_panicking_and_reentrant_drops() {
+    const NAME: &str = "retired_drivers_survive_panicking_and_reentrant_drops";
+    if !is_child(NAME) {
+        let tree = FakePciTree::new().unwrap();
+        for (dev, id) in [
+            ("0000:00:03.0", 1),
+            ("0000:00:04.0", 2),
+            ("0000:00:05.0", 3),
+        ] {
+            tree.add(&FakeDevice::new(addr(dev)).ids(0x1234, id))
+                .unwrap();
+        }
+        common::child_passes_within(
+            NAME,
+            &[("SYSFS_PCI_DEVICES", tree.devices_dir().to_str().unwrap())],
+            std::time::Duration::from_secs(60),
+        );
+        return;
+    }
+    let panics = register(
+        "rs_panics",
+        &[PciId::new(0x1234, 1)],
+        DriverFlags::empty(),
+        PanicsOnDrop,
+    )
+    .unwrap();
+    let inner = register(
+        "rs_inner",
+        &[PciId::new(0x1234, 3)],
+        DriverFlags::empty(),
+        Recorder::default(),
+    )
+    .unwrap();
+    let outer = register(
+        "rs_outer",
+        &[PciId::new(0x1234, 2)],
+        DriverFlags::empty(),
+        DropsAnother(Mutex::new(Some(inner))),
+    )
+    .unwrap();
+    let mut eal = base_builder().init().unwrap();
+    assert_eq!((panics.bound_devices(), outer.bound_devices()), (1, 1));
+    // Both retired: their devices are still bound.
+    drop(panics);
+    drop(outer);
+
+    // Removing the device frees the panicking driver: the panic reaches the
+    // caller once the registration is freed and every lock released.
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eal.remove(addr("0000:00:03.0"))
+    }));
+    assert!(caught.is_err(), "the Drop's panic is passed on");
+    assert!(matches!(
+        eal.pci_device(addr("0000:00:03.0")),
+        Err(DeviceError::NoSuchDevice(_))
+    ));
+    // The next sweep must not see it again; this one frees the outer driver,
+    // whose Drop drops the inner registration (its device is still bound, so
+    // it is retired in turn).
+    eal.remove(addr("0000:00:04.0")).unwrap();
+    // Every name is free again once its registration is gone: the panicking
+    // driver's and the outer's now, the inner's after its device goes.
+    for name in ["rs_panics", "rs_outer"] {
+        drop(
+            eal.register_driver(
+                name,
+                &[PciId::new(0x1234, 9)],
+                DriverFlags::empty(),
+                Recorder::default(),
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}")),
+        );
+    }
+    let err = eal
+        .register_driver(
+            "rs_inner",
+            &[PciId::new(0x1234, 9)],
+            DriverFlags::empty(),
+            Recorder::default(),
+        )
+        .err()
+        .unwrap();
+    assert!(matches!(err, RegisterError::AlreadyRegistered(_)), "{err}");
+    eal.remove(addr("0000:00:05.0")).unwrap();
+    drop(
+        eal.register_driver(
+            "rs_inner",
+            &[PciId::new(0x1234, 9)],
+            DriverFlags::empty(),
+            Recorder::default(),
+        )
+        .expect("freed once its device was removed"),
+    );
+    eal.cleanup().unwrap();
+}
+
+/// A registration whose handle was dropped while its device was bound leaves
+/// DPDK's driver list at once: a device that appears later is not given to it.
+#[test]
+fn retired_drivers_stop_matching_new_devices() {
+    const NAME: &str = "retired_drivers_stop_matching_new_devices";
+    if !is_child(NAME) {
+        let tree = FakePciTree::new().unwrap();
+        tree.add(&FakeDevice::new(addr("0000:00:06.0")).ids(0x1234, 4))
+            .unwrap();
+        // Not on the bus yet: no kernel driver link, so DPDK's scan skips it.
+        tree.add(
+            &FakeDevice::new(addr("0000:00:07.0"))
+                .ids(0x1234, 4)
+                .driver(None),
+        )
+        .unwrap();
+        child_passes(
+            NAME,
+            &[("SYSFS_PCI_DEVICES", tree.devices_dir().to_str().unwrap())],
+        );
+        return;
+    }
+    let retired = register(
+        "rs_retired",
+        &[PciId::new(0x1234, 4)],
+        DriverFlags::empty(),
+        Recorder::default(),
+    )
+    .unwrap();
+    let mut eal = base_builder().init().unwrap();
+    assert_eq!(retired.bound_devices(), 1);
+    drop(retired);
+    // The second device appears: give it the first one's kernel driver link.
+    let root = std::path::PathBuf::from(std::env::var("SYSFS_PCI_DEVICES").unwrap());
+    let target = std::fs::read_link(root.join("0000:00:06.0/driver")).unwrap();
+    std::os::unix::fs::symlink(target, root.join("0000:00:07.0/driver")).unwrap();
+    let err = eal.probe(addr("0000:00:07.0")).unwrap_err();
+    assert!(matches!(err, DeviceError::NoDriver(_)), "{err:?}");
+    assert_eq!(
+        eal.pci_device(addr("0000:00:07.0")).unwrap().dpdk_driver,
+        None,
+        "the dropped driver was not given the new device"
+    );
+    // Its own device is still bound to it and is removed through it.
+    assert_eq!(
+        eal.pci_device(addr("0000:00:06.0"))
+            .unwrap()
+            .dpdk_driver
+            .as_deref(),
+        Some("rs_retired")
+    );
+    eal.remove(addr("0000:00:06.0")).unwrap();
+    eal.cleanup().unwrap();
+}
+
+/// Whatever errno a driver puts in its `ProbeFailure` (0, negative, the
+/// extremes), DPDK gets a negative errno and the EAL goes on.
+#[test]
+fn probe_failures_with_any_errno_are_refusals() {
+    const NAME: &str = "probe_failures_with_any_errno_are_refusals";
+    const ERRNOS: [i32; 5] = [i32::MIN, i32::MAX, 0, -libc::EBUSY, libc::EIO];
+    const EXPECTED: [Option<i32>; 5] = [
+        Some(libc::EIO),
+        Some(i32::MAX),
+        None,
+        Some(libc::EBUSY),
+        Some(libc::EIO),
+    ];
+    if !is_child(NAME) {
+        let tree = FakePciTree::new().unwrap();
+        for (i, _) in ERRNOS.iter().enumerate() {
+            tree.add(
+                &FakeDevice::new(addr(&format!("0000:00:1{i}.0"))).ids(0x1234, 0x100 + i as u16),
+            )
+            .unwrap();
+        }
+        child_passes(
+            NAME,
+            &[("SYSFS_PCI_DEVICES", tree.devices_dir().to_str().unwrap())],
+        );
+        return;
+    }
+    struct Refuses(i32);
+    impl PciDriver for Refuses {
+        fn probe(&self, _: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
+            Err(ProbeFailure::new(self.0, "refused by the test"))
+        }
+        fn remove(&self, _: &ProbedDevice<'_>) {}
+    }
+    let drivers: Vec<_> = ERRNOS
+        .iter()
+        .enumerate()
+        .map(|(i, &errno)| {
+            register(
+                &format!("rs_errno_{i}"),
+                &[PciId::new(0x1234, 0x100 + i as u16)],
+                DriverFlags::empty(),
+                Refuses(errno),
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut eal = base_builder().init().expect("refusals do not stop the EAL");
+    for (i, driver) in drivers.iter().enumerate() {
+        assert_eq!(driver.bound_devices(), 0);
+        let err = eal
+            .probe(addr(&format!("0000:00:1{i}.0")))
+            .expect_err("refused again");
+        // DPDK passes the negative errno on; 0 becomes -1, DPDK's "no code",
+        // and i32::MIN (which has no positive counterpart) becomes EIO.
+        match EXPECTED[i] {
+            Some(expected) => assert!(
+                matches!(err, DeviceError::Failed { op: "probe", errno, .. } if errno == expected),
+                "errno {}: {err:?}",
+                ERRNOS[i]
+            ),
+            None => assert!(
+                matches!(err, DeviceError::FailedWithoutErrno { op: "probe", .. }),
+                "errno {}: {err:?}",
+                ERRNOS[i]
+            ),
+        }
+    }
+    drop(drivers);
+    eal.cleanup().unwrap();
+}

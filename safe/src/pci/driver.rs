@@ -220,6 +220,15 @@ pub struct Registered<D: PciDriver> {
     _owns: PhantomData<Registration<D>>,
 }
 
+// SAFETY: the handle owns a heap registration that belongs to the process, not
+// to a thread: dropping it on any thread only takes the crate's locks and calls
+// `rte_pci_unregister` under the bus lock, which DPDK allows from any thread;
+// the driver it gives access to is `Send + Sync` (`PciDriver`'s bounds).
+unsafe impl<D: PciDriver> Send for Registered<D> {}
+// SAFETY: through `&Registered` only atomics, the immutable name and `&D`
+// (which is `Sync`) are reached.
+unsafe impl<D: PciDriver> Sync for Registered<D> {}
+
 impl<D: PciDriver> Registered<D> {
     fn registration(&self) -> &Registration<D> {
         // SAFETY: the allocation is freed only by a sweep after this handle's

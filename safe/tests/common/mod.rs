@@ -63,7 +63,11 @@ pub fn child_passes(name: &str, envs: &[(&str, &str)]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "child {name} failed:\n{text}");
+    assert!(
+        out.status.success(),
+        "child {name} failed ({}):\n{text}",
+        out.status
+    );
     assert!(
         text.contains("1 passed"),
         "child {name} ran no test:\n{text}"
@@ -143,4 +147,62 @@ pub fn unlinked_file() -> std::fs::File {
         .unwrap();
     std::fs::remove_file(&path).unwrap();
     file
+}
+
+/// Like [`child_passes`], but the child is killed, and the test fails, when it
+/// has not finished within `limit` (a deadlock shows up as a time-out).
+pub fn child_passes_within(
+    name: &str,
+    envs: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> String {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut cmd = child_command(name, &[]);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("re-executing the test binary");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let text = format!(
+        "{}{}",
+        out_reader.join().unwrap(),
+        err_reader.join().unwrap()
+    );
+    let status = status.unwrap_or_else(|| {
+        panic!("child {name} did not finish within {limit:?} (deadlock?):\n{text}")
+    });
+    assert!(status.success(), "child {name} failed ({status}):\n{text}");
+    assert!(
+        text.contains("1 passed"),
+        "child {name} ran no test:\n{text}"
+    );
+    text
 }

@@ -493,6 +493,11 @@ fn probe_failure_code(errno: i32) -> c_int {
 
 /// Logs through DPDK's log, as DPDK's own drivers do.
 fn log_error(message: &str) {
+    // Miri cannot call C; its runs of the unit tests print instead.
+    if cfg!(miri) {
+        eprintln!("{message}");
+        return;
+    }
     if let Ok(text) = CString::new(message) {
         // SAFETY: "%s\n" with one valid C string argument.
         unsafe { dpdk_sys::rte_log(dpdk_sys::RTE_LOG_ERR, 0, c"%s\n".as_ptr(), text.as_ptr()) };
@@ -797,5 +802,126 @@ impl Registers for DpdkConfig<'_> {
             )
         };
         whole("write", offset, n, T::WIDTH)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The registration's life in pure Rust, as DPDK would drive it: these
+    //! tests call no C, so tools/miri.sh runs them under Miri (Stacked Borrows),
+    //! which checks that the pointer DPDK gets may reach the whole registration.
+
+    use super::*;
+
+    struct Counting(AtomicUsize);
+
+    impl PciDriver for Counting {
+        fn probe(&self, device: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
+            self.0.fetch_add(1, Ordering::AcqRel);
+            if device.ids().vendor == 0x1234 {
+                Ok(())
+            } else {
+                Err(ProbeFailure::new(i32::MIN, "not ours"))
+            }
+        }
+        fn remove(&self, _: &ProbedDevice<'_>) {
+            self.0.fetch_add(100, Ordering::AcqRel);
+        }
+    }
+
+    fn fake_device(vendor: u16) -> Box<sdk::rte_pci_device> {
+        // SAFETY: a plain C struct for which all-zero is a valid value.
+        let mut dev: Box<sdk::rte_pci_device> = Box::new(unsafe { std::mem::zeroed() });
+        dev.id.vendor_id = vendor;
+        dev.id.device_id = 0x11e8;
+        dev
+    }
+
+    #[test]
+    fn trampolines_reach_the_whole_registration_through_dpdks_pointer() {
+        let name = CString::new("rs_miri").unwrap();
+        let reg = new_registration(
+            name,
+            &[PciId::new(0x1234, 0x11e8)],
+            DriverFlags::empty(),
+            Counting(AtomicUsize::new(0)),
+        );
+        let drv = raw_driver(reg);
+        let mut dev = fake_device(0x1234);
+        let bus = lock_bus();
+        // SAFETY: `drv` starts a live Registration<Counting>, `dev` is a live
+        // device; this is what DPDK's probe does, with the bus lock held.
+        assert_eq!(unsafe { probe_trampoline::<Counting>(drv, &mut *dev) }, 0);
+        dev.driver = drv;
+        // SAFETY: as above; the device is bound to this driver.
+        assert_eq!(unsafe { remove_trampoline::<Counting>(&mut *dev) }, 0);
+        // A refusal with errno i32::MIN is -EIO, not an overflow.
+        let mut other = fake_device(0x8086);
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { probe_trampoline::<Counting>(drv, &mut *other) },
+            -libc::EIO
+        );
+        drop(bus);
+        // SAFETY: the registration is live and was never handed to DPDK.
+        let h = unsafe { reg.cast::<Header>().as_ref() };
+        assert_eq!(h.bound.load(Ordering::Acquire), 0);
+        // SAFETY: as above; read before the free.
+        assert_eq!(
+            unsafe { reg.as_ref() }.driver.0.load(Ordering::Acquire),
+            102
+        );
+        let free = h.free;
+        // SAFETY: nothing uses the registration any more.
+        unsafe { free(reg.cast()) };
+    }
+
+    #[test]
+    fn callbacks_on_a_thread_without_the_bus_lock_are_refused() {
+        let reg = new_registration(
+            CString::new("rs_miri_lockless").unwrap(),
+            &[PciId::new(0x1234, 0x11e8)],
+            DriverFlags::empty(),
+            Counting(AtomicUsize::new(0)),
+        );
+        let drv = raw_driver(reg);
+        let mut dev = fake_device(0x1234);
+        // No bus lock on this thread: as for another process's hotplug request.
+        // SAFETY: live registration and device, as DPDK would pass them.
+        assert_eq!(
+            unsafe { probe_trampoline::<Counting>(drv, &mut *dev) },
+            NOT_SUPPORTED
+        );
+        dev.driver = drv;
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { remove_trampoline::<Counting>(&mut *dev) },
+            -libc::EBUSY
+        );
+        // SAFETY: live, never handed to DPDK.
+        assert_eq!(unsafe { reg.as_ref() }.driver.0.load(Ordering::Acquire), 0);
+        // A retired driver refuses even with the lock.
+        // SAFETY: as above.
+        unsafe { reg.cast::<Header>().as_ref() }
+            .retired
+            .store(true, Ordering::Release);
+        let bus = lock_bus();
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { probe_trampoline::<Counting>(drv, &mut *dev) },
+            NOT_SUPPORTED
+        );
+        drop(bus);
+        // SAFETY: nothing uses the registration any more.
+        unsafe { free_registration::<Counting>(reg.cast()) };
+    }
+
+    #[test]
+    fn probe_failure_codes_are_negative_errnos() {
+        assert_eq!(probe_failure_code(i32::MIN), -libc::EIO);
+        assert_eq!(probe_failure_code(i32::MAX), -i32::MAX);
+        assert_eq!(probe_failure_code(0), -1);
+        assert_eq!(probe_failure_code(-libc::EBUSY), -libc::EBUSY);
+        assert_eq!(probe_failure_code(libc::ENODEV), -libc::ENODEV);
     }
 }

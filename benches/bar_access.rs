@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use dpdk::vfio::{RegionFlags, RegionIndex, RegionInfo, RegionIo, Registers};
+use dpdk::vfio::{FileRegion, RegionIndex, RegionIo, Registers};
 use dpdk_benches::*;
 
 const BULK: usize = 64 << 10;
@@ -380,31 +380,28 @@ fn memfd() -> OwnedFd {
     fd
 }
 
-fn host_info() -> RegionInfo {
-    RegionInfo {
-        index: RegionIndex::BAR0,
-        offset: 0,
-        size: 1 << 20,
-        flags: RegionFlags {
-            readable: true,
-            writable: true,
-            mmap: true,
-        },
-        sparse_mmap: None,
-        msix_mappable: false,
-        caps: vec![],
-    }
+/// The host's stand-in for a BAR: all of the 1 MiB memfd, readable and writable.
+fn host_region() -> FileRegion {
+    FileRegion::new(RegionIndex::BAR0, 0, 1 << 20)
+}
+
+/// Maps the host region of `fd`, a memfd from [`memfd`].
+#[cfg(target_pointer_width = "64")]
+fn map_host(fd: &OwnedFd) -> dpdk::vfio::MappedRegion<'_> {
+    // SAFETY: `fd` is a memfd of 1 MiB (memfd()), the size of host_region(),
+    // never truncated; the kernels use the mapping from this thread only, and
+    // the C kernels' accesses through `as_ptr()` are sequential with them.
+    unsafe { dpdk::vfio::MappedRegion::map_file(fd.as_fd(), &host_region(), &[]) }.unwrap()
 }
 
 /// Runs the kernels of one kind once each with trip count `n` (callgrind runs).
 fn kernels_only(kind: &str, n: u64) {
     let fd = memfd();
-    let info = host_info();
-    let io = RegionIo::new(fd.as_fd(), info.clone());
+    let io = RegionIo::over_file(fd.as_fd(), &host_region());
     let list = match kind {
         #[cfg(target_pointer_width = "64")]
         "mapped" => {
-            let bar = dpdk::vfio::MappedRegion::map(fd.as_fd(), &info).unwrap();
+            let bar = map_host(&fd);
             let fixed = bar.fixed::<256>().unwrap();
             for k in mapped_kernels(&bar, &fixed) {
                 (k.run)(n);
@@ -422,11 +419,10 @@ fn kernels_only(kind: &str, n: u64) {
 
 fn host() {
     let fd = memfd();
-    let info = host_info();
-    let io = RegionIo::new(fd.as_fd(), info.clone());
+    let io = RegionIo::over_file(fd.as_fd(), &host_region());
     #[cfg(target_pointer_width = "64")]
     {
-        let bar = dpdk::vfio::MappedRegion::map(fd.as_fd(), &info).unwrap();
+        let bar = map_host(&fd);
         let fixed = bar.fixed::<256>().unwrap();
         let kernels = mapped_kernels(&bar, &fixed);
         let ir = ir_per_access("mapped", &symbols(&kernels));
@@ -479,7 +475,7 @@ fn with_ivshmem(f: impl FnOnce(&dpdk::vfio::VfioDevice<'_>)) {
 #[cfg(target_pointer_width = "64")]
 fn mapped_symbols() -> Vec<&'static str> {
     let fd = memfd();
-    let bar = dpdk::vfio::MappedRegion::map(fd.as_fd(), &host_info()).unwrap();
+    let bar = map_host(&fd);
     let fixed = bar.fixed::<256>().unwrap();
     let kernels = mapped_kernels(&bar, &fixed);
     symbols(&kernels)

@@ -26,7 +26,7 @@ use dpdk_safe::testing::{FakeDevice, FakePciTree, FLAGS_MEM32};
 use dpdk_safe::vfio::caps::parse_region_caps;
 use dpdk_safe::vfio::region::{parse_region_info, region_info};
 use dpdk_safe::vfio::{
-    AccessError, BadBarIndex, CapChainError, OpenError, RegionIndex, RegionInfo, RegionInfoError,
+    AccessError, BadBarIndex, CapChainError, FileRegion, OpenError, RegionIndex, RegionInfoError,
     RegionIo, Registers,
 };
 
@@ -282,7 +282,7 @@ fn eal_argument_cases(m: &mut Matrix) {
 
 // ---------------------------------------------------------------- region access over files
 
-fn region(size: u64, readable: bool, writable: bool) -> RegionInfo {
+fn region(size: u64, readable: bool, writable: bool) -> FileRegion {
     plain_region(RegionIndex::BAR2, 0, size, readable, writable)
 }
 
@@ -299,7 +299,7 @@ fn temp_file(len: u64) -> File {
 fn region_io_cases(m: &mut Matrix) {
     const G: &str = "region-io";
     let file = temp_file(4096);
-    let io = RegionIo::new(file.as_fd(), region(256, true, true));
+    let io = RegionIo::over_file(file.as_fd(), &region(256, true, true));
     exact!(
         m,
         G,
@@ -382,7 +382,7 @@ fn region_io_cases(m: &mut Matrix) {
         "BAR2: 8-byte access at 0x4 is not 8-byte aligned"
     );
     // A width the region cannot hold at all: an 8-byte register in a 4-byte region.
-    let tiny = RegionIo::new(file.as_fd(), region(4, true, true));
+    let tiny = RegionIo::over_file(file.as_fd(), &region(4, true, true));
     exact!(
         m,
         G,
@@ -395,7 +395,7 @@ fn region_io_cases(m: &mut Matrix) {
         },
         "BAR2: 8-byte access at 0x0 is past the end (size 0x4)"
     );
-    let empty = RegionIo::new(file.as_fd(), region(0, true, true));
+    let empty = RegionIo::over_file(file.as_fd(), &region(0, true, true));
     exact!(
         m,
         G,
@@ -404,7 +404,7 @@ fn region_io_cases(m: &mut Matrix) {
         AccessError::OutOfBounds { size: 0, .. },
         "BAR2: 1-byte access at 0x0 is past the end (size 0x0)"
     );
-    let write_only = RegionIo::new(file.as_fd(), region(256, false, true));
+    let write_only = RegionIo::over_file(file.as_fd(), &region(256, false, true));
     exact!(
         m,
         G,
@@ -423,9 +423,9 @@ fn region_io_cases(m: &mut Matrix) {
         AccessError::NotReadable { .. },
         "BAR2 is not readable (the kernel does not report VFIO_REGION_INFO_FLAG_READ)"
     );
-    let read_only = RegionIo::new(
+    let read_only = RegionIo::over_file(
         file.as_fd(),
-        plain_region(RegionIndex::Rom, 0, 256, true, false),
+        &plain_region(RegionIndex::Rom, 0, 256, true, false),
     );
     exact!(
         m,
@@ -446,9 +446,9 @@ fn region_io_cases(m: &mut Matrix) {
         "ROM is not writable (the kernel does not report VFIO_REGION_INFO_FLAG_WRITE)"
     );
     // Region offset + access offset beyond what off64_t can hold.
-    let far = RegionIo::new(
+    let far = RegionIo::over_file(
         file.as_fd(),
-        plain_region(RegionIndex::Config, 1 << 63, 256, true, true),
+        &plain_region(RegionIndex::Config, 1 << 63, 256, true, true),
     );
     exact!(
         m,
@@ -461,9 +461,9 @@ fn region_io_cases(m: &mut Matrix) {
         },
         "config space: offset 0x0 does not fit the device file's 64-bit offset space"
     );
-    let wrap = RegionIo::new(
+    let wrap = RegionIo::over_file(
         file.as_fd(),
-        plain_region(RegionIndex::Vga, u64::MAX - 1, 256, true, true),
+        &plain_region(RegionIndex::Vga, u64::MAX - 1, 256, true, true),
     );
     exact!(
         m,
@@ -474,9 +474,9 @@ fn region_io_cases(m: &mut Matrix) {
         "VGA: offset 0x4 does not fit the device file's 64-bit offset space"
     );
     // The file ends before the region does: the device answered short.
-    let beyond = RegionIo::new(
+    let beyond = RegionIo::over_file(
         file.as_fd(),
-        plain_region(RegionIndex::Other(9), 8192, 256, true, true),
+        &plain_region(RegionIndex::Other(9), 8192, 256, true, true),
     );
     exact!(
         m,
@@ -494,7 +494,7 @@ fn region_io_cases(m: &mut Matrix) {
     let path = std::env::temp_dir().join(format!("dpdk-rs-matrix-wo-{}", std::process::id()));
     let write_only_file = File::create(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
-    let unreadable = RegionIo::new(write_only_file.as_fd(), region(256, true, true));
+    let unreadable = RegionIo::over_file(write_only_file.as_fd(), &region(256, true, true));
     contains!(
         m,
         G,
@@ -525,28 +525,54 @@ fn mapping_cases(m: &mut Matrix) {
     const G: &str = "mapping";
     let file = temp_file(4 * 4096);
     let all_of_it = std::iter::once(0..4096).collect::<Vec<_>>();
-    let mappable = |size: u64, sparse: Option<Vec<SparseArea>>| RegionInfo {
-        flags: dpdk_safe::vfio::RegionFlags {
-            readable: true,
-            writable: true,
-            mmap: true,
-        },
-        sparse_mmap: sparse,
+    let mappable = |size: u64, sparse: Option<Vec<SparseArea>>| FileRegion {
+        sparse,
         ..region(size, true, true)
+    };
+    /// Maps `region` of `fd`, a file of at least 4 pages; every region here is
+    /// at most that, the file is not truncated and one thread uses the mapping.
+    fn map<'fd>(
+        fd: std::os::fd::BorrowedFd<'fd>,
+        region: &FileRegion,
+        exclude: &[std::ops::Range<u64>],
+    ) -> Result<MappedRegion<'fd>, MapError> {
+        // SAFETY: see above.
+        unsafe { MappedRegion::map_file(fd, region, exclude) }
+    }
+    let unaligned = FileRegion {
+        offset: 8,
+        ..mappable(4096, None)
     };
     exact!(
         m,
         G,
-        "map-without-mmap-flag",
-        MappedRegion::map(file.as_fd(), &region(4096, true, true)),
-        MapError::NotMappable { .. },
-        "BAR2 cannot be mapped: the kernel does not report VFIO_REGION_INFO_FLAG_MMAP; use the pread/pwrite path"
+        "map-unaligned-file-offset",
+        map(file.as_fd(), &unaligned, &[]),
+        MapError::UnalignedRegion { offset: 8, .. },
+        "BAR2 starts at file offset 0x8, not a multiple of the page size (0x1000), so it cannot be mapped; use the pread/pwrite path"
+    );
+    let odd_area = |offset| mappable(2 * 4096, Some(vec![SparseArea { offset, size: 4096 }]));
+    exact!(
+        m,
+        G,
+        "map-unaligned-sparse-area",
+        map(file.as_fd(), &odd_area(0x800), &[]),
+        MapError::UnalignedArea { offset: 0x800, .. },
+        "BAR2: mmap-able area 0x800+0x1000 does not start on a page boundary (page size 0x1000), so it cannot be mapped; use the pread/pwrite path"
+    );
+    exact!(
+        m,
+        G,
+        "map-sparse-area-past-end",
+        map(file.as_fd(), &odd_area(0x3000), &[]),
+        MapError::AreaOutsideRegion { offset: 0x3000, .. },
+        "BAR2: mmap-able area 0x3000+0x1000 starts past the end of the region (size 0x2000)"
     );
     exact!(
         m,
         G,
         "map-empty-region",
-        MappedRegion::map(file.as_fd(), &mappable(0, None)),
+        map(file.as_fd(), &mappable(0, None), &[]),
         MapError::Empty { .. },
         "BAR2 is empty (the device does not implement it)"
     );
@@ -554,7 +580,7 @@ fn mapping_cases(m: &mut Matrix) {
         m,
         G,
         "map-everything-excluded",
-        MappedRegion::map_excluding(file.as_fd(), &mappable(4096, None), &all_of_it),
+        map(file.as_fd(), &mappable(4096, None), &all_of_it),
         MapError::NothingToMap { .. },
         "BAR2: nothing left to map after excluding the MSI-X table and other ranges"
     );
@@ -566,7 +592,7 @@ fn mapping_cases(m: &mut Matrix) {
         m,
         G,
         "mmap-of-write-only-fd",
-        MappedRegion::map(write_only.as_fd(), &mappable(4096, None)),
+        map(write_only.as_fd(), &mappable(4096, None), &[]),
         MapError::Mmap { .. },
         ["BAR2: mmap64 of 0x0+0x1000 failed: Permission denied"]
     );
@@ -577,7 +603,7 @@ fn mapping_cases(m: &mut Matrix) {
             size: 4096,
         }]),
     );
-    let bar = MappedRegion::map(file.as_fd(), &sparse).unwrap();
+    let bar = map(file.as_fd(), &sparse, &[]).unwrap();
     exact!(
         m,
         G,
@@ -618,15 +644,7 @@ fn mapping_cases(m: &mut Matrix) {
         },
         "BAR2: 0x0..+0x2000 is outside the mapped areas; use the pread/pwrite path (VfioDevice::region)"
     );
-    let ro_info = RegionInfo {
-        flags: dpdk_safe::vfio::RegionFlags {
-            readable: true,
-            writable: false,
-            mmap: true,
-        },
-        ..region(4096, true, false)
-    };
-    let read_only = MappedRegion::map(file.as_fd(), &ro_info).unwrap();
+    let read_only = map(file.as_fd(), &region(4096, true, false), &[]).unwrap();
     exact!(
         m,
         G,

@@ -12,27 +12,29 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use dpdk_safe::vfio::{
-    AccessError, MapError, MappedRegion, RegionFlags, RegionIndex, RegionInfo, Registers,
-    SparseArea,
+    AccessError, FileRegion, MapError, MappedRegion, RegionIndex, RegionIo, Registers, SparseArea,
 };
 
 const REGION_OFFSET: u64 = 2 << 32;
 const SIZE: u64 = 4 * 4096;
 
-fn info(mmap: bool, sparse: Option<Vec<SparseArea>>) -> RegionInfo {
-    RegionInfo {
-        index: RegionIndex::BAR2,
-        offset: REGION_OFFSET,
-        size: SIZE,
-        flags: RegionFlags {
-            readable: true,
-            writable: true,
-            mmap,
-        },
-        sparse_mmap: sparse,
-        msix_mappable: false,
-        caps: vec![],
+fn region(sparse: Option<Vec<SparseArea>>) -> FileRegion {
+    FileRegion {
+        sparse,
+        ..FileRegion::new(RegionIndex::BAR2, REGION_OFFSET, SIZE)
     }
+}
+
+/// Maps `region` of `file`, a region file (`region_file_at`): it holds all of
+/// REGION_OFFSET..REGION_OFFSET + SIZE, is never truncated, and the tests
+/// touch the mapping from one thread, or from several at disjoint offsets.
+fn map<'fd>(
+    file: &'fd File,
+    region: &FileRegion,
+    exclude: &[std::ops::Range<u64>],
+) -> Result<MappedRegion<'fd>, MapError> {
+    // SAFETY: see above.
+    unsafe { MappedRegion::map_file(file.as_fd(), region, exclude) }
 }
 
 /// A fresh, unique path for each region file.
@@ -78,7 +80,7 @@ fn reads_and_writes_reach_the_right_bytes() {
     let mut file = region_file_at(&path);
     let before = mapping_count(&path);
     {
-        let bar = MappedRegion::map(file.as_fd(), &info(true, None)).unwrap();
+        let bar = map(&file, &region(None), &[]).unwrap();
         assert_eq!(bar.mapped_ranges(), [0..SIZE]);
         assert_eq!(bar.read8(5).unwrap(), 5);
         assert_eq!(bar.read32(0x100).unwrap(), u32::from_le_bytes([5, 6, 7, 8]));
@@ -112,7 +114,7 @@ fn reads_and_writes_reach_the_right_bytes() {
 #[test]
 fn checks_bounds_alignment_and_flags() {
     let file = region_file();
-    let bar = MappedRegion::map(file.as_fd(), &info(true, None)).unwrap();
+    let bar = map(&file, &region(None), &[]).unwrap();
     assert!(matches!(
         bar.read32(SIZE),
         Err(AccessError::OutOfBounds { .. })
@@ -131,22 +133,30 @@ fn checks_bounds_alignment_and_flags() {
         Err(AccessError::Unaligned { .. })
     ));
 
-    let mut ro = info(true, None);
-    ro.flags.writable = false;
-    let bar = MappedRegion::map(file.as_fd(), &ro).unwrap();
+    let ro = FileRegion {
+        writable: false,
+        ..region(None)
+    };
+    let bar = map(&file, &ro, &[]).unwrap();
     assert!(matches!(
         bar.write32(0, 1),
         Err(AccessError::NotWritable { .. })
     ));
     assert!(bar.fixed::<16>().is_err());
 
-    let err = MappedRegion::map(file.as_fd(), &info(false, None)).unwrap_err();
-    assert!(matches!(err, MapError::NotMappable { .. }));
+    let odd = FileRegion {
+        offset: REGION_OFFSET + 4,
+        ..region(None)
+    };
+    let err = map(&file, &odd, &[]).unwrap_err();
+    assert!(matches!(err, MapError::UnalignedRegion { .. }), "{err}");
     assert!(err.to_string().contains("pread/pwrite"), "{err}");
-    let mut empty = info(true, None);
-    empty.size = 0;
+    let empty = FileRegion {
+        size: 0,
+        ..region(None)
+    };
     assert!(matches!(
-        MappedRegion::map(file.as_fd(), &empty),
+        map(&file, &empty, &[]),
         Err(MapError::Empty { .. })
     ));
 }
@@ -164,7 +174,7 @@ fn sparse_areas_and_exclusions_are_honoured() {
             size: 2 * 4096,
         },
     ];
-    let bar = MappedRegion::map(file.as_fd(), &info(true, Some(sparse))).unwrap();
+    let bar = map(&file, &region(Some(sparse)), &[]).unwrap();
     assert_eq!(bar.mapped_ranges(), [0..4096, 8192..16384]);
     assert_eq!(bar.read8(8192 + 3).unwrap(), ((8192 + 3) % 251) as u8);
     let err = bar.read32(4096).unwrap_err();
@@ -177,14 +187,13 @@ fn sparse_areas_and_exclusions_are_honoured() {
     assert!(bar.read64(4096 - 8).is_ok());
 
     // Excluding an MSI-X table at 0x1800..0x1900 removes its whole page.
-    let bar =
-        MappedRegion::map_excluding(file.as_fd(), &info(true, None), &[0x1800..0x1900]).unwrap();
+    let bar = map(&file, &region(None), &[0x1800..0x1900]).unwrap();
     assert_eq!(bar.mapped_ranges(), [0..4096, 8192..SIZE]);
     assert!(matches!(
         bar.read32(0x1800),
         Err(AccessError::NotMapped { .. })
     ));
-    let all = MappedRegion::map_excluding(file.as_fd(), &info(true, None), &[0..SIZE]);
+    let all = map(&file, &region(None), &[0..SIZE]);
     assert!(matches!(all, Err(MapError::NothingToMap { .. })));
 }
 
@@ -196,7 +205,7 @@ fn mapping_is_send_and_sync() {
 
     // Four threads, one mapping, each driving its own registers.
     let file = region_file();
-    let bar = MappedRegion::map(file.as_fd(), &info(true, None)).unwrap();
+    let bar = map(&file, &region(None), &[]).unwrap();
     std::thread::scope(|s| {
         for t in 0..4u64 {
             let bar = &bar;
@@ -232,10 +241,10 @@ fn no_leaks_across_a_thousand_cycles() {
     let file = region_file_at(&path);
     let (fds, maps) = (fd_count(), mapping_count(&path));
     for i in 0..1000u64 {
-        let bar = MappedRegion::map(file.as_fd(), &info(true, None)).unwrap();
+        let bar = map(&file, &region(None), &[]).unwrap();
         bar.write32((i % 1024) * 4, i as u32).unwrap();
         assert_eq!(bar.read32((i % 1024) * 4).unwrap(), i as u32);
-        let io = dpdk_safe::vfio::RegionIo::new(file.as_fd(), info(true, None));
+        let io = RegionIo::over_file(file.as_fd(), &region(None));
         assert_eq!(io.read32((i % 1024) * 4).unwrap(), i as u32);
     }
     assert_eq!(fd_count(), fds, "descriptors leaked");

@@ -8,13 +8,13 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 
 use common::{plain_region, unlinked_file};
-use dpdk_safe::vfio::{AccessError, RegionIndex, RegionInfo, RegionIo, Registers};
+use dpdk_safe::vfio::{AccessError, FileRegion, RegionIndex, RegionIo, Registers};
 
 /// BAR5's offset on vfio-pci (5 << 40) does not fit a sparse file on every
 /// filesystem; 5 << 32 still needs 64-bit file offsets, which is the point.
 const FAR: u64 = 5 << 32;
 
-fn info(offset: u64, size: u64, readable: bool, writable: bool) -> RegionInfo {
+fn info(offset: u64, size: u64, readable: bool, writable: bool) -> FileRegion {
     plain_region(RegionIndex::BAR2, offset, size, readable, writable)
 }
 
@@ -30,7 +30,7 @@ fn values_come_from_the_region_offset_not_its_low_32_bits() {
     let pattern: Vec<u8> = (0..64u8).collect();
     let file = sparse_file(FAR, &pattern);
     // What a truncated offset would hit: the start of the file, all zeros.
-    let io = RegionIo::new(file.as_fd(), info(FAR, 64, true, true));
+    let io = RegionIo::over_file(file.as_fd(), &info(FAR, 64, true, true));
     assert_eq!(io.read8(1).unwrap(), 1);
     assert_eq!(io.read16(2).unwrap(), 0x0302);
     assert_eq!(io.read32(4).unwrap(), 0x0706_0504);
@@ -63,7 +63,7 @@ fn values_come_from_the_region_offset_not_its_low_32_bits() {
 #[test]
 fn bounds_alignment_and_flags_are_checked() {
     let file = sparse_file(0x1000, &[0xaa; 0x100]);
-    let io = RegionIo::new(file.as_fd(), info(0x1000, 0x100, true, false));
+    let io = RegionIo::over_file(file.as_fd(), &info(0x1000, 0x100, true, false));
     assert!(matches!(
         io.read32(0x100),
         Err(AccessError::OutOfBounds {
@@ -108,7 +108,7 @@ fn bounds_alignment_and_flags_are_checked() {
         Err(AccessError::NotWritable { .. })
     ));
 
-    let wo = RegionIo::new(file.as_fd(), info(0x1000, 0x100, false, true));
+    let wo = RegionIo::over_file(file.as_fd(), &info(0x1000, 0x100, false, true));
     assert!(matches!(wo.read8(0), Err(AccessError::NotReadable { .. })));
     assert!(matches!(
         wo.read_bytes(0, &mut [0; 1]),
@@ -126,7 +126,7 @@ fn bounds_alignment_and_flags_are_checked() {
 fn short_reads_and_impossible_offsets_are_errors() {
     // The file ends before the region does: a register read comes back short.
     let file = sparse_file(0x1000, &[1, 2]);
-    let io = RegionIo::new(file.as_fd(), info(0x1000, 0x100, true, true));
+    let io = RegionIo::over_file(file.as_fd(), &info(0x1000, 0x100, true, true));
     assert!(matches!(
         io.read32(0),
         Err(AccessError::Short {
@@ -145,7 +145,7 @@ fn short_reads_and_impossible_offsets_are_errors() {
     ));
 
     // Region offset + offset beyond i64::MAX cannot be an off64_t.
-    let io = RegionIo::new(file.as_fd(), info(u64::MAX - 0xff, 0x100, true, true));
+    let io = RegionIo::over_file(file.as_fd(), &info(u64::MAX - 0xff, 0x100, true, true));
     assert!(matches!(
         io.read32(0),
         Err(AccessError::OffsetOverflow { .. })
@@ -153,7 +153,7 @@ fn short_reads_and_impossible_offsets_are_errors() {
 
     // A bad descriptor gives the OS error.
     let dir = File::open("/").unwrap();
-    let io = RegionIo::new(dir.as_fd(), info(0, 0x100, true, true));
+    let io = RegionIo::over_file(dir.as_fd(), &info(0, 0x100, true, true));
     let err = io.read32(0).unwrap_err();
     assert!(matches!(err, AccessError::Io { op: "read", .. }), "{err}");
 }

@@ -4,7 +4,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::vfio::region::{RegionIndex, RegionInfo};
+use crate::vfio::region::{FileRegion, RegionIndex, RegionInfo};
 
 /// Why a register access was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,14 @@ pub enum AccessError {
     },
     #[error("{region}: {width}-byte access at 0x{offset:x} is not {width}-byte aligned")]
     Unaligned {
+        region: RegionIndex,
+        offset: u64,
+        width: u64,
+    },
+    /// The offset is aligned, but the address it falls on is not: a mapping
+    /// whose base is not 8-byte aligned (never one `mmap64` made).
+    #[error("{region}: {width}-byte access at 0x{offset:x} falls on an address that is not {width}-byte aligned (the mapping's base is not); use the pread/pwrite path")]
+    UnalignedAddress {
         region: RegionIndex,
         offset: u64,
         width: u64,
@@ -156,7 +164,8 @@ pub(crate) fn check_span(
 /// Reads and writes one region of a VFIO device with `pread64`/`pwrite64`.
 ///
 /// Obtained from [`VfioDevice::region`](crate::vfio::VfioDevice::region); borrows
-/// the device, so it cannot outlive it.
+/// the device, so it cannot outlive it. Over a plain file (tests, benchmarks):
+/// [`RegionIo::over_file`].
 #[derive(Debug)]
 pub struct RegionIo<'fd> {
     fd: BorrowedFd<'fd>,
@@ -165,8 +174,19 @@ pub struct RegionIo<'fd> {
 
 impl<'fd> RegionIo<'fd> {
     /// Access to the region `info` describes on the VFIO device behind `fd`.
-    pub fn new(fd: BorrowedFd<'fd>, info: RegionInfo) -> Self {
+    /// Crate-private: `info` is the kernel's (or DPDK's) description of it.
+    pub(crate) fn new(fd: BorrowedFd<'fd>, info: RegionInfo) -> Self {
         RegionIo { fd, info }
+    }
+
+    /// Access to `region` of any file: a regular file or memfd standing in for
+    /// a VFIO device file. Safe whatever the file and the description are:
+    /// every access is one `pread64`/`pwrite64` into or out of a local buffer,
+    /// so a wrong description gives an error (a file shorter than claimed gives
+    /// [`AccessError::Short`]), never undefined behaviour.
+    /// `region.sparse` is ignored: this path reaches the whole region.
+    pub fn over_file(fd: BorrowedFd<'fd>, region: &FileRegion) -> Self {
+        RegionIo::new(fd, region.to_info(false))
     }
 
     pub fn info(&self) -> &RegionInfo {

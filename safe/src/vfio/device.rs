@@ -304,6 +304,11 @@ impl VfioDevice<'_> {
     /// Maps a BAR with `mmap64`, honouring the kernel's mmap flag and sparse areas,
     /// and leaving out the MSI-X table unless the kernel says it is mappable.
     /// 64-bit targets only; on 32-bit use [`region`](Self::region).
+    ///
+    /// The only safe way to get an owned mapping: the region is this device's,
+    /// and its offset, size, flags and areas are the kernel's answer for it,
+    /// asked here. Nothing a caller passes can make the mapping cover memory
+    /// that is not the BAR (see the `SAFETY` comment inside).
     #[cfg(target_pointer_width = "64")]
     pub fn map_bar(&self, index: RegionIndex) -> Result<MappedRegion<'_>, BarError> {
         let info = self.region_info(index)?;
@@ -315,7 +320,18 @@ impl VfioDevice<'_> {
                 }
             }
         }
-        Ok(MappedRegion::map_excluding(self.as_fd(), &info, &exclude)?)
+        // What map_fd's contract rests on here: vfio-pci lets only the ranges
+        // it reports be mapped and backs them with the BAR itself (device
+        // memory, VM_IO | VM_PFNMAP), not with a file that can be truncated or
+        // memory the Rust abstract machine owns, so concurrent volatile accesses
+        // are the device's business, not data races. (The kernel does make
+        // accesses SIGBUS while the device's memory decoding is off, e.g. during
+        // a reset: the process stops there; no memory is corrupted.)
+        // SAFETY: `self.as_fd()` is this device's VFIO fd, open for as long as
+        // the mapping borrows `self`; `info` is the kernel's report for the
+        // region, just asked; `exclude` can only take pages out.
+        let bar = unsafe { MappedRegion::map_fd(self.as_fd(), info, &exclude) }?;
+        Ok(bar)
     }
 }
 

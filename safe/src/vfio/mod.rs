@@ -8,6 +8,11 @@
 //! * [`VfioDevice::map_bar`] gives a [`MappedRegion`]: the BAR mapped with
 //!   `mmap64`, accessed with volatile loads and stores. It exists only on 64-bit
 //!   targets; see the [`mapping`] module (64-bit docs) for why.
+//!
+//! Tests and benchmarks reach plain files standing in for a device file through
+//! a [`FileRegion`] (plain data, unlike [`RegionInfo`], which only the crate
+//! makes): safely with `pread64`/`pwrite64` ([`RegionIo::over_file`]), and
+//! mapped with the `unsafe` `MappedRegion::map_file`.
 #![cfg_attr(
     target_pointer_width = "32",
     doc = "\nOn this 32-bit target the mapping API does not exist:\n\n```compile_fail\nuse dpdk_safe::vfio::MappedRegion;\n```\n"
@@ -28,5 +33,5 @@ pub use device::{BarError, OpenError, VfioDevice};
 #[cfg(target_pointer_width = "64")]
 pub use mapping::{FixedMapping, MapError, MappedRegion};
 pub use msix::MsixTable;
-pub use region::{BadBarIndex, RegionFlags, RegionIndex, RegionInfo, RegionInfoError};
+pub use region::{BadBarIndex, FileRegion, RegionFlags, RegionIndex, RegionInfo, RegionInfoError};
 pub use request::{RemovalRequests, RequestError};

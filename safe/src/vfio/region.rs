@@ -104,7 +104,11 @@ impl fmt::Display for RegionIndex {
 }
 
 /// `VFIO_REGION_INFO_FLAG_*` that matter for access.
+///
+/// `#[non_exhaustive]`, like [`RegionInfo`]: outside this crate the fields can
+/// be read but the struct cannot be written as a literal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub struct RegionFlags {
     pub readable: bool,
     pub writable: bool,
@@ -122,7 +126,34 @@ impl RegionFlags {
 }
 
 /// One region as the kernel describes it.
+///
+/// Only this crate makes these: from the kernel's `VFIO_DEVICE_GET_REGION_INFO`
+/// ([`VfioDevice::region_info`](crate::vfio::VfioDevice::region_info),
+/// [`region_info`], [`parse_region_info`]) and, for BARs DPDK mapped, from DPDK's
+/// record of the mapping. The fields are public to read, but the struct is
+/// `#[non_exhaustive]`, so code outside the crate cannot write one:
+///
+/// ```compile_fail,E0639
+/// use dpdk_safe::vfio::{RegionFlags, RegionIndex, RegionInfo};
+/// let forged = RegionInfo {
+///     index: RegionIndex::BAR0,
+///     offset: 0,
+///     size: 1 << 40,
+///     flags: RegionFlags::from_bits(!0),
+///     sparse_mmap: None,
+///     msix_mappable: false,
+///     caps: vec![],
+/// }; // error[E0639]: cannot create non-exhaustive struct using struct expression
+/// ```
+///
+/// Nor does any public function take a `RegionInfo` from its caller: what maps
+/// a region ([`VfioDevice::map_bar`](crate::vfio::VfioDevice::map_bar)) asks the
+/// kernel itself, and what reaches a plain file takes a [`FileRegion`] instead.
+/// So a value changed after the fact (the fields are public) or decoded from
+/// bytes of the caller's choosing ([`parse_region_info`]) describes something,
+/// but nothing trusts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RegionInfo {
     pub index: RegionIndex,
     /// Start of the region in the device fd's offset space (`index << 40` for PCI).
@@ -136,6 +167,62 @@ pub struct RegionInfo {
     pub msix_mappable: bool,
     /// Every capability as `(id, version)`.
     pub caps: Vec<(u16, u16)>,
+}
+
+/// A region of a plain file (a regular file or a memfd standing in for a VFIO
+/// device file, in tests and benchmarks), as the caller describes it.
+///
+/// Unlike [`RegionInfo`], plain public data. Nothing safe trusts it:
+/// [`RegionIo::over_file`](crate::vfio::RegionIo::over_file) reads and writes the
+/// file with `pread64`/`pwrite64`, where a wrong description gives an
+/// [`AccessError`](crate::vfio::AccessError) (a file shorter than claimed gives
+/// `AccessError::Short`); mapping it, with `MappedRegion::map_file`, is `unsafe`,
+/// because there a wrong description is undefined behaviour or a SIGBUS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRegion {
+    /// The region it stands for; named in errors.
+    pub index: RegionIndex,
+    /// Start of the region in the file.
+    pub offset: u64,
+    /// Size in bytes.
+    pub size: u64,
+    pub readable: bool,
+    pub writable: bool,
+    /// For mapping: only these region-relative areas are mapped, like the
+    /// kernel's sparse-mmap capability. Ignored by `pread64`/`pwrite64` access.
+    pub sparse: Option<Vec<SparseArea>>,
+}
+
+impl FileRegion {
+    /// `size` bytes at `offset` in the file, readable and writable, not sparse.
+    pub fn new(index: RegionIndex, offset: u64, size: u64) -> Self {
+        FileRegion {
+            index,
+            offset,
+            size,
+            readable: true,
+            writable: true,
+            sparse: None,
+        }
+    }
+
+    /// The `RegionInfo` the access paths work from; `mmap` says whether the
+    /// mapping code may map it (only `MappedRegion::map_file`, `unsafe`, sets it).
+    pub(crate) fn to_info(&self, mmap: bool) -> RegionInfo {
+        RegionInfo {
+            index: self.index,
+            offset: self.offset,
+            size: self.size,
+            flags: RegionFlags {
+                readable: self.readable,
+                writable: self.writable,
+                mmap,
+            },
+            sparse_mmap: self.sparse.clone(),
+            msix_mappable: false,
+            caps: Vec::new(),
+        }
+    }
 }
 
 /// Why region information could not be had.

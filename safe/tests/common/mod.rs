@@ -105,27 +105,19 @@ pub fn in_vm_child(name: &str, body: impl FnOnce()) {
     );
 }
 
-/// A region that is neither mappable nor sparse, as the kernel would describe
-/// one at `offset` in the device file: for register access over plain files.
+/// A region of `size` bytes at `offset` in a plain file standing in for a
+/// device file: for register access over plain files (`RegionIo::over_file`).
 pub fn plain_region(
     index: dpdk_safe::vfio::RegionIndex,
     offset: u64,
     size: u64,
     readable: bool,
     writable: bool,
-) -> dpdk_safe::vfio::RegionInfo {
-    dpdk_safe::vfio::RegionInfo {
-        index,
-        offset,
-        size,
-        flags: dpdk_safe::vfio::RegionFlags {
-            readable,
-            writable,
-            mmap: false,
-        },
-        sparse_mmap: None,
-        msix_mappable: false,
-        caps: vec![],
+) -> dpdk_safe::vfio::FileRegion {
+    dpdk_safe::vfio::FileRegion {
+        readable,
+        writable,
+        ..dpdk_safe::vfio::FileRegion::new(index, offset, size)
     }
 }
 

@@ -273,3 +273,161 @@ fn e1000e_probe_and_remove_through_dpdk() {
         );
     });
 }
+
+/// One removal-request subscription per device and process; none on a device
+/// that one of DPDK's drivers probed (DPDK holds its request trigger).
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn removal_request_subscriptions_are_one_per_device_and_not_on_dpdks() {
+    in_vm_child(
+        "removal_request_subscriptions_are_one_per_device_and_not_on_dpdks",
+        || {
+            use dpdk_safe::vfio::RequestError;
+            let mut eal = eal_for(&[EDU, E1000E]);
+            let dev = eal.vfio_open(addr(EDU)).unwrap();
+            let first = dev.removal_requests().unwrap();
+            let err = dev.removal_requests().unwrap_err();
+            assert!(
+                matches!(err, RequestError::AlreadySubscribed { address } if address == addr(EDU)),
+                "{err}"
+            );
+            if let Ok(other) = eal.vfio_open(addr(EDU)) {
+                let err = other.removal_requests().unwrap_err();
+                assert!(
+                    matches!(err, RequestError::AlreadySubscribed { .. }),
+                    "{err}"
+                );
+                drop(other);
+            }
+            drop(first);
+            let again = dev
+                .removal_requests()
+                .expect("free again once the first subscription is dropped");
+            drop(again);
+            drop(dev);
+            // The e1000e: DPDK's e1000 driver took it at start-up.
+            eal.probe(addr(E1000E)).ok();
+            let probed_by = eal.pci_device(addr(E1000E)).unwrap().dpdk_driver;
+            assert!(probed_by.is_some(), "DPDK's e1000 driver probed the e1000e");
+            let nic = eal.vfio_open(addr(E1000E)).unwrap();
+            let err = nic.removal_requests().unwrap_err();
+            assert!(
+                matches!(&err, RequestError::ProbedByDpdk { driver, .. } if Some(driver) == probed_by.as_ref()),
+                "{err}"
+            );
+        },
+    );
+}
+
+/// Descriptors of this process pointing at `/dev/vfio/GROUP` and at VFIO
+/// device files.
+fn vfio_fds(group: u32) -> (usize, usize) {
+    let (mut groups, mut devices) = (0, 0);
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy().into_owned();
+        if target == format!("/dev/vfio/{group}") {
+            groups += 1;
+        } else if target.contains("vfio-device") {
+            devices += 1;
+        }
+    }
+    (groups, devices)
+}
+
+/// DPDK's release looks the IOMMU group up through sysfs again; when the
+/// device's entry is gone by then, the device and group descriptors are
+/// still closed.
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn a_device_whose_sysfs_entry_went_away_is_released_whole() {
+    const NAME: &str = "a_device_whose_sysfs_entry_went_away_is_released_whole";
+    if !common::is_child(NAME) {
+        // A tree of links to the real devices, which the child removes.
+        let tree = std::env::temp_dir().join(format!("dpdk-rs-linktree-{}", std::process::id()));
+        std::fs::create_dir_all(&tree).unwrap();
+        std::os::unix::fs::symlink(format!("/sys/bus/pci/devices/{EDU}"), tree.join(EDU)).unwrap();
+        let out = common::run_child(NAME, &[("SYSFS_PCI_DEVICES", tree.to_str().unwrap())]);
+        let _ = std::fs::remove_dir_all(&tree);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!("{text}");
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "child {NAME} failed"
+        );
+        return;
+    }
+    let eal = eal_for(&[EDU]);
+    let dev = eal.vfio_open(addr(EDU)).unwrap();
+    let group = dev.iommu_group();
+    assert_eq!(vfio_fds(group), (1, 1), "open: the group and the device");
+    let link = std::path::PathBuf::from(std::env::var("SYSFS_PCI_DEVICES").unwrap()).join(EDU);
+    std::fs::remove_file(link).unwrap();
+    drop(dev);
+    assert_eq!(
+        vfio_fds(group),
+        (0, 0),
+        "released: neither the device's nor the group's descriptor is left"
+    );
+    // The group can be set up again (DPDK no longer counts it).
+    let tree = std::env::var("SYSFS_PCI_DEVICES").unwrap();
+    std::os::unix::fs::symlink(
+        format!("/sys/bus/pci/devices/{EDU}"),
+        format!("{tree}/{EDU}"),
+    )
+    .unwrap();
+    let again = eal.vfio_open(addr(EDU)).unwrap();
+    assert_eq!(vfio_fds(group), (1, 1));
+    drop(again);
+}
+
+/// vfio-pci makes a mapped access fault with SIGBUS while the device's memory
+/// decoding is off (Command register bit 1): the documented behaviour of
+/// `MappedRegion` (the process dies; nothing undefined happens).
+#[cfg(target_pointer_width = "64")]
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn a_mapped_access_with_memory_decoding_off_is_sigbus() {
+    use std::os::unix::fs::FileExt;
+    use std::os::unix::process::ExitStatusExt;
+    const NAME: &str = "a_mapped_access_with_memory_decoding_off_is_sigbus";
+    if !common::is_child(NAME) {
+        let config = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(format!("/sys/bus/pci/devices/{EDU}/config"))
+            .unwrap();
+        let mut command = [0u8; 2];
+        config.read_exact_at(&mut command, 4).unwrap();
+        let out = common::run_child(NAME, &[("SYSFS_PCI_DEVICES", "/sys/bus/pci/devices")]);
+        // Memory decoding back on for the tests after this one.
+        config.write_all_at(&command, 4).unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        println!("{text}");
+        assert!(text.contains("mapped read before: 010000ed"), "{text}");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGBUS),
+            "the access after clearing memory decoding: {:?}",
+            out.status
+        );
+        return;
+    }
+    let eal = eal_for(&[EDU]);
+    let dev = eal.vfio_open(addr(EDU)).unwrap();
+    let bar = dev.map_bar(RegionIndex::BAR0).unwrap();
+    println!("mapped read before: {:08x}", bar.read32(0).unwrap());
+    let config = dev.config().unwrap();
+    let command = config.read16(4).unwrap();
+    config.write16(4, command & !0x2).unwrap();
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    let value = bar.read32(0);
+    println!("mapped read after: {value:?} (no SIGBUS)");
+}

@@ -207,3 +207,105 @@ fn rust_drivers_probed_by_dpdk_scan() {
         eal.cleanup().unwrap();
     });
 }
+
+/// What each probe saw of `ProbedDevice::bar`.
+#[derive(Default)]
+struct BarViews(Mutex<Vec<String>>);
+
+impl PciDriver for BarViews {
+    fn probe(&self, dev: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
+        #[cfg(target_pointer_width = "64")]
+        for index in [0u8, 3] {
+            let line = match dev.bar(index) {
+                None => format!("{} BAR{index} none", dev.address()),
+                Some(bar) => {
+                    let ranges = bar.mapped_ranges();
+                    format!(
+                        "{} BAR{index} {:?} msix_mappable {} first {:08x}",
+                        dev.address(),
+                        ranges,
+                        bar.info().msix_mappable,
+                        bar.read32(ranges[0].start)?
+                    )
+                }
+            };
+            self.0.lock().unwrap().push(line);
+        }
+        Ok(())
+    }
+
+    fn remove(&self, _: &ProbedDevice<'_>) {}
+}
+
+/// `ProbedDevice::bar` gives views only over what DPDK mapped for this probe:
+/// none for a driver without NEED_MAPPING after DPDK unmapped the BAR for an
+/// earlier driver (its address is stale), and never the MSI-X table's pages
+/// when the kernel does not let them be mapped (e1000e, table in BAR3).
+#[cfg(target_pointer_width = "64")]
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn probed_bar_views_cover_only_what_dpdk_mapped() {
+    in_vm_child("probed_bar_views_cover_only_what_dpdk_mapped", || {
+        let edu: PciAddress = EDU.parse().unwrap();
+        let e1000e: PciAddress = E1000E.parse().unwrap();
+        // Registered before the EAL starts, so ahead of DPDK's e1000 driver.
+        let mapping = register(
+            "rs_views_mapped",
+            &[PciId::new(0x1234, 0x11e8), PciId::new(0x8086, 0x10d3)],
+            DriverFlags::NEED_MAPPING,
+            BarViews::default(),
+        )
+        .unwrap();
+        let mut eal = base_builder().allow(edu).allow(e1000e).init().unwrap();
+        let seen = mapping.driver().0.lock().unwrap().clone();
+        println!("with NEED_MAPPING: {seen:#?}");
+        assert!(
+            seen.iter()
+                .any(|l| l.starts_with("0000:00:03.0 BAR0 [0..1048576]")
+                    && l.ends_with("first 010000ed")),
+            "{seen:?}"
+        );
+        assert!(
+            seen.contains(&"0000:00:03.0 BAR3 none".to_owned()),
+            "{seen:?}"
+        );
+        if mapping.bound_devices() == 2 {
+            // The e1000e's BAR3 (16 KiB) holds the MSI-X table at 0: left out
+            // unless the kernel says the table may be mapped.
+            let bar3 = seen
+                .iter()
+                .find(|l| l.starts_with("0000:00:05.0 BAR3 "))
+                .unwrap();
+            if bar3.contains("msix_mappable false") {
+                assert!(
+                    !bar3.contains("[0.."),
+                    "the table's page is left out: {bar3}"
+                );
+            } else {
+                assert!(bar3.contains("[0..16384]"), "{bar3}");
+            }
+        } else {
+            println!("DPDK's e1000 driver took the e1000e first");
+        }
+        // DPDK unmaps edu's BARs when the device is removed, and keeps the
+        // old address in its device; a driver without NEED_MAPPING probed
+        // next must not get a view of it.
+        eal.remove(edu).unwrap();
+        drop(mapping);
+        let unmapped = eal
+            .register_driver(
+                "rs_views_unmapped",
+                &[PciId::new(0x1234, 0x11e8)],
+                DriverFlags::empty(),
+                BarViews::default(),
+            )
+            .unwrap();
+        eal.probe(edu).unwrap();
+        let seen = unmapped.driver().0.lock().unwrap().clone();
+        println!("without NEED_MAPPING: {seen:#?}");
+        assert_eq!(seen, ["0000:00:03.0 BAR0 none", "0000:00:03.0 BAR3 none"]);
+        eal.remove(edu).unwrap();
+        drop(unmapped);
+        eal.cleanup().unwrap();
+    });
+}

@@ -660,30 +660,60 @@ impl ProbedDevice<'_> {
 
     /// BAR `index` as DPDK mapped it for a driver with [`DriverFlags::NEED_MAPPING`]:
     /// the same mapped accessor as [`VfioDevice::map_bar`](crate::vfio::VfioDevice::map_bar).
-    /// `None` when DPDK did not map it. 64-bit targets only, like every mapping.
+    /// 64-bit targets only, like every mapping.
+    ///
+    /// `None` unless DPDK mapped the BAR for this driver: the driver has
+    /// `NEED_MAPPING` (DPDK does not clear the address of an earlier mapping
+    /// when it unmaps, so without it the address may be stale), the device is
+    /// bound to vfio-pci, and the kernel reports the BAR as mappable on DPDK's
+    /// own device file (DPDK skips the others and leaves their address as it
+    /// was). The view covers only what DPDK really mapped, built from that
+    /// file's region info: the sparse areas when the kernel lists them (24.11
+    /// maps those over an inaccessible reservation), minus the pages of the
+    /// MSI-X table unless the kernel says it may be mapped (DPDK leaves them
+    /// out). Accesses elsewhere are [`AccessError::NotMapped`], not a fault.
     #[cfg(target_pointer_width = "64")]
     pub fn bar(&self, index: u8) -> Option<crate::vfio::MappedRegion<'_>> {
-        let resource = self.device().mem_resource.get(usize::from(index))?;
-        let base = std::ptr::NonNull::new(resource.addr.cast::<u8>())?;
-        if resource.len == 0 {
+        let region = RegionIndex::bar(u32::from(index)).ok()?;
+        let device = self.device();
+        if !self.opened_by_dpdk() || device.kdrv != sdk::RTE_PCI_KDRV_VFIO {
             return None;
         }
-        let info = crate::vfio::RegionInfo {
-            index: RegionIndex::Bar(index),
-            offset: 0,
-            size: resource.len,
-            flags: crate::vfio::RegionFlags {
-                readable: true,
-                writable: true,
-                mmap: true,
-            },
-            sparse_mmap: None,
-            msix_mappable: false,
-            caps: Vec::new(),
-        };
-        // SAFETY: DPDK keeps the BAR mapped, read-write, while the device is
-        // probed; the view borrows this callback's device.
-        Some(unsafe { crate::vfio::MappedRegion::borrowed(base, info) })
+        let resource = device.mem_resource.get(usize::from(index))?;
+        let base = std::ptr::NonNull::new(resource.addr.cast::<u8>())?;
+        // SAFETY: the interrupt handle belongs to the live device; the call
+        // only reads it and reports an error for a handle without a file.
+        let fd = unsafe { dpdk_sys::rte_intr_dev_fd_get(device.intr_handle.cast()) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: DPDK keeps its VFIO device file open while the device is
+        // probed, which outlives this callback's borrow; it is never closed here.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let info = crate::vfio::region::region_info(fd, region).ok()?;
+        // What DPDK mapped: `info.size` bytes at `addr`, for a mappable BAR of
+        // the size its scan recorded.
+        if !info.flags.mmap || info.size == 0 || info.size != resource.len {
+            return None;
+        }
+        let mut exclude = Vec::new();
+        if !info.msix_mappable {
+            let config = crate::vfio::region::region_info(fd, RegionIndex::Config).ok()?;
+            let config = crate::vfio::RegionIo::new(fd, config);
+            if let Some(table) = crate::vfio::msix::find_msix_table(&config).ok()? {
+                if table.bar == index {
+                    exclude.push(table.range);
+                }
+            }
+        }
+        let ranges = crate::vfio::mapping::mappable_ranges(&info, &exclude).ok()?;
+        // SAFETY: DPDK mapped these ranges of the BAR at `base`, with read and
+        // write access (pci_vfio_mmap_bar / pci_vfio_sparse_mmap_bar, checked
+        // against the same region info above), for this driver's probe (it has
+        // NEED_MAPPING, so DPDK mapped afresh before calling it), and keeps them
+        // until the device is removed, which cannot happen while this callback's
+        // borrow lives.
+        Some(unsafe { crate::vfio::MappedRegion::view(info, base, ranges) })
     }
 
     /// BAR `index` through DPDK, on every target and whether or not DPDK mapped

@@ -92,7 +92,7 @@ pub struct VfioDevice<'eal> {
     num_regions: u32,
     num_irqs: u32,
     flags: u32,
-    _eal: std::marker::PhantomData<&'eal Eal>,
+    eal: &'eal Eal,
 }
 
 impl Eal {
@@ -142,7 +142,7 @@ impl Eal {
                 num_regions: info.num_regions,
                 num_irqs: info.num_irqs,
                 flags: info.flags,
-                _eal: std::marker::PhantomData,
+                eal: self,
             }),
             1 => Err(OpenError::NoIommuGroup(address)),
             _ => Err(OpenError::SetupFailed {
@@ -355,13 +355,46 @@ impl AsFd for VfioDevice<'_> {
     }
 }
 
+impl VfioDevice<'_> {
+    /// The EAL the device was opened in.
+    pub(crate) fn eal(&self) -> &Eal {
+        self.eal
+    }
+}
+
 impl Drop for VfioDevice<'_> {
     fn drop(&mut self) {
-        // rte_vfio_release_device first looks the group up through sysfs and
-        // returns early, with the fd still open, when it cannot; the same lookup
-        // here tells whether DPDK will close the fd or this drop must. (Its next
-        // step finds the group fd it opened for this device, which it keeps while
-        // the device is set up; from there on it closes the device fd.)
+        // rte_vfio_release_device looks the IOMMU group up again through
+        // `SYSFS/ADDRESS/iommu_group`, and when that link is gone (the device
+        // was hot-unplugged, the tree changed) it returns early with the device
+        // fd open and the group still counted. So DPDK is given a private
+        // directory whose only entry is that link, pointing at the group the
+        // device was opened in: the release then always finds the group DPDK
+        // set the device up in, closes the device fd, and closes the group when
+        // it was its last device.
+        match GroupLink::new(&self.name, self.iommu_group) {
+            Ok(link) => {
+                // SAFETY: both strings are NUL-terminated and outlive the call;
+                // `fd` came from rte_vfio_setup_device for this device in this
+                // group, and DPDK closes it (it is not used after this).
+                unsafe {
+                    dpdk_sys::rte_vfio_release_device(
+                        link.base.as_ptr(),
+                        self.name.as_ptr(),
+                        self.fd,
+                    );
+                }
+            }
+            Err(_) => self.release_through_sysfs(),
+        }
+    }
+}
+
+impl VfioDevice<'_> {
+    /// The release when no private link could be made (no writable temporary
+    /// directory): through the live sysfs tree, closing the fd here when DPDK
+    /// cannot find the group (which then stays counted in DPDK's container).
+    fn release_through_sysfs(&self) {
         let mut group = 0;
         // SAFETY: both strings are NUL-terminated and outlive the call; `group`
         // is a valid place for the int DPDK writes.
@@ -387,5 +420,39 @@ impl Drop for VfioDevice<'_> {
                 self.fd,
             );
         }
+    }
+}
+
+/// A private directory `BASE/ADDRESS/iommu_group -> GROUP` for DPDK's group
+/// lookup (it reads only that link, and takes the number after its last `/`);
+/// removed on drop.
+struct GroupLink {
+    base: CString,
+    dir: PathBuf,
+}
+
+impl GroupLink {
+    fn new(name: &CString, group: u32) -> io::Result<Self> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "dpdk-rs-vfio-release-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let base = CString::new(dir.as_os_str().as_encoded_bytes())
+            .map_err(|_| io::Error::other("NUL in the temporary directory's path"))?;
+        let device = dir.join(name.to_string_lossy().as_ref());
+        // Removed on drop from here on, whatever step fails.
+        let link = GroupLink { base, dir };
+        fs::create_dir_all(&device)?;
+        std::os::unix::fs::symlink(group.to_string(), device.join("iommu_group"))?;
+        Ok(link)
+    }
+}
+
+impl Drop for GroupLink {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }

@@ -186,6 +186,16 @@ impl FastSpan {
 
 /// A region of a VFIO device mapped into memory. Unmaps on drop.
 ///
+/// # Memory decoding off: SIGBUS
+///
+/// While the device's memory decoding is off (bit 1 of the PCI Command
+/// register cleared, through [`VfioDevice::config`](crate::vfio::VfioDevice::config)
+/// or by a reset in progress), vfio-pci revokes the mapping and an access
+/// through it raises SIGBUS: the process stops, no memory is corrupted. The
+/// types cannot prevent it (config space is the device's own business); turn
+/// decoding back on before touching the mapping again. Tested in the VM
+/// (`vm_devices::a_mapped_access_with_memory_decoding_off_is_sigbus`).
+///
 /// Made by [`VfioDevice::map_bar`](crate::vfio::VfioDevice::map_bar) (safe), by
 /// [`MappedRegion::map_file`] (`unsafe`: any file), or as a view of a BAR DPDK
 /// mapped (ProbedDevice's `bar`).
@@ -431,18 +441,6 @@ impl<'fd> MappedRegion<'fd> {
             owned: false,
             _fd: PhantomData,
         }
-    }
-
-    /// A view of a mapping made elsewhere covering all of `info.size` from `base`.
-    ///
-    /// # Safety
-    ///
-    /// `base..base + info.size` must stay mapped, with the access `info.flags`
-    /// allows, for as long as the returned value lives; as for [`view`](Self::view).
-    pub(crate) unsafe fn borrowed(base: NonNull<u8>, info: RegionInfo) -> Self {
-        let whole = std::iter::once(0..info.size).collect();
-        // SAFETY: the one range is what the caller guarantees is mapped.
-        unsafe { Self::view(info, base, whole) }
     }
 
     pub fn info(&self) -> &RegionInfo {

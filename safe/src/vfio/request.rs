@@ -42,6 +42,7 @@
 use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::pci::PciAddress;
@@ -84,6 +85,16 @@ pub enum RequestError {
         address: PciAddress,
         source: io::Error,
     },
+    #[error(
+        "PCI device {address} already has a subscription to removal requests in this \
+         process (a device has one request trigger): drop it first"
+    )]
+    AlreadySubscribed { address: PciAddress },
+    #[error(
+        "PCI device {address} is probed by DPDK's driver {driver}, which holds the \
+         device's request trigger itself; remove it from DPDK first"
+    )]
+    ProbedByDpdk { address: PciAddress, driver: String },
     #[error("creating an eventfd failed: {0}")]
     Eventfd(io::Error),
     #[error("registering the request eventfd of PCI device {address} (VFIO_DEVICE_SET_IRQS) failed: {source}")]
@@ -106,6 +117,36 @@ pub struct RemovalRequests<'dev> {
     event: OwnedFd,
     /// Signals read from the eventfd so far.
     signals: Cell<u64>,
+    /// The device's place in the process's subscriptions, given back on drop
+    /// (after the trigger is unregistered: fields drop after `Drop::drop`).
+    subscription: Option<Subscription>,
+}
+
+/// The devices of this process that have a subscription.
+static SUBSCRIBED: Mutex<Vec<PciAddress>> = Mutex::new(Vec::new());
+
+/// One device's entry in [`SUBSCRIBED`], removed on drop.
+#[derive(Debug)]
+struct Subscription(PciAddress);
+
+impl Subscription {
+    fn take(address: PciAddress) -> Result<Self, RequestError> {
+        let mut subscribed = SUBSCRIBED.lock().unwrap_or_else(PoisonError::into_inner);
+        if subscribed.contains(&address) {
+            return Err(RequestError::AlreadySubscribed { address });
+        }
+        subscribed.push(address);
+        Ok(Subscription(address))
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        SUBSCRIBED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|a| *a != self.0);
+    }
 }
 
 impl VfioDevice<'_> {
@@ -113,11 +154,20 @@ impl VfioDevice<'_> {
     /// on vfio-pci's request interrupt index (`VFIO_PCI_REQ_IRQ_INDEX`), after
     /// checking with `VFIO_DEVICE_GET_IRQ_INFO` that the index takes one.
     ///
-    /// A device has one request trigger: subscribing again replaces the
-    /// previous subscription's eventfd (whose drop then unregisters the new
-    /// one), so keep one `RemovalRequests` per device.
+    /// A device has one request trigger, so one subscription per device and
+    /// process: a second one, through this handle or another [`VfioDevice`] of
+    /// the same device, is [`RequestError::AlreadySubscribed`] until the first
+    /// is dropped. A device that one of DPDK's drivers has probed is
+    /// [`RequestError::ProbedByDpdk`]: DPDK registered its own eventfd there,
+    /// for its hot-unplug handling, and a subscription would replace it.
     pub fn removal_requests(&self) -> Result<RemovalRequests<'_>, RequestError> {
-        RemovalRequests::register(self.as_fd(), self.address(), self.num_irqs())
+        let address = self.address();
+        if let Ok(device) = self.eal().pci_device(address) {
+            if let Some(driver) = device.dpdk_driver {
+                return Err(RequestError::ProbedByDpdk { address, driver });
+            }
+        }
+        RemovalRequests::register(self.as_fd(), address, self.num_irqs())
     }
 }
 
@@ -158,10 +208,12 @@ impl<'dev> RemovalRequests<'dev> {
                 count: info.count,
             });
         }
-        let requests = Self::unregistered(device, address).map_err(RequestError::Eventfd)?;
+        let subscription = Subscription::take(address)?;
+        let mut requests = Self::unregistered(device, address).map_err(RequestError::Eventfd)?;
         requests
             .set_trigger(requests.event.as_raw_fd())
             .map_err(|source| RequestError::Register { address, source })?;
+        requests.subscription = Some(subscription);
         Ok(requests)
     }
 
@@ -178,6 +230,7 @@ impl<'dev> RemovalRequests<'dev> {
             // SAFETY: raw is a freshly created descriptor that nothing else owns.
             event: unsafe { OwnedFd::from_raw_fd(raw) },
             signals: Cell::new(0),
+            subscription: None,
         })
     }
 

@@ -139,7 +139,7 @@ fn tree_of(n: usize) -> FakePciTree {
     let tree = FakePciTree::new().unwrap();
     for i in 0..n {
         let (bus, dev, func) = ((i / 256) as u8, ((i / 8) % 32) as u8, (i % 8) as u8);
-        let addr = dpdk::pci::PciAddress::new(0, bus, dev, func).unwrap();
+        let addr = dpdk::pci::PciAddress::new(0, bus, dev, func);
         tree.add(
             &FakeDevice::new(addr)
                 .ids(0x1234, 0x1000 + (i % 16) as u16)

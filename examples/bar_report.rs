@@ -55,16 +55,17 @@ fn run() -> Result<()> {
         usize::BITS,
         eal.lcore_count()
     );
-    let mut failures = 0;
+    // One device's failure is reported under its address; the others go on.
+    let mut failed = Vec::new();
     for address in addresses {
         println!("\n== {address}");
         if let Err(e) = report(&eal, address) {
-            println!("   FAILED: {e}");
-            failures += 1;
+            println!("   FAILED: {address}: {e}");
+            failed.push(address.to_string());
         }
     }
-    if failures > 0 {
-        return Err(format!("{failures} device(s) failed").into());
+    if !failed.is_empty() {
+        return Err(format!("{} device(s) failed: {}", failed.len(), failed.join(", ")).into());
     }
     println!("\nall devices answered as expected");
     Ok(())

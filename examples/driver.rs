@@ -98,14 +98,22 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "{} device(s) probed by rs_example",
         driver.driver().probed.load(Ordering::Relaxed)
     );
+    // A device that fails to detach is reported by address; the others go on.
+    let mut failed = Vec::new();
     for a in &addresses {
         match eal.remove(*a) {
             Ok(()) | Err(DeviceError::NotProbed(_)) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("driver: {a}: {e}");
+                failed.push(a.to_string());
+            }
         }
     }
     drop(driver);
     eal.cleanup()?;
+    if !failed.is_empty() {
+        return Err(format!("remove failed for {}", failed.join(", ")).into());
+    }
     Ok(())
 }
 

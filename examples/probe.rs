@@ -8,8 +8,11 @@
 //! ```
 //!
 //! Devices DPDK's scan skipped (no kernel driver bound) are listed from sysfs.
+//! A device whose sysfs files cannot be read is reported by name on stderr and
+//! the listing goes on with the others; the exit status then says it failed.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use dpdk::eal::{Eal, LogLevel};
@@ -74,9 +77,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut groups: BTreeMap<u8, (String, Vec<PciDevice>)> = BTreeMap::new();
     let mut on_bus = Vec::new();
-    for device in eal.pci_devices() {
-        let device = device?;
-        on_bus.push(device.address);
+    let mut unreadable = Vec::new();
+    for (name, device) in eal.pci_devices().with_names() {
+        // DPDK's names are addresses its own parser (and so PciAddress) accepts.
+        if let Ok(address) = name.parse::<PciAddress>() {
+            on_bus.push(address);
+        }
+        let device = match device {
+            Ok(device) => device,
+            Err(e) => {
+                eprintln!("probe: {name}: {e}");
+                unreadable.push(name);
+                continue;
+            }
+        };
         let (rank, title) = group_of(&device.kernel_driver);
         groups
             .entry(rank)
@@ -87,21 +101,36 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     for (title, devices) in groups.values() {
         print_group(title, devices);
     }
+    if !unreadable.is_empty() {
+        let title = "On DPDK's bus, but unreadable (errors on stderr)";
+        println!("\n{title}\n{}", "=".repeat(title.len()));
+        for name in &unreadable {
+            println!("{name}");
+        }
+    }
 
-    let skipped: Vec<PciAddress> = list_device_dirs(&sysfs_pci_root())?
+    let skipped: Vec<(PciAddress, PathBuf)> = list_device_dirs(&sysfs_pci_root())?
         .into_iter()
-        .map(|(addr, _)| addr)
-        .filter(|addr| !on_bus.contains(addr))
-        .filter(|addr| opts.allow.is_empty() || opts.allow.contains(addr))
+        .filter(|(addr, _)| !on_bus.contains(addr))
+        .filter(|(addr, _)| opts.allow.is_empty() || opts.allow.contains(addr))
         .collect();
     if !skipped.is_empty() {
         println!("\nNot on DPDK's bus (no kernel driver bound)");
         println!("{}", "=".repeat(42));
-        for addr in skipped {
-            println!("{addr}");
+        for (addr, dir) in skipped {
+            // DPDK's scan reads some directory names as another address's text.
+            let dir = dir.file_name().unwrap_or_default().to_string_lossy();
+            if dir == addr.to_string() {
+                println!("{addr}");
+            } else {
+                println!("{addr} (directory {dir:?})");
+            }
         }
     }
     eal.cleanup()?;
+    if !unreadable.is_empty() {
+        return Err(format!("{} device(s) could not be read", unreadable.len()).into());
+    }
     Ok(())
 }
 
@@ -117,14 +146,20 @@ fn group_of(driver: &KernelDriver) -> (u8, String) {
 
 fn print_group(title: &str, devices: &[PciDevice]) {
     println!("\n{title}\n{}", "=".repeat(title.len()));
+    // Wide enough for 0000:00:00.0 and a space; a wide domain or function
+    // takes up to 17 characters.
+    let width = devices
+        .iter()
+        .map(|d| d.address.to_string().len())
+        .fold(13, usize::max);
     println!(
-        "{:<13} {:<9} {:<9} {:<6} {:<4} {:<5} {:<16} {:<12} BARs",
+        "{:<width$} {:<9} {:<9} {:<6} {:<4} {:<5} {:<16} {:<12} BARs",
         "address", "id", "subsys", "class", "numa", "iommu", "kernel driver", "dpdk driver"
     );
     for d in devices {
         let opt = |v: Option<u32>| v.map_or("-".to_owned(), |v| v.to_string());
         println!(
-            "{:<13} {:04x}:{:04x} {:04x}:{:04x} {:06x} {:<4} {:<5} {:<16} {:<12} {}",
+            "{:<width$} {:04x}:{:04x} {:04x}:{:04x} {:06x} {:<4} {:<5} {:<16} {:<12} {}",
             d.address.to_string(),
             d.ids.vendor,
             d.ids.device,

@@ -14,9 +14,12 @@
 //!     .allow("0000:00:03.0".parse()?)
 //!     .init()?;
 //! dpdk::build_info::check_runtime(&eal)?;
-//! for device in eal.pci_devices() {
-//!     let device = device?;
-//!     println!("{} {:04x}:{:04x} {}", device.address, device.ids.vendor, device.ids.device, device.kernel_driver);
+//! // One device's unreadable sysfs file is that device's error; the rest still list.
+//! for (name, device) in eal.pci_devices().with_names() {
+//!     match device {
+//!         Ok(d) => println!("{} {:04x}:{:04x} {}", d.address, d.ids.vendor, d.ids.device, d.kernel_driver),
+//!         Err(e) => eprintln!("{name}: {e}"),
+//!     }
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -94,10 +94,77 @@ fn probe_refuses_to_guess_which_bus() {
     let out = Command::new(example("probe")).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("say which devices"));
+    // An address DPDK's parser refuses too: refused before any EAL starts
+    // (which, without --sysfs, would scan the real bus).
     let out = Command::new(example("probe"))
-        .args(["-a", "0000:00:20.0"])
+        .args(["-a", "0000:00:100.0"])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("device 0x20 is out of range"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the device 0x100 is more than 0xff"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn probe_lists_every_device_of_an_odd_tree_and_names_the_unreadable_one() {
+    // Laid out like the fake tree DPDK's own unit tests once used
+    // (test/test/test_pci_sysfs: 0000:01:00.0, 0000:01:02.0, 0000:02:ab.0),
+    // plus names DPDK's scan reads in its own way.
+    let tree = FakePciTree::new().unwrap();
+    let dev = |device: u16| FakeDevice::new("0000:00:00.0".parse().unwrap()).ids(0x1234, device);
+    for (dir, device) in [
+        ("0000:01:00.0", 0x0100),
+        ("0000:01:02.0", 0x0102),
+        ("0000:02:ab.0", 0x02ab),
+        ("0000:04:00.10", 0x0400),
+        ("ffffffff:ff:ff.7", 0xffff),
+    ] {
+        tree.add_named(dir, &dev(device)).unwrap();
+    }
+    tree.add_named("0:5:0.0", &dev(0x0500).driver(None))
+        .unwrap();
+    // DPDK's scan masks the class to 24 bits; this crate refuses the file.
+    std::fs::write(tree.devices_dir().join("0000:01:02.0/class"), "0x1000000\n").unwrap();
+
+    let out = Command::new(example("probe"))
+        .arg("--sysfs")
+        .arg(tree.devices_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let both = format!("{stdout}\n{stderr}");
+    assert!(
+        !out.status.success(),
+        "an unreadable device fails the run: {both}"
+    );
+    let line = |start: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("{start}: {both}"))
+    };
+    // Every other device is listed, by DPDK's name, after the bad one too.
+    assert!(line("0000:01:00.0 ").contains("1234:0100"), "{both}");
+    assert!(line("0000:02:ab.0 ").contains("1234:02ab"), "{both}");
+    assert!(line("0000:04:00.a ").contains("1234:0400"), "{both}");
+    assert!(line("ffffffff:ff:ff.7 ").contains("1234:ffff"), "{both}");
+    // The unreadable one is named, with the file at fault.
+    let unreadable = stdout.find("On DPDK's bus, but unreadable").expect(&both);
+    assert_eq!(line("0000:01:02.0").trim(), "0000:01:02.0", "{both}");
+    assert!(stdout.rfind("0000:01:02.0").unwrap() > unreadable, "{both}");
+    assert!(
+        stderr.contains("probe: 0000:01:02.0: ") && stderr.contains("0000:01:02.0/class"),
+        "{both}"
+    );
+    assert!(stderr.contains("1 device(s) could not be read"), "{both}");
+    // Off the bus (no driver), under the address DPDK's scan gives its directory.
+    assert_eq!(
+        line("0000:05:00.0").trim(),
+        "0000:05:00.0 (directory \"0:5:0.0\")",
+        "{both}"
+    );
 }

@@ -164,10 +164,24 @@ impl FakePciTree {
         self.devices.clone()
     }
 
-    /// Writes one device directory and its links, replacing what was there;
-    /// returns the directory.
+    /// Writes one device directory, named after the device's address, and its
+    /// links, replacing what was there; returns the directory.
     pub fn add(&self, dev: &FakeDevice) -> io::Result<PathBuf> {
-        let dir = self.devices.join(dev.address.to_string());
+        self.add_named(&dev.address.to_string(), dev)
+    }
+
+    /// Like [`add`](Self::add), but the directory is called `name` whatever
+    /// `dev.address` says: for the names DPDK's scan reads in its own way
+    /// (`0:3:0.1`, a function in decimal, ...) and names it skips. `name` must
+    /// be a single path component.
+    pub fn add_named(&self, name: &str, dev: &FakeDevice) -> io::Result<PathBuf> {
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name:?} is not a single path component"),
+            ));
+        }
+        let dir = self.devices.join(name);
         fs::create_dir_all(&dir)?;
         for link in ["driver", "iommu_group"] {
             match fs::remove_file(dir.join(link)) {

@@ -2,8 +2,8 @@
 //! files that must give an error naming the file.
 
 use dpdk_safe::pci::{
-    list_device_dirs, parse_resource, BarKind, KernelDriver, PciAddress, SysfsDevice,
-    SysfsErrorKind as K,
+    device_dir, list_device_dirs, parse_resource, scan_address, BarKind, KernelDriver, PciAddress,
+    SysfsDevice, SysfsErrorKind as K,
 };
 use dpdk_safe::testing::{FakeDevice, FakePciTree, FLAGS_IO, FLAGS_MEM32, FLAGS_MEM64_PREFETCH};
 
@@ -308,4 +308,72 @@ fn resource_parser_handles_linux_layouts() {
     );
     assert_eq!(bars[2].unwrap().kind, BarKind::Io);
     assert_eq!(rom.unwrap().len, 128 << 10);
+}
+
+#[test]
+fn scan_address_reads_names_as_dpdks_scan_does() {
+    use std::ffi::OsStr;
+    let wide_ulong = std::mem::size_of::<std::ffi::c_ulong>() == 8;
+    let cases: Vec<(&str, Option<&str>)> = vec![
+        ("0000:00:03.0", Some("0000:00:03.0")),
+        ("0000:02:ab.0", Some("0000:02:ab.0")),
+        ("0:3:0.1", Some("0000:03:00.1")),
+        ("0000:00:03.10", Some("0000:00:03.a")),
+        ("0000:00:03.f", Some("0000:00:03.0")),
+        ("0000:00:03.0x1", Some("0000:00:03.0")),
+        ("0000:00:03.-1", Some("0000:00:03.ff")),
+        ("0000:00:03.1.2", Some("0000:00:03.1")),
+        ("0000:00:03.1junk", Some("0000:00:03.1")),
+        ("0000:00:103.0", Some("0000:00:03.0")),
+        ("0x0:0x1:0x2.3", Some("0000:01:02.3")),
+        (" 1:\t2:+3.4", Some("0001:02:03.4")),
+        ("::.", Some("0000:00:00.0")),
+        ("0000:00:03.0:", Some("0000:00:03.0")),
+        ("100000001:00:00.0", wide_ulong.then_some("0001:00:00.0")),
+        ("1ffffffffffffffff:00:00.0", None),
+        ("0000:00:03.99999999999999999999", None),
+        (".0000:00:03.0", None),
+        ("0000:00:03", None),
+        ("00:03.0", None),
+        ("0000:00:00:03.0", None),
+        ("0000:00:03.0::", None),
+        ("not-a-device", None),
+        ("", None),
+    ];
+    for (name, want) in cases {
+        let got = scan_address(OsStr::new(name)).map(|a| a.to_string());
+        assert_eq!(got.as_deref(), want, "{name:?}");
+    }
+}
+
+#[test]
+fn names_for_one_address_keep_the_directorys_order() {
+    let tree = FakePciTree::new().unwrap();
+    let dev = FakeDevice::new(addr("0000:00:03.0"));
+    for name in ["0000:00:04.0", "0:0:3.0", "0000:00:03.0", "00:0:03.00"] {
+        tree.add_named(name, &dev).unwrap();
+    }
+    let order: Vec<std::path::PathBuf> = std::fs::read_dir(tree.devices_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("0000:00:04.0"))
+        .collect();
+    let list = list_device_dirs(tree.devices_dir()).unwrap();
+    let threes: Vec<&std::path::PathBuf> = list
+        .iter()
+        .filter(|(a, _)| *a == addr("0000:00:03.0"))
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(threes, order.iter().collect::<Vec<_>>(), "readdir order");
+    assert_eq!(
+        device_dir(&list, addr("0000:00:03.0")),
+        order.last().map(|p| p.as_path()),
+        "DPDK keeps what it read last"
+    );
+    assert_eq!(
+        device_dir(&list, addr("0000:00:04.0")),
+        Some(tree.devices_dir().join("0000:00:04.0").as_path())
+    );
+    assert_eq!(device_dir(&list, addr("0000:00:05.0")), None);
+    assert_eq!(device_dir(&[], addr("0000:00:05.0")), None);
 }

@@ -9,13 +9,13 @@
 use std::cell::Cell;
 use std::ffi::{CStr, CString};
 use std::marker::PhantomData;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use crate::eal::{last_rte_errno, rte_strerror, Eal};
 use crate::pci::sysfs::{
-    list_device_dirs, sysfs_pci_root, BarInfo, KernelDriver, PciIds, SysfsDevice, SysfsError,
-    SysfsErrorKind,
+    device_dir, list_device_dirs, sysfs_pci_root, BarInfo, KernelDriver, PciIds, SysfsDevice,
+    SysfsError, SysfsErrorKind,
 };
 use crate::pci::PciAddress;
 
@@ -36,7 +36,9 @@ pub struct PciDevice {
     pub dpdk_driver: Option<String>,
     pub bars: [Option<BarInfo>; 6],
     pub rom: Option<BarInfo>,
-    /// The sysfs directory the details were read from.
+    /// The sysfs directory the details were read from: the one DPDK's scan
+    /// read for this address, whose name may differ from the address's text
+    /// (see [`scan_address`](crate::pci::sysfs::scan_address)).
     pub sysfs_path: PathBuf,
 }
 
@@ -51,6 +53,9 @@ pub enum DeviceError {
     AlreadyProbed(PciAddress),
     #[error("PCI device {0} has no DPDK driver attached, so there is nothing to remove")]
     NotProbed(PciAddress),
+    /// DPDK's bus named a device with a string its own address parser
+    /// refuses (DPDK names devices after their address, or after the
+    /// allowlist entry that selected them, which that parser accepted).
     #[error("DPDK named a PCI device {name:?}, which is not a PCI address")]
     BadName { name: String },
     #[error(
@@ -154,15 +159,23 @@ pub struct PciDevices<'eal> {
     // The iterator keeps pointers into this string.
     _filter: CString,
     root: PathBuf,
+    /// The root's device directories by address, read once at the first need.
+    dirs: Option<Vec<(PciAddress, PathBuf)>>,
     done: bool,
     _eal: PhantomData<&'eal Eal>,
 }
 
+/// [`PciDevices`] with DPDK's name for each device; see [`PciDevices::with_names`].
+pub struct NamedPciDevices<'eal>(PciDevices<'eal>);
+
 impl Eal {
-    /// The devices DPDK's PCI bus holds, in DPDK's order (by address).
+    /// The devices DPDK's PCI bus holds, in DPDK's order (by address): one
+    /// item for each.
     ///
-    /// Each item reads the device's sysfs directory; a malformed file gives an
-    /// error for that device only.
+    /// Each item reads the sysfs directory DPDK's scan read for the device; a
+    /// malformed file gives an error for that device only, and the iteration
+    /// goes on. [`PciDevices::with_names`] pairs each item with DPDK's name for
+    /// the device, to report an error by name.
     pub fn pci_devices(&self) -> PciDevices<'_> {
         let filter = CString::new("bus=pci").expect("static string");
         // SAFETY: rte_dev_iterator is a plain C struct for which all-zero is the
@@ -179,6 +192,7 @@ impl Eal {
             iterator,
             _filter: filter,
             root: sysfs_pci_root(),
+            dirs: None,
             done: ret != 0,
             _eal: PhantomData,
         }
@@ -186,7 +200,7 @@ impl Eal {
 
     /// The device at `address`, if DPDK's bus has it.
     pub fn pci_device(&self, address: PciAddress) -> Result<PciDevice, DeviceError> {
-        let (devices, device, name) = self.find_rte_device(address)?;
+        let (mut devices, device, name) = self.find_rte_device(address)?;
         devices.describe(device, name)
     }
 
@@ -326,7 +340,7 @@ fn failed(op: &'static str, address: PciAddress, errno: i32) -> DeviceError {
     }
 }
 
-impl PciDevices<'_> {
+impl<'eal> PciDevices<'eal> {
     /// The next DPDK device and its name.
     fn next_raw(&mut self) -> Option<(*mut dpdk_sys::rte_device, String)> {
         if self.done {
@@ -347,8 +361,27 @@ impl PciDevices<'_> {
         Some((device, name))
     }
 
+    /// Pairs each item with DPDK's name for the device (`rte_dev_name`): the
+    /// address's text, or on DPDK 22.11.0 to 22.11.9 the allowlist entry that
+    /// selected the device, as written.
+    pub fn with_names(self) -> NamedPciDevices<'eal> {
+        NamedPciDevices(self)
+    }
+
+    /// The directory DPDK's scan read for `address`. A directory that is gone
+    /// (or a root that cannot be listed) gives the canonical path, whose read
+    /// then fails naming it.
+    fn sysfs_dir(&mut self, address: PciAddress) -> PathBuf {
+        let root = &self.root;
+        let dirs = self
+            .dirs
+            .get_or_insert_with(|| list_device_dirs(root).unwrap_or_default());
+        device_dir(dirs, address)
+            .map_or_else(|| self.root.join(address.to_string()), Path::to_path_buf)
+    }
+
     fn describe(
-        &self,
+        &mut self,
         device: *mut dpdk_sys::rte_device,
         name: String,
     ) -> Result<PciDevice, DeviceError> {
@@ -368,7 +401,7 @@ impl PciDevices<'_> {
                 .to_string_lossy()
                 .into_owned()
         });
-        let sysfs_path = self.root.join(&name);
+        let sysfs_path = self.sysfs_dir(address);
         let sysfs = SysfsDevice::read(&sysfs_path)?;
         Ok(PciDevice {
             address,
@@ -391,5 +424,15 @@ impl Iterator for PciDevices<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         let (device, name) = self.next_raw()?;
         Some(self.describe(device, name))
+    }
+}
+
+impl Iterator for NamedPciDevices<'_> {
+    type Item = (String, Result<PciDevice, DeviceError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (device, name) = self.0.next_raw()?;
+        let item = self.0.describe(device, name.clone());
+        Some((name, item))
     }
 }

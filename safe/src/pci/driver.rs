@@ -612,10 +612,7 @@ impl ProbedDevice<'_> {
 
     pub fn address(&self) -> PciAddress {
         let a = self.device().addr;
-        PciAddress::new(a.domain, a.bus, a.devid, a.function).unwrap_or_else(|_| {
-            // DPDK parsed the address from sysfs; out-of-range parts cannot occur.
-            PciAddress::new(a.domain, a.bus, 0, 0).expect("device 0 function 0 is valid")
-        })
+        PciAddress::new(a.domain, a.bus, a.devid, a.function)
     }
 
     pub fn ids(&self) -> PciIds {

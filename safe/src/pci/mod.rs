@@ -8,6 +8,6 @@ pub mod dpdk_bar;
 pub mod driver;
 pub mod sysfs;
 
-pub use address::{ParseAddressError, PciAddress};
-pub use bus::{DeviceError, PciDevice};
+pub use address::{AddressErrorKind, AddressField, ParseAddressError, PciAddress};
+pub use bus::{DeviceError, NamedPciDevices, PciDevice, PciDevices};
 pub use sysfs::*;

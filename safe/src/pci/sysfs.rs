@@ -5,11 +5,14 @@
 //! `iommu_group` links. The kernel writes them, but a fake or damaged tree must
 //! give an error naming the file, never a panic or a wrong value.
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use crate::pci::address::strtoul;
 use crate::pci::PciAddress;
 
 /// Attribute files are a line or two; anything longer is not a sysfs attribute.
@@ -135,7 +138,8 @@ pub enum SysfsErrorKind {
     ResourceEndBeforeStart {
         line: usize,
     },
-    /// The directory name is not a PCI address.
+    /// The directory name is not one DPDK's scan reads as a PCI address
+    /// ([`scan_address`]).
     BadDirectoryName,
     /// A link whose target name is not usable.
     BadLink,
@@ -175,7 +179,9 @@ fn describe(kind: &SysfsErrorKind) -> String {
             format!("line {line}: expected three 0x-prefixed hex numbers")
         }
         SysfsErrorKind::ResourceEndBeforeStart { line } => format!("line {line}: end before start"),
-        SysfsErrorKind::BadDirectoryName => "directory name is not a PCI address".to_owned(),
+        SysfsErrorKind::BadDirectoryName => {
+            "directory name is not a PCI address DPDK's scan reads".to_owned()
+        }
         SysfsErrorKind::BadLink => "link target has no usable name".to_owned(),
     }
 }
@@ -334,12 +340,12 @@ fn parse_resource_line(line: &str, index: usize) -> Result<Option<BarInfo>, Sysf
 }
 
 impl SysfsDevice {
-    /// Reads the device directory `dir`, named after the device's address.
+    /// Reads the device directory `dir`; its address is the one DPDK's scan
+    /// gives the directory's name ([`scan_address`]).
     pub fn read(dir: &Path) -> Result<SysfsDevice, SysfsError> {
-        let address: PciAddress = dir
+        let address = dir
             .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.parse().ok())
+            .and_then(scan_address)
             .ok_or_else(|| error(dir, SysfsErrorKind::BadDirectoryName))?;
         let id16 = |name: &str| read_hex(dir, name, 16).map(|v| v as u16);
         let ids = PciIds {
@@ -380,17 +386,92 @@ impl SysfsDevice {
     }
 }
 
-/// The device directories under `root`, sorted by address; entries whose names
-/// are not PCI addresses are skipped.
+/// The address DPDK's Linux PCI scan (`rte_pci_scan`) gives a directory
+/// called `name` under the sysfs root, or `None` when the scan skips it.
+///
+/// The scan does not use `rte_pci_addr_parse`: it skips names starting with
+/// `.`, splits the name at `:` into exactly three parts (a `:` at the very end
+/// is dropped), splits the third at its first `.`, and reads each piece with
+/// `strtoul`, ignoring what follows the number: the domain, bus and device in
+/// hex and the function in decimal, each value cut to the field's width. It
+/// skips a name only when a piece overflows C's `unsigned long`. So `0:3:0.1`
+/// is `0000:03:00.1`, `0000:00:03.10` is function 0xa and `0000:00:03.f` is
+/// function 0. DPDK's bus names the device after the address it stored, not
+/// after the directory.
+pub fn scan_address(name: &OsStr) -> Option<PciAddress> {
+    let name = name.as_bytes();
+    if name.first() == Some(&b'.') {
+        return None;
+    }
+    // rte_strsplit(name, ':') into at most four tokens; exactly three wanted.
+    let mut starts = Vec::with_capacity(4);
+    let mut token_starts_here = true;
+    for (i, &b) in name.iter().enumerate() {
+        if b == 0 || starts.len() >= 4 {
+            break;
+        }
+        if token_starts_here {
+            token_starts_here = false;
+            starts.push(i);
+        }
+        if b == b':' {
+            token_starts_here = true;
+        }
+    }
+    let [domain, bus, device_function] = starts.as_slice() else {
+        return None;
+    };
+    let token = |start: usize| {
+        let rest = &name[start..];
+        let len = rest.iter().position(|&b| b == b':' || b == 0);
+        &rest[..len.unwrap_or(rest.len())]
+    };
+    let device_function = token(*device_function);
+    let dot = device_function.iter().position(|&b| b == b'.')?;
+    let numbers = [
+        strtoul(token(*domain), 16),
+        strtoul(token(*bus), 16),
+        strtoul(&device_function[..dot], 16),
+        strtoul(&device_function[dot + 1..], 10),
+    ];
+    if numbers.iter().any(|n| n.overflow) {
+        return None;
+    }
+    let [domain, bus, device, function] = numbers.map(|n| n.value);
+    // C's conversions to uint32_t and uint8_t keep the low bits.
+    Some(PciAddress::new(
+        domain as u32,
+        bus as u8,
+        device as u8,
+        function as u8,
+    ))
+}
+
+/// The device directories under `root` that DPDK's scan reads, each with the
+/// address the scan gives it ([`scan_address`]), sorted by address. Names that
+/// give the same address stay in the order the directory lists them, which is
+/// the order DPDK's scan reads them; DPDK's bus then holds one device for the
+/// address, with what it read from the last of them.
 pub fn list_device_dirs(root: &Path) -> Result<Vec<(PciAddress, PathBuf)>, SysfsError> {
     let entries = fs::read_dir(root).map_err(|e| error(root, SysfsErrorKind::Io(e.to_string())))?;
     let mut devices = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| error(root, SysfsErrorKind::Io(e.to_string())))?;
-        if let Some(address) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+        if let Some(address) = scan_address(&entry.file_name()) {
             devices.push((address, entry.path()));
         }
     }
-    devices.sort();
+    // A stable sort: equal addresses keep the directory's order.
+    devices.sort_by_key(|(address, _)| *address);
     Ok(devices)
+}
+
+/// The directory DPDK's scan read for `address`, out of [`list_device_dirs`]'s
+/// list: the last one that gives it.
+pub fn device_dir(dirs: &[(PciAddress, PathBuf)], address: PciAddress) -> Option<&Path> {
+    let after = dirs.partition_point(|(a, _)| *a <= address);
+    match after.checked_sub(1).map(|i| &dirs[i]) {
+        Some((a, dir)) if *a == address => Some(dir),
+        _ => None,
+    }
 }

@@ -209,12 +209,13 @@ fn rust_drivers_probed_by_dpdk_scan() {
 }
 
 /// What each probe saw of `ProbedDevice::bar`.
+#[cfg(target_pointer_width = "64")]
 #[derive(Default)]
 struct BarViews(Mutex<Vec<String>>);
 
+#[cfg(target_pointer_width = "64")]
 impl PciDriver for BarViews {
     fn probe(&self, dev: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
-        #[cfg(target_pointer_width = "64")]
         for index in [0u8, 3] {
             let line = match dev.bar(index) {
                 None => format!("{} BAR{index} none", dev.address()),

@@ -1,9 +1,8 @@
 //! EAL start-up, Rust against C in one run: `EalBuilder::init` against the same
-//! arguments passed to `rte_eal_init` from C (`EalBuilder::c_args`). DPDK starts
+//! arguments passed to `rte_eal_init` from C (`EalBuilder::c_argv`). DPDK starts
 //! once per process, so every sample is a fresh child process, alternating
 //! between the two; the time is taken inside the child around the call only.
 
-use std::ffi::c_char;
 use std::process::Command;
 use std::time::Instant;
 
@@ -31,15 +30,15 @@ fn child(which: &str) {
             ns
         }
         _ => {
-            let args = builder().c_args().expect("arguments");
-            let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
-            let argc = argv.len() as i32;
-            argv.push(std::ptr::null_mut());
+            let mut args = builder().c_argv().expect("arguments");
+            let argc = args.argc();
+            let argv = args.argv();
             let start = Instant::now();
-            // SAFETY: argv holds argc NUL-terminated strings that outlive the call
-            // (rte_eal_init may keep pointers to them: `args` lives until exit),
-            // followed by NULL, as C's main receives them.
-            let ret = unsafe { bench_c_eal_init(argc, argv.as_mut_ptr()) };
+            // SAFETY: argv holds argc NUL-terminated strings in `args`'s own
+            // writable buffers, followed by NULL, as C's main receives them; they
+            // outlive the call and the process (rte_eal_init may keep pointers
+            // into them: `args` is forgotten below, never freed).
+            let ret = unsafe { bench_c_eal_init(argc, argv) };
             let ns = start.elapsed().as_nanos();
             assert!(ret >= 0, "rte_eal_init from C: {ret}");
             std::mem::forget(args);
@@ -114,7 +113,12 @@ fn main() {
     emit("startup", "C rte_eal_init", "ms_median", c_median);
     emit("startup", "EalBuilder::init", "ms_min", r_min);
     emit("startup", "EalBuilder::init", "ms_median", r_median);
-    let args = builder().args()[1..].join(" ");
+    let builder = builder();
+    let args: Vec<_> = builder.args()[1..]
+        .iter()
+        .map(|a| a.to_string_lossy())
+        .collect();
+    let args = args.join(" ");
     println!("NOTE\tstartup_args\t{args}");
     println!("EAL start-up ({args}), {SAMPLES} processes each\n");
     println!("| variant | min (ms) | median (ms) | ratio to C (min) | ratio to C (median) |");

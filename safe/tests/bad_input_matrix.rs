@@ -335,6 +335,53 @@ fn eal_argument_cases(m: &mut Matrix) {
         EalError::NulInArgument(_),
         "EAL argument \"--file-prefix=\\0\" contains a NUL byte"
     );
+    // Safe arguments DPDK could read as an option that loads a shared object.
+    let loads = |arg: &str| {
+        format!(
+            "EAL argument {arg:?} would make DPDK load a shared object: \
+             use the unsafe EalBuilder::driver_path or EalBuilder::unchecked_arg"
+        )
+    };
+    exact!(
+        m,
+        G,
+        "loads-code-d",
+        base_builder().no_pci().arg("-d").arg("/tmp/x.so").c_args(),
+        EalError::LoadsCode { ref arg } if arg == "-d",
+        loads("-d")
+    );
+    exact!(
+        m,
+        G,
+        "loads-code-attached",
+        base_builder().no_pci().arg("-d/tmp/x.so").init(),
+        EalError::LoadsCode { ref arg } if arg == "-d/tmp/x.so",
+        loads("-d/tmp/x.so")
+    );
+    exact!(
+        m,
+        G,
+        "loads-code-cluster",
+        base_builder().no_pci().arg("-vhd/tmp/x.so").c_args(),
+        EalError::LoadsCode { ref arg } if arg == "-vhd/tmp/x.so",
+        loads("-vhd/tmp/x.so")
+    );
+    exact!(
+        m,
+        G,
+        "loads-code-long-prefix",
+        base_builder().no_pci().arg("--driver-p=/tmp/x.so").c_args(),
+        EalError::LoadsCode { ref arg } if arg == "--driver-p=/tmp/x.so",
+        loads("--driver-p=/tmp/x.so")
+    );
+    exact!(
+        m,
+        G,
+        "loads-code-in-setter-value",
+        base_builder().no_pci().vdev("-d/tmp/x.so").c_argv(),
+        EalError::LoadsCode { ref arg } if arg == "-d/tmp/x.so",
+        loads("-d/tmp/x.so")
+    );
 }
 
 // ---------------------------------------------------------------- region access over files
@@ -1050,6 +1097,7 @@ fn bad_input_matrix() {
         ("child_eal_bad_iova_mode", vec![]),
         ("child_eal_bad_lcores", vec![]),
         ("child_eal_bad_proc_type", vec![]),
+        ("child_eal_bad_socket_limit", vec![]),
     ] {
         all.extend(child_cases(child, &envs));
     }
@@ -1134,6 +1182,15 @@ fn child_eal_bad_lcores() {
             .no_shconf()
             .no_pci();
         bad_arguments("child_eal_bad_lcores", b, "zero");
+    }
+}
+
+#[test]
+#[ignore = "child process of bad_input_matrix"]
+fn child_eal_bad_socket_limit() {
+    if is_child("child_eal_bad_socket_limit") {
+        let b = base_builder().no_pci().arg("--socket-limit").arg("512,abc");
+        bad_arguments("child_eal_bad_socket_limit", b, "512,abc");
     }
 }
 

@@ -235,3 +235,253 @@ fn builder_renders_typed_settings() {
         "rounds up to one megabyte"
     );
 }
+
+// ------------------------------------------------------------ argv is DPDK's to write
+
+/// `--no-huge` without `-m` (DPDK refuses `-m` with `--socket-mem` first).
+fn no_huge_builder() -> EalBuilder {
+    EalBuilder::new()
+        .program_name("dpdk-rs-test")
+        .lcores([0])
+        .arg("--no-huge")
+        .no_shconf()
+        .no_pci()
+        .log_level(dpdk_safe::eal::LogLevel::Warning)
+}
+
+/// The builder's arguments and rendering, to compare after DPDK had its copy.
+fn snapshot(builder: &EalBuilder) -> (Vec<std::ffi::OsString>, String, Vec<std::ffi::CString>) {
+    (
+        builder.args().to_vec(),
+        builder.to_string(),
+        builder.c_args().unwrap(),
+    )
+}
+
+#[test]
+fn socket_mem_list_is_split_then_refused_with_no_huge() {
+    in_child!("socket_mem_list_is_split_then_refused_with_no_huge", {
+        let builder = no_huge_builder().arg("--socket-mem").arg("512,512,1024");
+        let before = snapshot(&builder);
+        let err = builder.init().unwrap_err();
+        println!("DPDK said: {err}");
+        match &err {
+            EalError::InvalidArguments { args, message } => {
+                assert!(args.ends_with("--socket-mem 512,512,1024"), "{args}");
+                assert!(
+                    message.contains(
+                        "Option --socket-mem cannot be specified together with --no-huge"
+                    ),
+                    "{message}"
+                );
+            }
+            other => panic!("--socket-mem with --no-huge gave {other:?}"),
+        }
+        // DPDK split its copy in place; the builder's strings are as they were.
+        assert_eq!(snapshot(&builder), before);
+        assert_eq!(builder.args().last().unwrap(), "512,512,1024");
+    });
+}
+
+#[test]
+fn socket_mem_bad_list_is_invalid_arguments() {
+    in_child!("socket_mem_bad_list_is_invalid_arguments", {
+        let builder = no_huge_builder().arg("--socket-mem").arg("512,abc");
+        let err = builder.init().unwrap_err();
+        println!("DPDK said: {err}");
+        assert!(matches!(err, EalError::InvalidArguments { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("invalid parameters for --socket-mem"),
+            "{err}"
+        );
+        assert_eq!(builder.args().last().unwrap(), "512,abc");
+    });
+}
+
+#[test]
+fn socket_limit_list_is_split_and_the_eal_starts() {
+    in_child!("socket_limit_list_is_split_and_the_eal_starts", {
+        let builder = base_builder()
+            .no_pci()
+            .arg("--socket-limit")
+            .arg("512,512,1024");
+        let before = snapshot(&builder);
+        let eal = builder.init().expect("--socket-limit without hugepages");
+        assert_eq!(eal.lcore_count(), 1);
+        // Reused after DPDK wrote into its copy: the same strings, the same text.
+        assert_eq!(snapshot(&builder), before);
+        assert!(builder.to_string().ends_with("--socket-limit 512,512,1024"));
+        assert!(matches!(builder.init(), Err(EalError::AlreadyRunning)));
+    });
+}
+
+#[test]
+fn socket_limit_bad_list_is_invalid_arguments() {
+    in_child!("socket_limit_bad_list_is_invalid_arguments", {
+        let builder = base_builder().no_pci().arg("--socket-limit").arg("512,abc");
+        let err = builder.init().unwrap_err();
+        println!("DPDK said: {err}");
+        assert!(matches!(err, EalError::InvalidArguments { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("invalid parameters for --socket-limit"),
+            "{err}"
+        );
+        assert_eq!(builder.args().last().unwrap(), "512,abc");
+    });
+}
+
+extern "C" {
+    /// glibc's getopt index (`<unistd.h>`).
+    static mut optind: std::ffi::c_int;
+}
+
+/// glibc's getopt keeps a pointer into the last argument DPDK parsed: after a
+/// short option that ends its argument (`-v` here), into that argument's NUL.
+/// The application's next getopt reads through it, so the strings must outlive
+/// `init`: freed, this read is a use after free (valgrind, `tools/memcheck.sh`,
+/// reports it), and whatever the allocator left there is parsed as options.
+#[test]
+fn argv_strings_outlive_init_for_getopt() {
+    in_child!("argv_strings_outlive_init_for_getopt", {
+        let _eal = base_builder().no_pci().arg("-v").init().expect("init");
+        // SAFETY: reads glibc's global; this test is the only thread using getopt.
+        assert_eq!(unsafe { optind }, 1, "DPDK restored optind");
+        let mut strings = [c"app".to_owned(), c"-x".to_owned()];
+        let mut argv: Vec<*mut std::ffi::c_char> =
+            strings.iter_mut().map(|s| s.as_ptr().cast_mut()).collect();
+        argv.push(std::ptr::null_mut());
+        // SAFETY: argv holds 2 NUL-terminated strings, then NULL, alive for the
+        // call; getopt reads them (and may permute the array, which is ours).
+        let first = unsafe { libc::getopt(2, argv.as_mut_ptr(), c"x".as_ptr()) };
+        assert_eq!(first, i32::from(b'x'), "getopt read stale state");
+    });
+}
+
+/// Capture set-up failing (no fd left for the memfd, the /dev/null fallback or
+/// the copies of fds 1/2) is an error before DPDK is called: the EAL still starts.
+#[test]
+fn capture_failure_leaves_the_eal_startable() {
+    in_child!("capture_failure_leaves_the_eal_startable", {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: limit is a valid out-buffer for getrlimit.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
+        let lowest_free = {
+            let probe = std::fs::File::open("/dev/null").unwrap();
+            std::os::fd::AsRawFd::as_raw_fd(&probe)
+        };
+        // The capture needs four new fds: with at most three slots free, one fails.
+        for free in 0..4 {
+            let lowered = libc::rlimit {
+                rlim_cur: (lowest_free + free) as libc::rlim_t,
+                rlim_max: limit.rlim_max,
+            };
+            // SAFETY: lowers this process's soft fd limit; restored below.
+            assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
+            let err = base_builder().no_pci().init().unwrap_err();
+            // SAFETY: puts the soft limit back as it was.
+            assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+            match &err {
+                EalError::Capture(io) => assert_eq!(io.raw_os_error(), Some(libc::EMFILE), "{err}"),
+                other => panic!("with {free} free fds: {other:?}"),
+            }
+            assert!(
+                err.to_string().starts_with("capturing the EAL's output: "),
+                "{err}"
+            );
+        }
+        let eal = base_builder()
+            .no_pci()
+            .init()
+            .expect("init after the capture failed");
+        assert!(eal.capture_problem().is_none());
+    });
+}
+
+// ------------------------------------------------------------ arguments that load code
+
+#[test]
+fn non_utf8_driver_path_reaches_c_byte_exact() {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(b"/opt/pmds/librte_\xff\xfe.so"));
+    // SAFETY: nothing is loaded: the builder is only turned into C strings.
+    let builder = unsafe { base_builder().no_pci().driver_path(path) };
+    let n = builder.args().len();
+    assert_eq!(builder.args()[n - 2], "-d");
+    assert_eq!(builder.args()[n - 1], path.as_os_str());
+    let c_args = builder.c_args().unwrap();
+    assert_eq!(c_args[n - 1].as_bytes(), path.as_os_str().as_bytes());
+    let argv = builder.c_argv().unwrap();
+    assert_eq!(argv.arg_bytes(n - 1), Some(path.as_os_str().as_bytes()));
+    // Only the message is lossy.
+    assert!(builder
+        .to_string()
+        .ends_with("-d /opt/pmds/librte_\u{fffd}\u{fffd}.so"));
+}
+
+#[test]
+fn arguments_that_load_code_are_refused() {
+    for arg in [
+        "-d",
+        "-d/tmp/x.so",
+        "-vd/tmp/x",
+        "-hvd",
+        "--driver-path=/tmp/x.so",
+    ] {
+        let err = base_builder()
+            .no_pci()
+            .arg(arg)
+            .arg("/tmp/x.so")
+            .c_args()
+            .unwrap_err();
+        match &err {
+            EalError::LoadsCode { arg: refused } => assert_eq!(refused, arg),
+            other => panic!("{arg} gave {other:?}"),
+        }
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "EAL argument {arg:?} would make DPDK load a shared object: \
+                 use the unsafe EalBuilder::driver_path or EalBuilder::unchecked_arg"
+            )
+        );
+    }
+    // A value after -l, -l's attached value, a long option's value.
+    for ok in [&["-l", "0"][..], &["-l", "0,1"], &["-ld"], &["--vdev=-d"]] {
+        let builder = ok.iter().fold(base_builder().no_pci(), |b, a| b.arg(a));
+        assert!(builder.c_args().is_ok(), "{ok:?} was refused");
+    }
+    // Each argument is judged alone: a value that reads as -d is refused too.
+    let value = base_builder().arg("-l").arg("-d").c_args();
+    assert!(matches!(value, Err(EalError::LoadsCode { ref arg }) if arg == "-d"));
+    // SAFETY: nothing is loaded: the builder is only turned into C strings.
+    let unchecked = unsafe {
+        base_builder()
+            .unchecked_arg("-d")
+            .unchecked_arg("/tmp/x.so")
+    };
+    assert!(unchecked.c_args().is_ok());
+}
+
+#[test]
+fn init_refuses_code_loading_before_dpdk_runs() {
+    in_child!("init_refuses_code_loading_before_dpdk_runs", {
+        let err = base_builder()
+            .no_pci()
+            .arg("-vd/nonexistent/x.so")
+            .init()
+            .unwrap_err();
+        assert!(matches!(err, EalError::LoadsCode { .. }), "{err}");
+        base_builder()
+            .no_pci()
+            .init()
+            .expect("init after a refused argument");
+    });
+}

@@ -56,7 +56,7 @@ fn builder(program: &str) -> EalBuilder {
         .lcores([0])
         .file_prefix(&std::env::var(PREFIX_VAR).unwrap())
         .arg("--huge-dir")
-        .arg(&std::env::var(HUGE_DIR_VAR).unwrap())
+        .arg(std::env::var(HUGE_DIR_VAR).unwrap())
         .log_level(LogLevel::Warning)
 }
 

@@ -1,21 +1,34 @@
-//! EAL argument building: any setter input either becomes C strings or gives
-//! the NUL-byte error naming the argument; nothing panics.
+//! EAL argument building: any setter input either becomes C strings, byte for
+//! byte, or gives a typed error naming the argument (a NUL byte, or an option
+//! that would load code); nothing panics.
 #![no_main]
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 
 use dpdk_safe::eal::{EalBuilder, EalError};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|input: (String, String, u64, Vec<u32>)| {
+fuzz_target!(|input: (String, Vec<u8>, u64, Vec<u32>)| {
     let (spec, raw, bytes, cores) = input;
+    let raw = OsStr::from_bytes(&raw);
     let builder = EalBuilder::new()
         .vdev(&spec)
-        .arg(&raw)
+        .arg(raw)
         .no_huge(bytes)
         .lcores(cores)
         .file_prefix(&spec);
     match builder.c_args() {
-        Ok(args) => assert_eq!(args.len(), builder.args().len()),
+        Ok(args) => {
+            assert_eq!(args.len(), builder.args().len());
+            let argv = builder.c_argv().expect("the same checks as c_args");
+            for (i, (c, arg)) in args.iter().zip(builder.args()).enumerate() {
+                assert_eq!(c.as_bytes(), arg.as_bytes());
+                assert_eq!(argv.arg_bytes(i), Some(arg.as_bytes()));
+            }
+        }
         Err(EalError::NulInArgument(arg)) => assert!(arg.contains('\0')),
+        Err(EalError::LoadsCode { arg }) => assert!(arg.starts_with('-'), "{arg}"),
         Err(other) => panic!("unexpected {other}"),
     }
 });

@@ -9,13 +9,15 @@ mod args;
 mod capture;
 mod remote_hotplug;
 
-use std::ffi::{c_char, CStr};
+use std::ffi::CStr;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
 
-pub use args::{EalBuilder, IovaMode, LogLevel};
+pub use args::{CArgv, EalBuilder, IovaMode, LogLevel};
 
-/// Where this process is in the EAL's one-way lifecycle.
+/// Where this process is in the EAL's one-way lifecycle. `STARTING` goes back to
+/// `NOT_STARTED` only when `rte_eal_init` was never called.
 static STATE: AtomicU8 = AtomicU8::new(NOT_STARTED);
 const NOT_STARTED: u8 = 0;
 const STARTING: u8 = 1;
@@ -56,8 +58,15 @@ pub enum EalError {
          not be set up ({errno_text}, errno {errno}), so it was cleaned up again"
     )]
     RemoteHotplugGuard { errno: i32, errno_text: String },
+    /// Setting up the capture of stdout/stderr failed; DPDK was not called.
     #[error("capturing the EAL's output: {0}")]
     Capture(#[from] std::io::Error),
+    /// A safe argument DPDK could read as an option that loads a shared object.
+    #[error(
+        "EAL argument {arg:?} would make DPDK load a shared object: \
+         use the unsafe EalBuilder::driver_path or EalBuilder::unchecked_arg"
+    )]
+    LoadsCode { arg: String },
 }
 
 /// The running EAL. Dropping it calls `rte_eal_cleanup`.
@@ -67,6 +76,7 @@ pub enum EalError {
 #[derive(Debug)]
 pub struct Eal {
     cleaned: bool,
+    capture_problem: Option<std::io::Error>,
     _main_thread_only: PhantomData<*const ()>,
 }
 
@@ -76,8 +86,26 @@ impl EalBuilder {
     /// Succeeds at most once per process. While it runs, the process's stdout and
     /// stderr are captured so that a failure carries DPDK's own message instead of
     /// its usage text on the terminal; on success the output is replayed to stdout.
+    ///
+    /// An error before DPDK is called (a refused argument, a capture that could
+    /// not be set up: [`EalError::Capture`]) leaves the EAL unstarted, so a later
+    /// `init` may succeed; once `rte_eal_init` has run, its own result decides.
+    /// Should restoring stdout/stderr fail after it ran, they point at
+    /// `/dev/null` instead of the capture, a warning goes to stderr, and a
+    /// running EAL reports it in [`Eal::capture_problem`].
+    ///
+    /// DPDK gets `argv` in buffers of its own ([`CArgv`]), which are kept for the
+    /// rest of the process (glibc's getopt and DPDK 24.11 may keep pointers into
+    /// them), at most once per process.
+    ///
+    /// Nothing a caller of this safe method does can invalidate the `unsafe`
+    /// call inside: the argument memory is built here and owned by this crate,
+    /// the state machine lets only one thread call `rte_eal_init`, once, and
+    /// the only shared objects DPDK loads (besides its own plugin directory)
+    /// are those named through the `unsafe` [`driver_path`](Self::driver_path)
+    /// or [`unchecked_arg`](Self::unchecked_arg).
     pub fn init(&self) -> Result<Eal, EalError> {
-        let c_args = self.c_args()?;
+        let argv = self.c_argv()?;
         match STATE.compare_exchange(NOT_STARTED, STARTING, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {}
             Err(STARTING) => return Err(EalError::InitInProgress),
@@ -87,13 +115,14 @@ impl EalBuilder {
         }
         // The start-up probe runs PCI driver callbacks (see `pci::driver`).
         let bus = crate::pci::bus::lock_bus();
-        let result = self
-            .init_locked(&c_args)
-            .and_then(guard_against_remote_hotplug);
-        let next = match &result {
-            Ok(_) => RUNNING,
-            Err(EalError::RemoteHotplugGuard { .. }) => CLEANED_UP,
-            Err(_) => FAILED,
+        let attempt = self.init_locked(argv);
+        let (next, result) = match attempt {
+            Attempt::NotCalled(err) => (NOT_STARTED, Err(err)),
+            Attempt::Ran(Ok(eal)) => match guard_against_remote_hotplug(eal) {
+                Ok(eal) => (RUNNING, Ok(eal)),
+                Err(err) => (CLEANED_UP, Err(err)),
+            },
+            Attempt::Ran(Err(err)) => (FAILED, Err(err)),
         };
         STATE.store(next, Ordering::Release);
         // Registrations dropped inside the start-up probe's callbacks.
@@ -101,32 +130,45 @@ impl EalBuilder {
         result
     }
 
-    fn init_locked(&self, c_args: &[std::ffi::CString]) -> Result<Eal, EalError> {
-        let mut argv: Vec<*mut c_char> = c_args.iter().map(|a| a.as_ptr().cast_mut()).collect();
-        let argc = i32::try_from(argv.len()).map_err(|_| EalError::InvalidArguments {
-            args: self.to_string(),
-            message: "too many arguments".to_owned(),
-        })?;
-        let (ret, output) = capture::capture_output(|| {
-            // SAFETY: argv holds argc pointers to NUL-terminated strings owned by
-            // c_args, which outlives the call; DPDK may reorder the pointer array,
-            // which is ours, and does not write through the string pointers.
-            unsafe { dpdk_sys::rte_eal_init(argc, argv.as_mut_ptr()) }
-        })?;
+    fn init_locked(&self, mut argv: CArgv) -> Attempt {
+        let argc = argv.argc();
+        let argv_ptr = argv.argv();
+        // `argv`'s buffers are never freed once DPDK has seen them
+        // (keep_for_the_process below), so pointers DPDK or getopt keep stay
+        // valid. Shared objects DPDK loads come only from driver_path and
+        // unchecked_arg, whose callers vouched for them.
+        let captured = capture::capture_output(|| {
+            // SAFETY: argc pointers to NUL-terminated strings, then NULL, all in
+            // `argv`'s own writable buffers, unused by anything else meanwhile:
+            // DPDK may write the strings (rte_strsplit) and permute the array.
+            unsafe { dpdk_sys::rte_eal_init(argc, argv_ptr) }
+        });
+        let captured = match captured {
+            Ok(captured) => captured,
+            // DPDK was not called: `argv` may go, and the EAL may start later.
+            Err(err) => return Attempt::NotCalled(EalError::Capture(err)),
+        };
+        keep_for_the_process(argv);
+        if let Some(problem) = &captured.problem {
+            eprintln!("dpdk-rs: warning: {problem}");
+        }
+        let ret = captured.value;
+        let output = captured.text;
         let verbose = self.log_level.is_some_and(|l| l >= LogLevel::Debug);
         if ret >= 0 {
             capture::replay(&output);
-            return Ok(Eal {
+            return Attempt::Ran(Ok(Eal {
                 cleaned: false,
+                capture_problem: captured.problem,
                 _main_thread_only: PhantomData,
-            });
+            }));
         }
         if verbose {
             capture::replay(&output);
         }
         let errno = last_rte_errno();
         let message = failure_message(&output);
-        Err(match errno {
+        Attempt::Ran(Err(match errno {
             libc::EINVAL => EalError::InvalidArguments {
                 args: self.to_string(),
                 message,
@@ -136,7 +178,7 @@ impl EalBuilder {
                 errno_text: rte_strerror(errno),
                 message,
             },
-        })
+        }))
     }
 }
 
@@ -158,6 +200,46 @@ fn guard_against_remote_hotplug(eal: Eal) -> Result<Eal, EalError> {
             })
         }
     }
+}
+
+/// How far a start got: whether DPDK was called decides the next state.
+enum Attempt {
+    /// Refused before `rte_eal_init` was called.
+    NotCalled(EalError),
+    /// `rte_eal_init` ran; its result.
+    Ran(Result<Eal, EalError>),
+}
+
+/// The `argv` buffers `rte_eal_init` has seen, never freed.
+///
+/// After `rte_eal_init` returns, pointers into the argument strings remain
+/// outside this crate's control:
+/// * glibc's `getopt_long` keeps a static pointer to where it stopped in the
+///   last argument it read (`__nextchar`), and DPDK parses with it on Linux in
+///   both 22.11 and 24.11 (`eal_log_level_parse` / `eal_parse_log_options`, then
+///   `eal_parse_args` in `lib/eal/linux/eal.c`). DPDK restores `optind`,
+///   `optarg` and `optopt` but cannot reset that pointer: the application's
+///   next `getopt` call reads through it unless it sets `optind = 0` first.
+///   After a short option at the end of its argument (`-v`) it points at that
+///   argument's NUL; after a rejected one inside a cluster, into its middle.
+/// * DPDK 24.11's `eal_parse_log_options` returns early on a bad log option
+///   without restoring `optarg`, which then points into an argument.
+///
+/// The pointer array is permuted during the call (getopt; 22.11 and 24.11 also
+/// write `argv[optind-1] = prgname`) and not kept, but it is kept here with the
+/// strings all the same. Everything else DPDK 22.11 and 24.11 keep is copied (`eal_save_args`,
+/// devargs, plugin paths, log patterns, file prefix, huge dir, trace options,
+/// the log id; 24.11 takes the log id from `program_invocation_short_name`).
+/// So the buffers live until the process exits. `rte_eal_init` is called at most
+/// once per process here (a second attempt is refused unless the first never
+/// reached DPDK), so this holds at most one `argv`.
+static SEEN_BY_DPDK: Mutex<Vec<CArgv>> = Mutex::new(Vec::new());
+
+fn keep_for_the_process(argv: CArgv) {
+    SEEN_BY_DPDK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(argv);
 }
 
 /// The lines DPDK logged before its usage text, without the usage text.
@@ -227,6 +309,14 @@ impl Eal {
         // SAFETY: reads the calling thread's per-lcore id through the wrapper.
         let id = unsafe { dpdk_sys::rte_lcore_id() };
         (id != u32::MAX).then_some(id)
+    }
+
+    /// Set when the EAL started but putting stdout/stderr back after capturing
+    /// its start-up output failed: the stream that could not be restored points
+    /// at `/dev/null` (the error says whether that worked too), and the output
+    /// DPDK printed during start-up may be missing.
+    pub fn capture_problem(&self) -> Option<&std::io::Error> {
+        self.capture_problem.as_ref()
     }
 
     /// Cleans up now and reports failure; dropping the handle does the same silently.

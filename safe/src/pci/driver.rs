@@ -418,11 +418,11 @@ fn register_raw<D: PciDriver>(
         }
     }
     let registration = new_registration(c_name, ids, flags, driver);
+    // The pointer is derived from the whole allocation (see `raw_driver`), so
+    // the trampolines may cast it back to all of it.
     // SAFETY: the registration stays allocated, at this address, until a sweep
-    // has unregistered it and no device is bound (module docs); DPDK links the
-    // structure into the bus's driver list, through the cell, with the bus lock
-    // held. The pointer is derived from the whole allocation (see
-    // `raw_driver`), so the trampolines may cast it back to all of it.
+    // has unregistered it and no device is bound (module docs); DPDK links it
+    // into the driver list, through the cell, with the bus lock held.
     unsafe { sdk::rte_pci_register(raw_driver(registration)) };
     Ok(Registered {
         registration,
@@ -704,12 +704,11 @@ impl ProbedDevice<'_> {
             }
         }
         let ranges = crate::vfio::mapping::mappable_ranges(&info, &exclude).ok()?;
-        // SAFETY: DPDK mapped these ranges of the BAR at `base`, with read and
-        // write access (pci_vfio_mmap_bar / pci_vfio_sparse_mmap_bar, checked
-        // against the same region info above), for this driver's probe (it has
-        // NEED_MAPPING, so DPDK mapped afresh before calling it), and keeps them
-        // until the device is removed, which cannot happen while this callback's
-        // borrow lives.
+        // DPDK mapped afresh for this probe (NEED_MAPPING), read-write, the
+        // ranges its pci_vfio_mmap_bar / pci_vfio_sparse_mmap_bar derive from
+        // this same region info, and unmaps only on removal.
+        // SAFETY: those ranges at `base` stay mapped read-write while this
+        // callback's borrow lives (a removal cannot happen before it ends).
         Some(unsafe { crate::vfio::MappedRegion::view(info, base, ranges) })
     }
 

@@ -40,9 +40,10 @@ done
 src_cache="$DPDK_RS_CACHE/src"
 if ! ls -d "$src_cache"/dpdk-22.11* >/dev/null 2>&1; then
     if ! grep -rqs '^Types: deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+        mirror=$("$here/../tools/apt-mirror.sh")
         cat >/etc/apt/sources.list.d/dpdk-rs-src.sources <<SOURCES
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: bookworm bookworm-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg

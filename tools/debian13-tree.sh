@@ -6,7 +6,8 @@
 set -euo pipefail
 : "${DPDK_RS_CACHE:=/var/cache/dpdk-rs}"
 tree="$DPDK_RS_CACHE/trixie-amd64"
-mirror=http://deb.debian.org/debian
+# The archive this machine's apt uses (tools/apt-mirror.sh).
+mirror=$("$(dirname "$0")/apt-mirror.sh")
 if [ -f "$tree/.dpdk-rs-complete" ]; then
     echo "$tree"
     exit 0

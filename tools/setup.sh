@@ -35,7 +35,7 @@ if [ ! -f "$tree/.dpdk-rs-complete" ]; then
     rm -rf "$tree"
     mkdir -p "$DPDK_RS_CACHE"
     debootstrap --arch=i386 --variant=minbase --include=libdpdk-dev,gcc,pkg-config,binutils \
-        bookworm "$tree" http://deb.debian.org/debian >"$DPDK_RS_CACHE/debootstrap-i386.log" 2>&1 \
+        bookworm "$tree" "$("$here/apt-mirror.sh")" >"$DPDK_RS_CACHE/debootstrap-i386.log" 2>&1 \
         || { tail -20 "$DPDK_RS_CACHE/debootstrap-i386.log"; exit 1; }
     touch "$tree/.dpdk-rs-complete"
 fi

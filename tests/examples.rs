@@ -19,6 +19,15 @@ fn example(name: &str) -> PathBuf {
     path
 }
 
+/// The `probe` example's run over a fake tree.
+fn probe_over(tree: &FakePciTree) -> std::process::Output {
+    Command::new(example("probe"))
+        .arg("--sysfs")
+        .arg(tree.devices_dir())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn probe_lists_devices_grouped_by_kernel_driver() {
     let tree = FakePciTree::new().unwrap();
@@ -50,11 +59,7 @@ fn probe_lists_devices_grouped_by_kernel_driver() {
     tree.add(&FakeDevice::new(a("0000:00:06.0")).driver(None))
         .unwrap();
 
-    let out = Command::new(example("probe"))
-        .arg("--sysfs")
-        .arg(tree.devices_dir())
-        .output()
-        .unwrap();
+    let out = probe_over(&tree);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -129,11 +134,7 @@ fn probe_lists_every_device_of_an_odd_tree_and_names_the_unreadable_one() {
     // DPDK's scan masks the class to 24 bits; this crate refuses the file.
     std::fs::write(tree.devices_dir().join("0000:01:02.0/class"), "0x1000000\n").unwrap();
 
-    let out = Command::new(example("probe"))
-        .arg("--sysfs")
-        .arg(tree.devices_dir())
-        .output()
-        .unwrap();
+    let out = probe_over(&tree);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let both = format!("{stdout}\n{stderr}");

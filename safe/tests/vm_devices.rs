@@ -349,18 +349,8 @@ fn a_device_whose_sysfs_entry_went_away_is_released_whole() {
         let tree = std::env::temp_dir().join(format!("dpdk-rs-linktree-{}", std::process::id()));
         std::fs::create_dir_all(&tree).unwrap();
         std::os::unix::fs::symlink(format!("/sys/bus/pci/devices/{EDU}"), tree.join(EDU)).unwrap();
-        let out = common::run_child(NAME, &[("SYSFS_PCI_DEVICES", tree.to_str().unwrap())]);
+        common::vm_child_passes(NAME, &tree);
         let _ = std::fs::remove_dir_all(&tree);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        println!("{text}");
-        assert!(
-            out.status.success() && text.contains("1 passed"),
-            "child {NAME} failed"
-        );
         return;
     }
     let eal = eal_for(&[EDU]);

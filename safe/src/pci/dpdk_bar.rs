@@ -14,6 +14,7 @@
 //! Both paths take 64-bit offsets end to end.
 
 use std::marker::PhantomData;
+use std::os::fd::BorrowedFd;
 
 use dpdk_sys::pci_driver_sdk as sdk;
 
@@ -118,6 +119,27 @@ impl Registers for DpdkBar<'_> {
         value.write_le(&mut buf[..T::WIDTH]);
         self.backend.write(&self.info, offset, &buf[..T::WIDTH])
     }
+}
+
+/// The VFIO device file DPDK opened for a device it probed, borrowed for as
+/// long as the device is; `None` unless the device is bound to vfio-pci and
+/// DPDK holds a file for it (drivers with `NEED_MAPPING`).
+#[cfg_attr(all(dpdk_pci_mmio, not(target_pointer_width = "64")), allow(dead_code))]
+pub(crate) fn vfio_device_file(device: &sdk::rte_pci_device) -> Option<BorrowedFd<'_>> {
+    if device.kdrv != sdk::RTE_PCI_KDRV_VFIO {
+        return None;
+    }
+    // SAFETY: the interrupt handle belongs to the live device (borrowed); the
+    // call only reads it and reports an error (-1) for a NULL handle or one
+    // without a file.
+    let fd = unsafe { dpdk_sys::rte_intr_dev_fd_get(device.intr_handle.cast()) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: DPDK keeps the VFIO device file of a probed device open until it
+    // removes the device, which cannot happen while `device` is borrowed (a
+    // callback's device); the borrow never closes it.
+    Some(unsafe { BorrowedFd::borrow_raw(fd) })
 }
 
 #[cfg(dpdk_pci_mmio)]
@@ -232,19 +254,11 @@ impl<'a> Backend<'a> {
         _size: u64,
         address: impl Fn() -> String,
     ) -> Result<DpdkBar<'a>, DpdkBarError> {
-        use std::os::fd::BorrowedFd;
         if device.kdrv != sdk::RTE_PCI_KDRV_VFIO {
             return Err(DpdkBarError::NotVfio { address: address() });
         }
-        // SAFETY: the interrupt handle belongs to the live device; the call only
-        // reads it (NULL-safe: it reports an error for a NULL handle).
-        let fd = unsafe { dpdk_sys::rte_intr_dev_fd_get(device.intr_handle.cast()) };
-        if fd < 0 {
-            return Err(DpdkBarError::NoDeviceFile { address: address() });
-        }
-        // SAFETY: DPDK keeps the VFIO device file open while the device is
-        // probed, which outlives 'a; the borrow never closes it.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let fd = vfio_device_file(device)
+            .ok_or_else(|| DpdkBarError::NoDeviceFile { address: address() })?;
         let info = crate::vfio::region::region_info(fd, index).map_err(|source| {
             DpdkBarError::RegionInfo {
                 address: address(),

@@ -673,36 +673,19 @@ impl ProbedDevice<'_> {
     pub fn bar(&self, index: u8) -> Option<crate::vfio::MappedRegion<'_>> {
         let region = RegionIndex::bar(u32::from(index)).ok()?;
         let device = self.device();
-        if !self.opened_by_dpdk() || device.kdrv != sdk::RTE_PCI_KDRV_VFIO {
+        if !self.opened_by_dpdk() {
             return None;
         }
         let resource = device.mem_resource.get(usize::from(index))?;
         let base = std::ptr::NonNull::new(resource.addr.cast::<u8>())?;
-        // SAFETY: the interrupt handle belongs to the live device; the call
-        // only reads it and reports an error for a handle without a file.
-        let fd = unsafe { dpdk_sys::rte_intr_dev_fd_get(device.intr_handle.cast()) };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: DPDK keeps its VFIO device file open while the device is
-        // probed, which outlives this callback's borrow; it is never closed here.
-        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let fd = crate::pci::dpdk_bar::vfio_device_file(device)?;
         let info = crate::vfio::region::region_info(fd, region).ok()?;
         // What DPDK mapped: `info.size` bytes at `addr`, for a mappable BAR of
         // the size its scan recorded.
         if !info.flags.mmap || info.size == 0 || info.size != resource.len {
             return None;
         }
-        let mut exclude = Vec::new();
-        if !info.msix_mappable {
-            let config = crate::vfio::region::region_info(fd, RegionIndex::Config).ok()?;
-            let config = crate::vfio::RegionIo::new(fd, config);
-            if let Some(table) = crate::vfio::msix::find_msix_table(&config).ok()? {
-                if table.bar == index {
-                    exclude.push(table.range);
-                }
-            }
-        }
+        let exclude = crate::vfio::msix::unmappable_ranges(fd, &info).ok()?;
         let ranges = crate::vfio::mapping::mappable_ranges(&info, &exclude).ok()?;
         // DPDK mapped afresh for this probe (NEED_MAPPING), read-write, the
         // ranges its pci_vfio_mmap_bar / pci_vfio_sparse_mmap_bar derive from

@@ -19,6 +19,8 @@ use crate::vfio::access::{AccessError, RegionIo};
 #[cfg(target_pointer_width = "64")]
 use crate::vfio::mapping::{MapError, MappedRegion};
 use crate::vfio::msix::{find_msix_table, MsixTable};
+#[cfg(target_pointer_width = "64")]
+use crate::vfio::msix::{unmappable_ranges, LocateError};
 use crate::vfio::region::{region_info, RegionIndex, RegionInfo, RegionInfoError};
 
 /// Why a device could not be opened through VFIO.
@@ -312,14 +314,10 @@ impl VfioDevice<'_> {
     #[cfg(target_pointer_width = "64")]
     pub fn map_bar(&self, index: RegionIndex) -> Result<MappedRegion<'_>, BarError> {
         let info = self.region_info(index)?;
-        let mut exclude = Vec::new();
-        if !info.msix_mappable {
-            if let (RegionIndex::Bar(bar), Some(table)) = (index, self.msix_table()?) {
-                if table.bar == bar {
-                    exclude.push(table.range);
-                }
-            }
-        }
+        let exclude = unmappable_ranges(self.as_fd(), &info).map_err(|e| match e {
+            LocateError::Info(e) => BarError::Info(e),
+            LocateError::Access(e) => BarError::Access(e),
+        })?;
         // What map_fd's contract rests on here: vfio-pci lets only the ranges
         // it reports be mapped and backs them with the BAR itself (device
         // memory, VM_IO | VM_PFNMAP), not with a file that can be truncated or

@@ -5,7 +5,12 @@
 
 use std::ops::Range;
 
+#[cfg(target_pointer_width = "64")]
+use std::os::fd::BorrowedFd;
+
 use crate::vfio::access::{AccessError, RegionIo, Registers};
+#[cfg(target_pointer_width = "64")]
+use crate::vfio::region::{region_info, RegionIndex, RegionInfo, RegionInfoError};
 
 const STATUS: u64 = 0x06;
 const STATUS_CAP_LIST: u16 = 1 << 4;
@@ -50,4 +55,37 @@ pub fn find_msix_table(config: &RegionIo<'_>) -> Result<Option<MsixTable>, Acces
         pointer = next & !0x3;
     }
     Ok(None)
+}
+
+/// Why the MSI-X table of a device could not be located.
+#[cfg(target_pointer_width = "64")]
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LocateError {
+    #[error(transparent)]
+    Info(#[from] RegionInfoError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+}
+
+/// What a mapping of `info`'s region, on VFIO device file `fd`, must leave out:
+/// the MSI-X table when it lies in this BAR and the kernel does not report it
+/// mappable (DPDK leaves those pages out of its own mappings for the same
+/// reason). Shared by `VfioDevice::map_bar` and the views of DPDK's mappings.
+#[cfg(target_pointer_width = "64")]
+pub(crate) fn unmappable_ranges(
+    fd: BorrowedFd<'_>,
+    info: &RegionInfo,
+) -> Result<Vec<Range<u64>>, LocateError> {
+    let RegionIndex::Bar(bar) = info.index else {
+        return Ok(Vec::new());
+    };
+    if info.msix_mappable {
+        return Ok(Vec::new());
+    }
+    let config = RegionIo::new(fd, region_info(fd, RegionIndex::Config)?);
+    Ok(find_msix_table(&config)?
+        .filter(|table| table.bar == bar)
+        .map(|table| table.range)
+        .into_iter()
+        .collect())
 }

@@ -55,24 +55,34 @@ pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("re-executing the test binary")
 }
 
-/// Runs the child and asserts it passed; returns its stdout and stderr.
-pub fn child_passes(name: &str, envs: &[(&str, &str)]) -> String {
-    let out = run_child(name, envs);
-    let text = format!(
+/// A finished child's stdout and stderr, as one text.
+pub fn output_text(out: &Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "child {name} failed ({}):\n{text}",
-        out.status
-    );
+    )
+}
+
+/// Asserts that child `name` exited successfully after running its one test;
+/// returns `text`, its output.
+pub fn check_passed(name: &str, status: std::process::ExitStatus, text: String) -> String {
+    assert!(status.success(), "child {name} failed ({status}):\n{text}");
     assert!(
         text.contains("1 passed"),
         "child {name} ran no test:\n{text}"
     );
     text
+}
+
+/// [`check_passed`] for a child that has finished.
+pub fn passed(name: &str, out: &Output) -> String {
+    check_passed(name, out.status, output_text(out))
+}
+
+/// Runs the child and asserts it passed; returns its stdout and stderr.
+pub fn child_passes(name: &str, envs: &[(&str, &str)]) -> String {
+    passed(name, &run_child(name, envs))
 }
 
 /// EAL arguments every test uses: no hugepages, no shared files, one lcore.
@@ -92,17 +102,14 @@ pub fn in_vm_child(name: &str, body: impl FnOnce()) {
         body();
         return;
     }
-    let out = run_child(name, &[("SYSFS_PCI_DEVICES", "/sys/bus/pci/devices")]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    vm_child_passes(name, std::path::Path::new("/sys/bus/pci/devices"));
+}
+
+/// The parent's side of a VM test: runs child `name` with `SYSFS_PCI_DEVICES`
+/// at `sysfs`, prints its output and checks it passed.
+pub fn vm_child_passes(name: &str, sysfs: &std::path::Path) {
+    let text = child_passes(name, &[("SYSFS_PCI_DEVICES", sysfs.to_str().unwrap())]);
     println!("{text}");
-    assert!(
-        out.status.success() && text.contains("1 passed"),
-        "child {name} failed"
-    );
 }
 
 /// A region of `size` bytes at `offset` in a plain file standing in for a
@@ -191,10 +198,5 @@ pub fn child_passes_within(
     let status = status.unwrap_or_else(|| {
         panic!("child {name} did not finish within {limit:?} (deadlock?):\n{text}")
     });
-    assert!(status.success(), "child {name} failed ({status}):\n{text}");
-    assert!(
-        text.contains("1 passed"),
-        "child {name} ran no test:\n{text}"
-    );
-    text
+    check_passed(name, status, text)
 }

@@ -158,12 +158,25 @@ echo "vm-faults: figures"
 grep -E "^vm-faults: |^== .*: status|^vm: boot-to-result" "$work/out.log" | grep -v "^vm-faults: monitor" || true
 echo "vm-faults: wall time $((elapsed / 1000)).$((elapsed % 1000 / 100)) s (build excluded)"
 [ "$status" = 0 ] || { echo "vm-faults: FAILED (guest status $status)"; exit 1; }
-expect() {
-    grep -q "$1" "$work/out.log" || { echo "vm-faults: FAILED: no '$1' in the output"; exit 1; }
+# Each test's own section, from "== LABEL" to "== LABEL: status": its one test
+# passed (a name that matches nothing would run 0 and still exit 0), and the
+# lines that prove what it claims are there, in that section.
+section() {
+    sed -n "/^== $1\$/,/^== $1: status/p" "$work/out.log"
 }
-expect "removal request for .* after"
-expect "gone from sysfs"
-expect "open fds before \([0-9]*\) after \1;"
-expect "PermissionDenied\|permission denied opening"
-expect "is not viable"
-echo "vm-faults: passed"
+expect() { # expect LABEL PATTERN
+    section "$1" | grep -q -- "$2" || { echo "vm-faults: FAILED: no '$2' in section '$1'"; exit 1; }
+}
+sections=("x86_64 hot-unplug" "x86_64 leaks" "x86_64 privileges" "x86_64 not viable")
+((i686)) && sections+=("i686 leaks")
+for label in "${sections[@]}"; do
+    expect "$label" "^test result: ok. 1 passed; 0 failed"
+    expect "$label" "^== $label: status 0 "
+done
+expect "x86_64 hot-unplug" "removal request for .* after"
+expect "x86_64 hot-unplug" "gone from sysfs"
+expect "x86_64 leaks" "open fds before \([0-9]*\) after \1;"
+expect "x86_64 privileges" "PermissionDenied\|permission denied opening"
+expect "x86_64 not viable" "is not viable"
+((i686)) && expect "i686 leaks" "open fds before \([0-9]*\) after \1;"
+echo "vm-faults: passed (${#sections[@]} sections, each 1 of 1)"

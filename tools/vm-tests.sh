@@ -52,38 +52,67 @@ truncate -s 1M "$ivshmem"
 pattern="dpdk-rs host pattern $(date +%s%N)"
 printf '%s' "$pattern" | dd of="$ivshmem" conv=notrunc status=none
 
-# Inside the guest: the x86_64 build in the host's root, then the i686 build in
-# the i386 tree (a copy on the tree's tmpfs, where the chroot can see it).
+# Inside the guest (dash: no pipefail, so no pipelines decide anything): each
+# test section first prints how many tests its binary lists, then runs them;
+# the host requires "N passed; 0 failed" for exactly that N. Each example's
+# exit status counts, and every line it is expected to print is required.
+# The x86_64 build runs in the host's root, the i686 build in the i386 tree,
+# the 24.11 build in the Debian 13 tree (copies on each tree's tmpfs).
 cat >"$work/guest.sh" <<GUEST
 set -e
 export DPDK_RS_IVSHMEM_PATTERN='$pattern'
-echo "== x86_64"
-DPDK_RS_GUEST_MARKER=x86_64-was-here DPDK_RS_GUEST_MARKER_AT=4096 \
-    '${x86[vm_devices]}' --ignored --test-threads=1 --color never
-echo "== x86_64 drivers"
-'${x86[vm_drivers]}' --ignored --test-threads=1 --color never
+out=\$TMPDIR/example.out
+section() { # section LABEL BINARY_COMMAND...: announce, count, run
+    label=\$1
+    shift
+    n=\$("\$@" --ignored --list --format terse | grep -c ': test\$' || true)
+    echo "== \$label (\$n tests)"
+    "\$@" --ignored --test-threads=1 --color never
+}
+example() { # example ok|fails COMMAND...: runs it, prints its output
+    want=\$1
+    shift
+    if "\$@" >"\$out" 2>&1; then got=ok; else got=fails; fi
+    cat "\$out"
+    [ "\$got" = "\$want" ] || { echo "example: '\$*' \$got, expected: \$want"; exit 1; }
+    if grep -q WRONG "\$out"; then echo "example: '\$*' printed WRONG"; exit 1; fi
+}
+has() { # has LINE: the last example printed exactly this line
+    grep -qxF -- "\$1" "\$out" || { echo "example: no line '\$1'"; exit 1; }
+}
+section x86_64 env DPDK_RS_GUEST_MARKER=x86_64-was-here DPDK_RS_GUEST_MARKER_AT=4096 \
+    '${x86[vm_devices]}'
+section "x86_64 drivers" '${x86[vm_drivers]}'
 echo "== examples"
-'$examples/bar' read 0000:00:03.0 0 0 | grep 'read 0x010000ed\$'
-'$examples/bar' write 0000:00:03.0 0 4 0x0f0f0f0f >/dev/null
-'$examples/bar' read 0000:00:03.0 0 4 --mmap | grep 'read 0xf0f0f0f0\$'
-'$examples/bar' read 0000:00:03.0 config 0 --width 16 | grep 'read 0x1234\$'
-if '$examples/bar' read 0000:00:03.0 7 0 2>&1; then exit 1; fi | grep 'BAR 7 does not exist'
-'$examples/edu' | grep '12! = 479001600'
+example ok '$examples/bar' read 0000:00:03.0 0 0
+has "0000:00:03.0 BAR0 +0x0: read 0x010000ed"
+example ok '$examples/bar' write 0000:00:03.0 0 4 0x0f0f0f0f
+has "0000:00:03.0 BAR0 +0x4: wrote 0x0f0f0f0f"
+example ok '$examples/bar' read 0000:00:03.0 0 4 --mmap
+has "0000:00:03.0 BAR0 +0x4: read 0xf0f0f0f0"
+example ok '$examples/bar' read 0000:00:03.0 config 0 --width 16
+has "0000:00:03.0 config space +0x0: read 0x1234"
+example fails '$examples/bar' read 0000:00:03.0 7 0
+grep -q 'BAR 7 does not exist' "\$out" || { echo "example: no 'BAR 7 does not exist'"; exit 1; }
+example ok '$examples/edu'
+for path in pread64 mmap64; do
+    has "\$path: liveness check: alive"
+    has "\$path: 0! = 1"
+    has "\$path: 5! = 120"
+    has "\$path: 10! = 3628800"
+    has "\$path: 12! = 479001600"
+done
 echo "examples: ok"
-echo "== i686"
 cp '${i686[vm_devices]}' '$tree/tmp/vm_devices'
 cp '${i686[vm_drivers]}' '$tree/tmp/vm_drivers'
-DPDK_RS_GUEST_MARKER=i686-was-here DPDK_RS_GUEST_MARKER_AT=8192 \
-    TMPDIR=/tmp chroot '$tree' /tmp/vm_devices --ignored --test-threads=1 --color never
-echo "== i686 drivers"
-TMPDIR=/tmp chroot '$tree' /tmp/vm_drivers --ignored --test-threads=1 --color never
-echo "== debian13"
+section i686 env DPDK_RS_GUEST_MARKER=i686-was-here DPDK_RS_GUEST_MARKER_AT=8192 \
+    TMPDIR=/tmp chroot '$tree' /tmp/vm_devices
+section "i686 drivers" env TMPDIR=/tmp chroot '$tree' /tmp/vm_drivers
 cp '${x24[vm_devices]}' '$trixie/tmp/vm_devices'
 cp '${x24[vm_drivers]}' '$trixie/tmp/vm_drivers'
-DPDK_RS_GUEST_MARKER=dpdk-24.11-was-here DPDK_RS_GUEST_MARKER_AT=12288 \
-    TMPDIR=/tmp chroot '$trixie' /tmp/vm_devices --ignored --test-threads=1 --color never
-echo "== debian13 drivers"
-TMPDIR=/tmp chroot '$trixie' /tmp/vm_drivers --ignored --test-threads=1 --color never
+section debian13 env DPDK_RS_GUEST_MARKER=dpdk-24.11-was-here DPDK_RS_GUEST_MARKER_AT=12288 \
+    TMPDIR=/tmp chroot '$trixie' /tmp/vm_devices
+section "debian13 drivers" env TMPDIR=/tmp chroot '$trixie' /tmp/vm_drivers
 GUEST
 cp "$work/guest.sh" "$DPDK_RS_CACHE/vm/last-guest.sh"
 set +e
@@ -93,9 +122,23 @@ status=${PIPESTATUS[0]}
 set -e
 [ "$status" = 0 ] || { echo "vm-tests: the guest failed (status $status)"; exit 1; }
 grep -q "^examples: ok" "$work/out.log" || { echo "vm-tests: the examples failed"; exit 1; }
-for arch in x86_64 "x86_64 drivers" i686 "i686 drivers" debian13 "debian13 drivers"; do
-    grep -q "test result: ok. [1-9][0-9]* passed; 0 failed" <(sed -n "/^== $arch\$/,/test result/p" "$work/out.log") ||
-        { echo "vm-tests: no passing result for $arch"; exit 1; }
+# Each section: the count its binary listed, and exactly that many passed.
+declare -A host_count=([x86_64]=$("${x86[vm_devices]}" --ignored --list --format terse | grep -c ': test$')
+    ["x86_64 drivers"]=$("${x86[vm_drivers]}" --ignored --list --format terse | grep -c ': test$'))
+for section in x86_64 "x86_64 drivers" i686 "i686 drivers" debian13 "debian13 drivers"; do
+    head=$(grep -m1 "^== $section ([0-9]* tests)\$" "$work/out.log") ||
+        { echo "vm-tests: section '$section' did not start"; exit 1; }
+    n=${head##*(}
+    n=${n%% tests)}
+    ((n > 0)) || { echo "vm-tests: section '$section' lists no test"; exit 1; }
+    if [[ -n ${host_count[$section]:-} && ${host_count[$section]} != "$n" ]]; then
+        echo "vm-tests: section '$section' listed $n tests in the guest, ${host_count[$section]} on the host"
+        exit 1
+    fi
+    result=$(sed -n "/^== $section ([0-9]* tests)\$/,/^test result/p" "$work/out.log" | grep '^test result' || true)
+    [[ $result == "test result: ok. $n passed; 0 failed;"* ]] ||
+        { echo "vm-tests: section '$section': expected $n passed, got '${result:-no result}'"; exit 1; }
+    echo "vm-tests: $section: $n of $n passed"
 done
 check() {
     local at=$1 want=$2 got

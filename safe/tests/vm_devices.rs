@@ -97,11 +97,23 @@ fn edu_through_pread_and_pwrite() {
             Err(AccessError::OutOfBounds { .. })
         ));
         assert!(matches!(bar.read32(2), Err(AccessError::Unaligned { .. })));
+        // An unimplemented BAR: vfio-pci reports size 0 and no flags at all,
+        // so the access is refused as not readable before any bounds check.
         let empty = dev.region(RegionIndex::BAR1).unwrap();
         assert_eq!(empty.info().size, 0);
+        assert_eq!(
+            (
+                empty.info().flags.readable,
+                empty.info().flags.writable,
+                empty.info().flags.mmap
+            ),
+            (false, false, false)
+        );
         assert!(matches!(
             empty.read32(0),
-            Err(AccessError::OutOfBounds { .. }) | Err(AccessError::NotReadable { .. })
+            Err(AccessError::NotReadable {
+                region: RegionIndex::BAR1
+            })
         ));
         drop(dev);
         // Released: DPDK can open it again.
@@ -182,38 +194,47 @@ fn e1000e_bar_layout_and_msix_table() {
         assert_eq!(sizes, [128 << 10, 128 << 10, 32, 16 << 10, 0, 0]);
         let io = dev.region_info(RegionIndex::BAR2).unwrap();
         assert!(!io.flags.mmap, "an I/O port BAR is not mappable");
+        // The I/O BAR is the indirect window of the 8254x family: IOADDR at 0
+        // selects a register, IODATA at 4 reads it. Select STATUS (0x8) and
+        // compare with STATUS read through the memory BAR.
         let io_bar = dev.region(RegionIndex::BAR2).unwrap();
-        assert!(io_bar.read32(0).is_ok(), "I/O BAR through pread");
+        io_bar.write32(0, 0x8).unwrap();
+        assert_eq!(
+            io_bar.read32(0).unwrap(),
+            0x8,
+            "IOADDR holds what was written"
+        );
+        let status = dev.region(RegionIndex::BAR0).unwrap().read32(0x8).unwrap();
+        assert_eq!(io_bar.read32(4).unwrap(), status, "IODATA is STATUS");
         let table = dev.msix_table().unwrap().expect("e1000e has MSI-X");
         assert_eq!((table.bar, table.range.start, table.entries), (3, 0, 5));
         let config = dev.config().unwrap();
         assert_eq!(config.read16(2).unwrap(), 0x10d3);
-        let rom = dev.region_info(RegionIndex::Rom).unwrap();
-        println!(
-            "e1000e ROM: {} bytes, readable {}",
-            rom.size, rom.flags.readable
-        );
+        // QEMU gives the e1000e its option ROM: an expansion ROM header
+        // starts with 0x55 0xaa, the ROM BAR's size is a power of two.
+        let rom = dev.region(RegionIndex::Rom).unwrap();
+        let info = rom.info();
+        assert!(info.size.is_power_of_two() && info.size >= 2048, "{info:?}");
+        assert!(info.flags.readable && !info.flags.writable, "{info:?}");
+        let mut signature = [0u8; 2];
+        rom.read_bytes(0, &mut signature).unwrap();
+        assert_eq!(signature, [0x55, 0xaa], "expansion ROM signature");
         #[cfg(target_pointer_width = "64")]
         {
+            // Linux 4.16 and later report the MSI-X table mappable on a BAR
+            // that can be mapped at all (VFIO_REGION_INFO_CAP_MSIX_MAPPABLE):
+            // the whole BAR is mapped. (The other case, pages left out, is
+            // covered by the mapping unit tests.)
             let bar3 = dev.map_bar(RegionIndex::BAR3).unwrap();
             let info = dev.region_info(RegionIndex::BAR3).unwrap();
-            println!(
-                "e1000e BAR3 msix_mappable={} sparse={:?} mapped={:?}",
-                info.msix_mappable,
-                info.sparse_mmap,
-                bar3.mapped_ranges()
-            );
-            if info.msix_mappable {
-                assert!(bar3.read32(0).is_ok());
-            } else {
-                assert!(
-                    !bar3.mapped_ranges().iter().any(|r| r.contains(&0)),
-                    "MSI-X table left out"
-                );
-                assert!(matches!(bar3.read32(0), Err(AccessError::NotMapped { .. })));
-            }
-            // The PBA half of BAR3 stays reachable.
-            assert!(bar3.read32(0x2000).is_ok());
+            assert!(info.msix_mappable, "{info:?}");
+            assert_eq!(info.sparse_mmap, None);
+            assert_eq!(bar3.mapped_ranges(), vec![0..(16 << 10)]);
+            // Entry 0 after reset: address 0, vector control's mask bit set
+            // (PCI spec); the pending bits (PBA, at 0x2000) all clear.
+            assert_eq!(bar3.read32(0).unwrap(), 0, "entry 0 address");
+            assert_eq!(bar3.read32(12).unwrap() & 1, 1, "entry 0 masked");
+            assert_eq!(bar3.read32(0x2000).unwrap(), 0, "no vector pending");
         }
     });
 }
@@ -229,15 +250,19 @@ fn opening_the_wrong_device_gives_typed_errors() {
         assert!(err.to_string().contains("vfio-pci"), "{err}");
         let err = eal.vfio_open(addr("0000:00:1e.0")).unwrap_err();
         assert!(matches!(err, OpenError::NoSuchDevice(..)), "{err}");
-        // Twice the same device: DPDK refuses the second setup.
+        // Twice the same device: DPDK hands out a second device file in the
+        // same group (vfio-pci counts the opens); both reach the device, and
+        // releasing one leaves the other working.
         let first = eal.vfio_open(addr(EDU)).unwrap();
-        let second = eal.vfio_open(addr(EDU));
-        println!(
-            "second open of an open device: {:?}",
-            second.as_ref().map(|d| d.address())
-        );
+        let second = eal.vfio_open(addr(EDU)).unwrap();
+        assert_eq!(second.iommu_group(), first.iommu_group());
+        for dev in [&first, &second] {
+            let bar = dev.region(RegionIndex::BAR0).unwrap();
+            assert_eq!(bar.read32(0).unwrap(), 0x010000ed);
+        }
         drop(second);
-        drop(first);
+        let bar = first.region(RegionIndex::BAR0).unwrap();
+        assert_eq!(bar.read32(0).unwrap(), 0x010000ed, "the first still works");
     });
 }
 
@@ -263,12 +288,10 @@ fn e1000e_probe_and_remove_through_dpdk() {
         );
         eal.remove(addr(E1000E)).unwrap();
         // edu: no DPDK driver matches it.
+        // The scan lists it (bound to vfio-pci), no driver takes it.
         let eal_edu_err = eal.probe(addr(EDU)).unwrap_err();
         assert!(
-            matches!(
-                eal_edu_err,
-                DeviceError::NoSuchDevice(_) | DeviceError::NoDriver(_)
-            ),
+            matches!(eal_edu_err, DeviceError::NoDriver(a) if a == addr(EDU)),
             "{eal_edu_err}"
         );
     });
@@ -291,14 +314,13 @@ fn removal_request_subscriptions_are_one_per_device_and_not_on_dpdks() {
                 matches!(err, RequestError::AlreadySubscribed { address } if address == addr(EDU)),
                 "{err}"
             );
-            if let Ok(other) = eal.vfio_open(addr(EDU)) {
-                let err = other.removal_requests().unwrap_err();
-                assert!(
-                    matches!(err, RequestError::AlreadySubscribed { .. }),
-                    "{err}"
-                );
-                drop(other);
-            }
+            let other = eal.vfio_open(addr(EDU)).unwrap();
+            let err = other.removal_requests().unwrap_err();
+            assert!(
+                matches!(err, RequestError::AlreadySubscribed { .. }),
+                "{err}"
+            );
+            drop(other);
             drop(first);
             let again = dev
                 .removal_requests()

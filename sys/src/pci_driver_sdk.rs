@@ -6,9 +6,11 @@
 //! generates these from them. Distributions build DPDK without
 //! `-Denable_driver_sdk=true`, so there the structures are declared by hand,
 //! field by field, for the releases listed in the build script's `features`
-//! module (22.11 and 24.11: these structures did not change between them); `tests/driver_layout.rs` compares size,
-//! alignment and every field offset with the real headers of the distribution's
-//! source package, on x86_64 and i686.
+//! module (22.11 and 24.11, whose upstream headers declare these structures
+//! alike); `tests/driver_layout.rs` compares size, alignment and every field
+//! offset with the real headers of the distribution's source package, on x86_64
+//! and i686: on every CI run for 22.11, and for 24.11 only where its headers are
+//! given (see the build script's `features` module).
 
 /// `PCI_PRI_STR_SIZE`: `sizeof("XXXXXXXX:XX:XX.X")`.
 pub const PCI_PRI_STR_SIZE: usize = 17;

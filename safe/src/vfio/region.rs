@@ -413,7 +413,17 @@ mod tests {
     #[test]
     fn short_buffers_are_errors() {
         for len in 0..32 {
-            assert!(parse_region_info(&vec![0; len], RegionIndex::Rom).is_err());
+            let err = parse_region_info(&vec![0; len], RegionIndex::Rom).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    RegionInfoError::Caps {
+                        index: RegionIndex::Rom,
+                        source: CapChainError::Truncated { offset: 0, needed: 32, len: l },
+                    } if l == len
+                ),
+                "{len} bytes: {err:?}"
+            );
         }
     }
 

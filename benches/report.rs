@@ -188,6 +188,10 @@ fn ir_per_device(r: &Results, n: &str, metric: &str) -> Option<f64> {
     Some(r.get("enumeration_ir", n, metric)? / n.parse::<f64>().ok()?)
 }
 
+/// What a row shows for figures its run did not take (the VM part needs
+/// `tools/bench.sh --vm`, build times a run without `--no-build-times`).
+const NOT_IN_RUN: &str = "not in this run";
+
 struct Target {
     what: String,
     goal: String,
@@ -269,6 +273,7 @@ fn mapped_targets(r: &Results, g: &str, place: &str) -> Vec<Target> {
         }
         (worst, parts.join("; "))
     };
+    let absent = r.names(g).is_empty();
     let (fixed, fixed_shown) = compare(
         &["read32, constant offset", "write32, constant offset"],
         FIXED,
@@ -287,13 +292,21 @@ fn mapped_targets(r: &Results, g: &str, place: &str) -> Vec<Target> {
             what: format!("`FixedMapping` read32/write32, constant offset ({place})"),
             goal: "Ir/access ≤ C".into(),
             verdict: Verdict::at_most(fixed, 1.0),
-            shown: format!("Ir/access, Rust vs C: {fixed_shown}"),
+            shown: if absent {
+                NOT_IN_RUN.into()
+            } else {
+                format!("Ir/access, Rust vs C: {fixed_shown}")
+            },
         },
         Target {
             what: format!("`MappedRegion` read32/write32, constant and 64 offsets ({place})"),
             goal: "Ir/access ≤ 1.5 × C".into(),
             verdict: Verdict::at_most(checked, 1.5),
-            shown: format!("Ir/access, Rust vs C: {checked_shown}"),
+            shown: if absent {
+                NOT_IN_RUN.into()
+            } else {
+                format!("Ir/access, Rust vs C: {checked_shown}")
+            },
         },
     ]
 }
@@ -306,12 +319,15 @@ fn bulk_target(r: &Results, g: &str, place: &str) -> Target {
         what: format!("bulk pread, 64 KiB, `RegionIo::read_bytes` ({place})"),
         goal: "time ≤ 1.1 × one C `pread64`".into(),
         verdict: Verdict::at_most(bulk, 1.1),
-        shown: format!(
-            "{}× ({} vs {} µs, minimum)",
-            fmt(bulk, 2),
-            fmt(rust.map(|v| v / 1e3), 2),
-            fmt(c.map(|v| v / 1e3), 2)
-        ),
+        shown: match (rust, c) {
+            (Some(rust), Some(c)) => format!(
+                "{:.2}× ({:.2} vs {:.2} µs, minimum)",
+                rust / c,
+                rust / 1e3,
+                c / 1e3
+            ),
+            _ => NOT_IN_RUN.into(),
+        },
     }
 }
 
@@ -418,7 +434,7 @@ fn targets(r: &Results) -> Vec<Target> {
             Some(_) => Verdict::Missed,
             None => Verdict::NotMeasured,
         },
-        shown: format!("{} s", fmt(noop, 2)),
+        shown: noop.map_or_else(|| NOT_IN_RUN.into(), |s| format!("{s:.2} s")),
     });
     targets
 }
@@ -648,7 +664,11 @@ fn readme_block(r: &Results) -> String {
         let calls: Vec<String> = r
             .names(group)
             .iter()
-            .filter_map(|n| Some(format!("{n}: {} Ir", figure(r.get(group, n, "ir")?))))
+            .filter_map(|n| {
+                let ir = r.get(group, n, "ir")?;
+                let (func, variant) = n.split_once('|').unwrap_or((n, ""));
+                Some(format!("`{func}` {variant}: {} Ir", figure(ir)))
+            })
             .collect();
         if !calls.is_empty() {
             other.push(format!(

@@ -254,13 +254,19 @@ fn count_instructions(tree: impl Fn(usize) -> FakePciTree) {
         );
         per_device.push((n, scan / d, enumerate / d));
     }
-    if let (Some(f), Some(l)) = (per_device.first(), per_device.last()) {
-        println!(
+    // Growth compares two sizes: with one counted there is none to show.
+    match per_device.as_slice() {
+        [f, .., l] => println!(
             "\nIr per device at {} devices / at {}: DPDK scan {:.2}x, crate enumeration {:.2}x",
             l.0,
             f.0,
             l.1 / f.1,
             l.2 / f.2
-        );
+        ),
+        [only] => println!(
+            "\nonly {} devices counted: no growth from one size (not judged)",
+            only.0
+        ),
+        [] => {}
     }
 }

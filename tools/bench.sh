@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Runs the benchmark suite (benches/, crate dpdk-benches) in one go and writes
 # bench-results/results.md, bench-results/*.png and the raw figures
-# (bench-results/raw.tsv). See benches/README.md for what is measured and the
-# targets.
+# (bench-results/raw.tsv), and rewrites the figures block of benches/README.md
+# from this run's figures alone. See benches/README.md for what is measured and
+# the targets.
 #
-#   tools/bench.sh [--vm] [--no-lto] [--no-build-times] [--out DIR]
+#   tools/bench.sh [--vm] [--no-lto] [--no-build-times] [--no-readme] [--out DIR]
 #
 #   --vm              also run the mapped and pread paths in the QEMU VM over
 #                     ivshmem BAR2 (tools/vm/run.sh; needs tools/setup.sh's VM kernel)
 #   --no-lto          skip the cross-language LTO build of the shim benchmark
 #   --no-build-times  skip the clean build and no-op rebuild timings
+#   --no-readme       leave benches/README.md's figures block as it is
 #
 # CARGO_TARGET_DIR is honoured (default: target/); the LTO build and the clean
 # build use their own directories next to it (…-lto, …-clean).
@@ -18,13 +20,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
-vm=0 lto=1 build_times=1 out=bench-results
+vm=0 lto=1 build_times=1 readme=1 out=bench-results
 command="tools/bench.sh $*"
 while (($#)); do
     case "$1" in
         --vm) vm=1 ;;
         --no-lto) lto=0 ;;
         --no-build-times) build_times=0 ;;
+        --no-readme) readme=0 ;;
         --out) out=$2; shift ;;
         *) sed -n 's/^#   //p' "$0" >&2; exit 2 ;;
     esac
@@ -150,5 +153,9 @@ if ((vm)); then
     "$here/vm-bench.sh" --raw | tee -a "$raw" | grep -v '^RESULT' || echo "bench: VM part failed"
 fi
 
-"$target_dir/release/bench-report" "$raw" "$out"
-echo "bench: wrote $out/results.md, $out/per_access.png, $out/enumeration.png"
+# The README's figures block is written from this run's raw figures only, so
+# it never mixes runs; it names the run (the NOTE lines above).
+report_args=("$raw" "$out")
+((readme)) && report_args+=(--readme benches/README.md)
+"$target_dir/release/bench-report" "${report_args[@]}"
+echo "bench: wrote $out/results.md, $out/per_access.png, $out/enumeration.png$( ((readme)) && echo ", benches/README.md's figures block")"

@@ -1,24 +1,73 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of outside input (libFuzzer through cargo-fuzz) for a
-# bounded time each, starting from the seeds in safe/fuzz/seeds:
-#   pci_address     PCI address strings
-#   sysfs_resource  sysfs `resource` files
-#   region_caps     VFIO region info and its capability chain
-#   eal_args        EAL argument building
+# bounded time each, starting from the seeds in safe/fuzz/seeds.
+#
+# The targets are listed once, in `targets` below. Each one needs its source
+# (safe/fuzz/fuzz_targets/NAME.rs), its [[bin]] in safe/fuzz/Cargo.toml and at
+# least one seed in safe/fuzz/seeds/NAME/. Before anything is fuzzed the list
+# is checked against the manifest's [[bin]]s (a target declared but not
+# fuzzed, or listed but not declared, fails) and every seed folder must exist
+# and hold a file. A target's run fails unless libFuzzer loaded its seeds and
+# reports a number of executed inputs above 0.
+#
 # FUZZ_SECONDS (default 60) per target. cargo-fuzz needs nightly-only flags
 # (sanitizers); RUSTC_BOOTSTRAP=1 lets the installed stable toolchain take them.
 set -euo pipefail
 cd "$(dirname "$0")/../safe"
 seconds=${FUZZ_SECONDS:-60}
+
+# The fuzz targets, one a line: name, then what it parses.
+targets=(
+    "pci_address     PCI address strings"
+    "sysfs_resource  sysfs \`resource\` files"
+    "region_caps     VFIO region info and its capability chain"
+    "eal_args        EAL argument building"
+)
+
+fail() {
+    echo "fuzz: FAILED: $*" >&2
+    exit 1
+}
+
+names=()
+for t in "${targets[@]}"; do names+=("${t%% *}"); done
+
+# The [[bin]] names of the fuzz crate's manifest.
+declared=$(awk '/^\[\[bin\]\]/ { bin = 1; next } /^\[/ { bin = 0 }
+    bin && /^name *=/ { sub(/^name *= *"/, ""); sub(/".*/, ""); print }' fuzz/Cargo.toml | sort)
+listed=$(printf '%s\n' "${names[@]}" | sort)
+not_fuzzed=$(comm -23 <(echo "$declared") <(echo "$listed"))
+not_declared=$(comm -13 <(echo "$declared") <(echo "$listed"))
+[[ -z $not_fuzzed ]] ||
+    fail "declared in safe/fuzz/Cargo.toml but not in tools/fuzz.sh's targets: ${not_fuzzed//$'\n'/ }"
+[[ -z $not_declared ]] ||
+    fail "in tools/fuzz.sh's targets but no [[bin]] of safe/fuzz/Cargo.toml: ${not_declared//$'\n'/ }"
+for target in "${names[@]}"; do
+    [[ -d fuzz/seeds/$target ]] || fail "$target: no seed folder safe/fuzz/seeds/$target"
+    [[ -n $(find "fuzz/seeds/$target" -maxdepth 1 -type f -print -quit) ]] ||
+        fail "$target: the seed folder safe/fuzz/seeds/$target holds no file"
+done
+
 command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for target in pci_address sysfs_resource region_caps eal_args; do
+for target in "${names[@]}"; do
     mkdir -p "$work/$target"
-    cp fuzz/seeds/"$target"/* "$work/$target/" 2>/dev/null || true
+    cp fuzz/seeds/"$target"/* "$work/$target/"
+    seeds=$(find "$work/$target" -maxdepth 1 -type f | wc -l)
     RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz "$target" "$work/$target" -- \
         -max_total_time="$seconds" -print_final_stats=1 >"$work/$target.log" 2>&1 ||
-        { tail -40 "$work/$target.log"; echo "fuzz: $target found a crash"; exit 1; }
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$target.log")
-    echo "fuzz: $target: $runs runs in ${seconds}s, no crash"
+        { tail -40 "$work/$target.log"; fail "$target found a crash"; }
+    loaded=$(sed -n 's/^INFO: seed corpus: files: \([0-9]*\) .*/\1/p' "$work/$target.log" | tail -1)
+    runs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$work/$target.log" | tail -1)
+    if [[ ${loaded:-0} -lt $seeds ]]; then
+        tail -20 "$work/$target.log"
+        fail "$target: libFuzzer loaded ${loaded:-no} seed file(s) of the $seeds given"
+    fi
+    if [[ ! ${runs:-} =~ ^[0-9]+$ || $runs -eq 0 ]]; then
+        tail -20 "$work/$target.log"
+        fail "$target: no executed inputs reported (stat::number_of_executed_units: ${runs:-missing})"
+    fi
+    echo "fuzz: $target: $runs runs in ${seconds}s from $seeds seed(s), no crash"
 done
+echo "fuzz: ${#names[@]} targets fuzzed, no crash"

@@ -11,9 +11,14 @@
 #     toolchain, whose own sanitizer runtime is used: no libclang-rt needed) for
 #     x86_64-unknown-linux-gnu, in a target directory of their own.
 #
-# Binaries without a test to run are skipped. Timing on 2 busy cores, with the
-# test builds already there: about 100 s for valgrind, 20 s for ASan; a fresh
-# ASan build adds about 3 minutes.
+# Binaries without a test to run are skipped; a binary that cannot list its
+# tests fails. Each pass starts with a positive control, tools/memcheck-control.rs
+# (one byte written past a heap block), built like that pass's tests: memcheck
+# must report an invalid write, ASan a heap-buffer-overflow, or the pass fails
+# (the checker is not checking). The ASan pass also fails on a test binary
+# without ASan's runtime and instrumentation in it. Timing on 2 busy cores,
+# with the test builds already there: about 100 s for valgrind, 20 s for ASan;
+# a fresh ASan build adds about 3 minutes.
 #
 # Prints one summary line per binary and per pass, exits non-zero on any error.
 # Runs unattended (root in CI, no stdin); installs valgrind with apt-get when
@@ -74,6 +79,23 @@ build_tests() {
     fi
 }
 
+# Builds the positive control into $logs/control-LABEL/ (cargo arguments after
+# the label, with the caller's RUSTFLAGS) and prints the executable's path.
+build_control() {
+    local label=$1 dir="$logs/control-$1"
+    shift
+    mkdir -p "$dir"
+    printf '[package]\nname = "memcheck-control"\nversion = "0.0.0"\nedition = "2021"\n[[bin]]\nname = "memcheck-control"\npath = "%s"\n[workspace]\n' \
+        "$here/memcheck-control.rs" >"$dir/Cargo.toml"
+    if ! CARGO_TARGET_DIR="$dir/target" cargo build --quiet --manifest-path "$dir/Cargo.toml" \
+        --message-format=json "$@" >"$dir/build.json" 2>"$dir/build.err"; then
+        cat "$dir/build.err" >&2
+        echo "memcheck: building the positive control ($label) failed" >&2
+        return 1
+    fi
+    grep '"reason":"compiler-artifact"' "$dir/build.json" | grep -o '"executable":"[^"]*"' | cut -d'"' -f4
+}
+
 # Test binary name without cargo's hash.
 short() { basename "$1" | sed 's/-[0-9a-f]\{16\}$//'; }
 
@@ -88,27 +110,12 @@ sum_field() {
 echo "== valgrind memcheck (suppressions: $supp)"
 build_tests valgrind --workspace || { failed=1; exit 1; }
 mapfile -t bins <"$logs/bins-valgrind"
-# Number of tests a binary would run (ignored ones left out).
-runnable() {
-    local all ignored
-    all=$("$1" --list 2>/dev/null | grep -c ': test$' || true)
-    ignored=$("$1" --list --ignored 2>/dev/null | grep -c ': test$' || true)
-    echo $((all - ignored))
-}
 
-# Runs one test binary under memcheck; writes its summary line to $dir/summary
-# and, on failure, the details to $dir/details.
-valgrind_one() {
-    local bin=$1 name dir t0 rc procs errors lost tests status
-    name=$(short "$bin")
-    dir="$logs/valgrind/$name"
-    mkdir -p "$dir"
-    if [[ $(runnable "$bin") -eq 0 ]]; then
-        printf 'memcheck: %-20s skip   no test to run here\n' "$name" >"$dir/summary"
-        return
-    fi
-    t0=$(date +%s)
-    set +e
+# Runs a command under memcheck with the options of the whole pass, one log per
+# process in $1.
+vg() {
+    local dir=$1
+    shift
     # Child processes are checked too; compilers and tools some tests run are not ours.
     valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
         --errors-for-leak-kinds=definite --error-exitcode=97 \
@@ -116,13 +123,56 @@ valgrind_one() {
         --trace-children-skip='*/nm,*/cc,*/gcc,*/cc1,*/as,*/ld,*/collect2,*/pkg-config,*/pkgconf,*/sh,*/bash' \
         --suppressions="$supp" --gen-suppressions=all \
         --log-file="$dir/vg.%p.log" \
-        "$bin" >"$dir/output.log" 2>&1
+        "$@"
+}
+
+# Positive control: memcheck, as run on the tests, must see the overflow.
+control=$(build_control valgrind) || { failed=1; exit 1; }
+mkdir -p "$logs/valgrind-control"
+rc=0
+vg "$logs/valgrind-control" "$control" >"$logs/valgrind-control/output.log" 2>&1 || rc=$?
+if [[ $rc -eq 97 ]] && grep -q 'Invalid write of size 1' "$logs/valgrind-control"/vg.*.log; then
+    printf 'memcheck: %-20s ok     the deliberate heap overflow is reported (invalid write, exit %d)\n' control $rc
+else
+    printf 'memcheck: %-20s FAILED the deliberate heap overflow is not reported as an invalid write (exit %d): the checker is not checking\n' control $rc
+    cat "$logs/valgrind-control"/vg.*.log "$logs/valgrind-control/output.log" 2>/dev/null | tail -20 || true
+    failed=1
+fi
+
+# Number of tests a binary would run (ignored ones left out). Fails, with the
+# binary's output on stderr, when it cannot list its tests.
+runnable() {
+    local all ignored
+    all=$("$1" --list 2>&1) || { echo "$all" | tail -10 >&2; return 1; }
+    ignored=$("$1" --list --ignored 2>&1) || { echo "$ignored" | tail -10 >&2; return 1; }
+    echo $(($(grep -c ': test$' <<<"$all" || true) - $(grep -c ': test$' <<<"$ignored" || true)))
+}
+
+# Runs one test binary under memcheck; writes its summary line to $dir/summary
+# and, on failure, the details to $dir/details.
+valgrind_one() {
+    local bin=$1 name dir t0 rc procs errors lost tests status count
+    name=$(short "$bin")
+    dir="$logs/valgrind/$name"
+    mkdir -p "$dir"
+    if ! count=$(runnable "$bin" 2>"$dir/details"); then
+        printf 'memcheck: %-20s FAILED cannot list its tests (%s --list failed)\n' "$name" "$bin" >"$dir/summary"
+        touch "$dir/failed"
+        return
+    fi
+    if [[ $count -eq 0 ]]; then
+        printf 'memcheck: %-20s skip   no test to run here\n' "$name" >"$dir/summary"
+        return
+    fi
+    t0=$(date +%s)
+    set +e
+    vg "$dir" "$bin" >"$dir/output.log" 2>&1
     rc=$?
     set -e
     procs=$(find "$dir" -name 'vg.*.log' | wc -l)
     errors=$(sum_field 'ERROR SUMMARY:' 4 "$dir"/vg.*.log)
     lost=$(sum_field 'definitely lost:' 4 "$dir"/vg.*.log)
-    tests=$(grep -h '^test result:' "$dir/output.log" | head -1 | sed 's/^test result: //; s/;.*//')
+    tests=$(grep -h '^test result:' "$dir/output.log" | head -1 | sed 's/^test result: //; s/;.*//' || true)
     status=ok
     if [[ $rc -ne 0 || $errors -ne 0 || $lost -ne 0 ]]; then
         status=FAILED
@@ -165,22 +215,52 @@ if [[ ${MEMCHECK_ASAN:-1} != 0 ]]; then
         export RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address"
         # The library crates' tests (the benches crate has none to run).
         build_tests asan -p dpdk-safe -p dpdk-sys -p dpdk --target "$target"
+        # The positive control, built with the same flags for the same target.
+        build_control asan --target "$target" >"$logs/control-asan.path"
     ) || { failed=1; exit 1; }
     mapfile -t bins <"$logs/bins-asan"
+    # Runs a command with the pass's sanitizer options; log_path: one report
+    # file per process in $1 (children re-executed by tests).
+    asan_run() {
+        local dir=$1
+        shift
+        ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=96:log_path=$dir/asan" \
+            LSAN_OPTIONS="exitcode=96" "$@"
+    }
+
+    # Positive control: ASan, with the tests' flags and options, must see the overflow.
+    control=$(cat "$logs/control-asan.path")
+    dir="$logs/asan-control"
+    mkdir -p "$dir"
+    rc=0
+    asan_run "$dir" "$control" >"$dir/output.log" 2>&1 || rc=$?
+    if [[ $rc -eq 96 ]] && grep -qs 'ERROR: AddressSanitizer: heap-buffer-overflow' "$dir"/asan.*; then
+        printf 'asan:     %-20s ok     the deliberate heap overflow is reported (heap-buffer-overflow, exit %d)\n' control $rc
+    else
+        printf 'asan:     %-20s FAILED the deliberate heap overflow is not reported as a heap-buffer-overflow (exit %d): the checker is not checking\n' control $rc
+        cat "$dir"/asan.* "$dir/output.log" 2>/dev/null | tail -20 || true
+        failed=1
+    fi
+
     for bin in "${bins[@]}"; do
         name=$(short "$bin")
         dir="$logs/asan/$name"
         mkdir -p "$dir"
+        # Built instrumented: ASan's runtime and the instrumented code's
+        # module constructor are in the binary.
+        symbols=$(nm "$bin" 2>/dev/null | awk '$NF == "__asan_init" || $NF == "asan.module_ctor" { print $NF }' | sort -u | wc -l || true)
+        if [[ $symbols -ne 2 ]]; then
+            printf 'asan:     %-20s FAILED not built with AddressSanitizer (no __asan_init or asan.module_ctor in %s)\n' "$name" "$bin"
+            failed=1
+            continue
+        fi
         t0=$(date +%s)
         set +e
-        # log_path: one report file per process (children re-executed by tests).
-        ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=96:log_path=$dir/asan" \
-            LSAN_OPTIONS="exitcode=96" \
-            "$bin" >"$dir/output.log" 2>&1
+        asan_run "$dir" "$bin" >"$dir/output.log" 2>&1
         rc=$?
         set -e
         reports=$(find "$dir" -name 'asan.*' | wc -l)
-        tests=$(grep -h '^test result:' "$dir/output.log" | head -1 | sed 's/^test result: //; s/;.*//')
+        tests=$(grep -h '^test result:' "$dir/output.log" | head -1 | sed 's/^test result: //; s/;.*//' || true)
         status=ok
         if [[ $rc -ne 0 || $reports -ne 0 ]]; then
             status=FAILED

@@ -4,7 +4,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
-read -r x86_prefix i386_prefix < <("$here/../patches/build.sh" | tail -1)
+# build.sh prints the two prefixes on its last line. Its output is taken whole
+# (not through a pipe or a process substitution) so that its exit status counts.
+built=$("$here/../patches/build.sh") ||
+    { rc=$?; echo "patched-tests: FAILED: patches/build.sh exited with $rc"; exit 1; }
+last=${built##*$'\n'}
+read -r x86_prefix i386_prefix <<<"$last"
+[[ -n ${i386_prefix:-} && -d $x86_prefix && -d $i386_prefix ]] ||
+    { echo "patched-tests: FAILED: patches/build.sh's last line is not two installed prefixes: '$last'"; exit 1; }
 x86_lib="$x86_prefix/lib/x86_64-linux-gnu"
 export CARGO_TARGET_DIR="$PWD/target/patched"
 

@@ -22,6 +22,7 @@ targets=(
     "sysfs_resource  sysfs \`resource\` files"
     "region_caps     VFIO region info and its capability chain"
     "eal_args        EAL argument building"
+    "msix_caps       the MSI-X capability walk in config space"
 )
 
 fail() {

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use dpdk::vfio::{FileRegion, RegionIndex, RegionIo, Registers};
+use dpdk::{FileRegion, RegionIndex, RegionIo, Registers};
 use dpdk_benches::*;
 
 const BULK: usize = 64 << 10;
@@ -29,7 +29,7 @@ const ROUNDS: usize = 11;
 
 #[cfg(target_pointer_width = "64")]
 mod mapped {
-    use dpdk::vfio::{FixedMapping, MappedRegion, Registers};
+    use dpdk::{FixedMapping, MappedRegion, Registers};
 
     pub type Fixed<'a> = FixedMapping<'a, 256>;
 
@@ -138,7 +138,7 @@ fn kernel<'a>(
 
 #[cfg(target_pointer_width = "64")]
 fn mapped_kernels<'a>(
-    bar: &'a dpdk::vfio::MappedRegion<'_>,
+    bar: &'a dpdk::MappedRegion<'_>,
     fixed: &'a mapped::Fixed<'_>,
 ) -> Vec<Kernel<'a>> {
     use mapped::*;
@@ -225,7 +225,7 @@ fn mapped_kernels<'a>(
 
 fn pread_kernels<'a>(io: &'a RegionIo<'_>, fd: BorrowedFd<'a>) -> Vec<Kernel<'a>> {
     let raw = fd.as_raw_fd();
-    let at = i64::try_from(io.info().offset).expect("region offset fits off64_t");
+    let at = i64::try_from(io.file_offset()).expect("region offset fits off64_t");
     vec![
         kernel("pread, 4 bytes", "C pread64", "bench_c_pread32", move |n| {
             // SAFETY: raw is the live descriptor behind `io`; the C kernel reads
@@ -260,7 +260,7 @@ fn pread_kernels<'a>(io: &'a RegionIo<'_>, fd: BorrowedFd<'a>) -> Vec<Kernel<'a>
 
 fn bulk_kernels<'a>(io: &'a RegionIo<'_>, fd: BorrowedFd<'a>) -> Vec<Kernel<'a>> {
     let raw = fd.as_raw_fd();
-    let at = i64::try_from(io.info().offset).expect("region offset fits off64_t");
+    let at = i64::try_from(io.file_offset()).expect("region offset fits off64_t");
     vec![
         kernel(
             "pread, 64 KiB",
@@ -387,11 +387,11 @@ fn host_region() -> FileRegion {
 
 /// Maps the host region of `fd`, a memfd from [`memfd`].
 #[cfg(target_pointer_width = "64")]
-fn map_host(fd: &OwnedFd) -> dpdk::vfio::MappedRegion<'_> {
+fn map_host(fd: &OwnedFd) -> dpdk::MappedRegion<'_> {
     // SAFETY: `fd` is a memfd of 1 MiB (memfd()), the size of host_region(),
     // never truncated; the kernels use the mapping from this thread only, and
     // the C kernels' accesses through `as_ptr()` are sequential with them.
-    unsafe { dpdk::vfio::MappedRegion::map_file(fd.as_fd(), &host_region(), &[]) }.unwrap()
+    unsafe { dpdk::MappedRegion::map_file(fd.as_fd(), &host_region(), &[]) }.unwrap()
 }
 
 /// Runs the kernels of one kind once each with trip count `n` (callgrind runs).
@@ -456,8 +456,8 @@ fn host() {
 
 /// Starts the EAL for ivshmem (0000:00:04.0) in the VM, opens it through VFIO
 /// and calls `f` with it.
-fn with_ivshmem(f: impl FnOnce(&dpdk::vfio::VfioDevice<'_>)) {
-    use dpdk::eal::{Eal, LogLevel};
+fn with_ivshmem(f: impl FnOnce(&dpdk::VfioDevice<'_>)) {
+    use dpdk::{Eal, LogLevel};
     let ivshmem = "0000:00:04.0".parse().unwrap();
     let eal = Eal::builder()
         .no_huge(64 << 20)

@@ -24,8 +24,8 @@
 use std::process::Command;
 use std::time::Instant;
 
-use dpdk::eal::{Eal, LogLevel};
 use dpdk::testing::{FakeDevice, FakePciTree, FLAGS_MEM32, FLAGS_MEM64_PREFETCH};
+use dpdk::{Eal, LogLevel};
 use dpdk_benches::*;
 
 const SIZES: [usize; 5] = [16, 64, 256, 1024, 4096];
@@ -42,7 +42,7 @@ const COUNTED: [&str; 2] = ["bench_c_bus_scan", "bench_rust_enumerate"];
 /// is not part of it.
 #[no_mangle]
 #[inline(never)]
-pub fn bench_rust_enumerate(eal: &Eal) -> Vec<dpdk::pci::PciDevice> {
+pub fn bench_rust_enumerate(eal: &Eal) -> Vec<dpdk::PciDevice> {
     eal.pci_devices()
         .collect::<Result<Vec<_>, _>>()
         .expect("enumeration")
@@ -139,7 +139,7 @@ fn tree_of(n: usize) -> FakePciTree {
     let tree = FakePciTree::new().unwrap();
     for i in 0..n {
         let (bus, dev, func) = ((i / 256) as u8, ((i / 8) % 32) as u8, (i % 8) as u8);
-        let addr = dpdk::pci::PciAddress::new(0, bus, dev, func);
+        let addr = dpdk::PciAddress::new(0, bus, dev, func);
         tree.add(
             &FakeDevice::new(addr)
                 .ids(0x1234, 0x1000 + (i % 16) as u16)

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use dpdk::eal::{Eal, EalBuilder, LogLevel};
+use dpdk::{Eal, EalBuilder, LogLevel};
 use dpdk_benches::*;
 
 const SAMPLES: usize = 21;

@@ -11,9 +11,9 @@
 
 use std::process::ExitCode;
 
-use dpdk::eal::{Eal, LogLevel};
-use dpdk::pci::PciAddress;
-use dpdk::vfio::{RegionIndex, Registers};
+use dpdk::PciAddress;
+use dpdk::{Eal, LogLevel};
+use dpdk::{RegionIndex, Registers};
 
 const USAGE: &str = "usage: bar read|write ADDR BAR OFFSET [VALUE] [--width 8|16|32|64] [--mmap]";
 
@@ -92,7 +92,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
 }
 
 /// Performs the access; returns the value read (or written).
-fn access<R: Registers>(regs: &R, cmd: &Command) -> Result<u64, dpdk::vfio::AccessError> {
+fn access<R: Registers>(regs: &R, cmd: &Command) -> Result<u64, dpdk::AccessError> {
     let (o, w) = (cmd.offset, cmd.write);
     Ok(match (cmd.width, w) {
         (8, None) => regs.read8(o)?.into(),

@@ -11,9 +11,10 @@
 
 use std::process::ExitCode;
 
-use dpdk::eal::{Eal, LogLevel};
-use dpdk::pci::{PciAddress, PciDevice};
-use dpdk::vfio::{RegionIndex, Registers, VfioDevice};
+use dpdk::{
+    BarIndex, ConfigRegisters, Eal, LogLevel, PciAddress, PciDevice, RegionIndex, Registers,
+    VfioDevice,
+};
 
 /// Where tools/vm/run.sh puts QEMU's edu, ivshmem-plain and e1000e.
 const VM_DEVICES: [&str; 3] = ["0000:00:03.0", "0000:00:04.0", "0000:00:05.0"];
@@ -85,8 +86,9 @@ fn report(eal: &Eal, address: PciAddress) -> Result<()> {
         "   {:<12} {:>14} {:>10}  flags  caps",
         "region", "fd offset", "size"
     );
-    let regions = (0..6)
+    let regions = BarIndex::ALL
         .map(RegionIndex::Bar)
+        .into_iter()
         .chain([RegionIndex::Rom, RegionIndex::Config]);
     for index in regions {
         let info = dev.region_info(index)?;
@@ -129,7 +131,7 @@ fn describe(pci: &PciDevice) {
         pci.ids.vendor,
         pci.ids.device,
         pci.class,
-        pci.kernel_driver,
+        pci.kernel_driver_name(),
         pci.dpdk_driver.as_deref().unwrap_or("none")
     );
 }
@@ -222,7 +224,7 @@ fn e1000e(dev: &VfioDevice<'_>) -> Result<()> {
     if let Some(table) = dev.msix_table()? {
         println!(
             "   MSI-X: {} vectors, table in BAR{} at {:#x}..{:#x}",
-            table.entries, table.bar, table.range.start, table.range.end
+            table.entries, table.bir, table.range.start, table.range.end
         );
     }
     with_bar!(dev, RegionIndex::BAR0, |bar| {
@@ -256,7 +258,7 @@ fn generic(dev: &VfioDevice<'_>, pci: &PciDevice) -> Result<()> {
         config.read16(4)?
     );
     for bar in pci.bars.iter().flatten() {
-        let index = RegionIndex::Bar(bar.index);
+        let index = bar.region;
         let value = dev.region(index)?.read32(0)?;
         println!("   {index}: first register {value:#010x}");
     }

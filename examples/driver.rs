@@ -13,10 +13,10 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use dpdk::eal::{Eal, LogLevel};
-use dpdk::pci::driver::{register, DriverFlags, PciDriver, PciId, ProbeFailure, ProbedDevice};
-use dpdk::pci::{DeviceError, PciAddress};
-use dpdk::vfio::Registers;
+use dpdk::{
+    register, BarIndex, ConfigRegisters, DeviceError, DriverFlags, Eal, LogLevel, PciAddress,
+    PciDriver, PciIdPattern, ProbeFailure, ProbedDevice, Registers,
+};
 
 /// The driver's state: shared by every device it drives, so `Sync`.
 #[derive(Default)]
@@ -38,7 +38,7 @@ impl PciDriver for MyDriver {
         // Config space through DPDK works on every target.
         let command = dev.config().read16(0x04)?;
         println!("  config: command register {command:#06x}");
-        for bar in 0..6 {
+        for bar in BarIndex::ALL {
             let len = dev.bar_len(bar);
             if len > 0 {
                 let state = if dev.bar_mapped(bar) {
@@ -46,12 +46,12 @@ impl PciDriver for MyDriver {
                 } else {
                     "not mapped"
                 };
-                println!("  BAR{bar}: {len:#x} bytes, {state}");
+                println!("  {bar}: {len:#x} bytes, {state}");
             }
         }
         // Registers through DPDK's mapping: 64-bit targets only, like every mapping.
         #[cfg(target_pointer_width = "64")]
-        if let Some(bar0) = dev.bar(0) {
+        if let Some(bar0) = dev.bar(BarIndex::BAR0) {
             println!("  BAR0 register 0: {:#010x}", bar0.read32(0)?);
         }
         self.probed.fetch_add(1, Ordering::Relaxed);
@@ -71,7 +71,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (vendor, device) = id
         .split_once(':')
         .ok_or("the ID is VENDOR:DEVICE, in hex")?;
-    let id = PciId::new(
+    let id = PciIdPattern::new(
         u16::from_str_radix(vendor, 16)?,
         u16::from_str_radix(device, 16)?,
     );

@@ -14,9 +14,9 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use dpdk::eal::{Eal, LogLevel};
-use dpdk::pci::PciAddress;
-use dpdk::vfio::{AccessError, RegionIndex, Registers};
+use dpdk::PciAddress;
+use dpdk::{AccessError, RegionIndex, Registers};
+use dpdk::{Eal, LogLevel};
 
 const EDU_ID: (u16, u16) = (0x1234, 0x11e8);
 const REG_ID: u64 = 0x00;

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use dpdk::eal::{Eal, LogLevel};
-use dpdk::pci::{
-    list_device_dirs, sysfs_pci_root, BarInfo, BarKind, KernelDriver, PciAddress, PciDevice,
+use dpdk::{
+    list_device_dirs, sysfs_pci_root, BarInfo, BarKind, Eal, KernelDriver, LogLevel, PciAddress,
+    PciDevice, RegionIndex,
 };
 
 struct Options {
@@ -91,7 +91,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
         };
-        let (rank, title) = group_of(&device.kernel_driver);
+        let (rank, title) = group_of(device.kernel_driver.as_ref());
         groups
             .entry(rank)
             .or_insert_with(|| (title, Vec::new()))
@@ -134,13 +134,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn group_of(driver: &KernelDriver) -> (u8, String) {
+fn group_of(driver: Option<&KernelDriver>) -> (u8, String) {
     match driver {
-        KernelDriver::VfioPci | KernelDriver::UioPciGeneric | KernelDriver::IgbUio => {
+        Some(KernelDriver::VfioPci | KernelDriver::UioPciGeneric | KernelDriver::IgbUio) => {
             (0, "Devices using a DPDK-compatible driver".to_owned())
         }
-        KernelDriver::Other(_) => (1, "Devices using a kernel driver".to_owned()),
-        KernelDriver::None => (2, "Devices without a kernel driver".to_owned()),
+        Some(KernelDriver::Other(_)) => (1, "Devices using a kernel driver".to_owned()),
+        None => (2, "Devices without a kernel driver".to_owned()),
     }
 }
 
@@ -168,7 +168,7 @@ fn print_group(title: &str, devices: &[PciDevice]) {
             d.class,
             opt(d.numa_node),
             opt(d.iommu_group),
-            d.kernel_driver.to_string(),
+            d.kernel_driver_name(),
             d.dpdk_driver.as_deref().unwrap_or("-"),
             bars_summary(&d.bars),
         );
@@ -186,7 +186,11 @@ fn bars_summary(bars: &[Option<BarInfo>; 6]) -> String {
                 BarKind::Memory => "mem32",
             };
             let pf = if b.prefetchable { ",pf" } else { "" };
-            format!("{}:{}({kind}{pf})", b.index, human_size(b.len))
+            let index = match b.region {
+                RegionIndex::Bar(n) => n.get().to_string(),
+                other => other.to_string(),
+            };
+            format!("{index}:{}({kind}{pf})", human_size(b.len))
         })
         .collect();
     if parts.is_empty() {

@@ -6,7 +6,7 @@
 //! which DPDK it was built against in [`build_info`].
 //!
 //! ```no_run
-//! use dpdk::eal::Eal;
+//! use dpdk::Eal;
 //!
 //! let eal = Eal::builder()
 //!     .no_huge(64 << 20)
@@ -17,7 +17,7 @@
 //! // One device's unreadable sysfs file is that device's error; the rest still list.
 //! for (name, device) in eal.pci_devices().with_names() {
 //!     match device {
-//!         Ok(d) => println!("{} {:04x}:{:04x} {}", d.address, d.ids.vendor, d.ids.device, d.kernel_driver),
+//!         Ok(d) => println!("{} {:04x}:{:04x} {}", d.address, d.ids.vendor, d.ids.device, d.kernel_driver_name()),
 //!         Err(e) => eprintln!("{name}: {e}"),
 //!     }
 //! }
@@ -29,7 +29,7 @@ pub use dpdk_sys as sys;
 
 /// The DPDK this crate was compiled against, as `dpdk-sys`'s build script found it.
 pub mod build_info {
-    use dpdk_safe::eal::Eal;
+    use dpdk_safe::Eal;
 
     /// Version from `libdpdk.pc`, e.g. `22.11.11`.
     pub const DPDK_VERSION: &str = env!("DPDK_RS_BUILD_VERSION");

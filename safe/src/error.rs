@@ -1,33 +1,79 @@
 //! One error type for applications that do not care which layer failed.
 
 use crate::eal::EalError;
-use crate::pci::{DeviceError, ParseAddressError, SysfsError};
-use crate::vfio::{AccessError, BadBarIndex, BarError, OpenError, RegionInfoError};
+use crate::errno::DpdkErrno;
+use crate::eth::EthError;
+use crate::io::error::AccessError;
+use crate::io::region::BadBarIndex;
+use crate::pci::address::ParseAddressError;
+use crate::pci::bus::DeviceError;
+use crate::pci::sysfs::SysfsError;
+use crate::vfio::caps::CapChainError;
+use crate::vfio::device::{BarError, OpenError};
+use crate::vfio::region::RegionInfoError;
+use crate::vfio::request::RequestError;
 
-/// Any error of this crate; each variant wraps the error of one concept.
+/// Any error of this crate; each variant wraps the error of one operation,
+/// with the same message.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
+    /// Starting or stopping the EAL.
     #[error(transparent)]
     Eal(#[from] EalError),
+    /// A PCI address that does not parse.
     #[error(transparent)]
     Address(#[from] ParseAddressError),
+    /// A sysfs file that could not be read or parsed.
     #[error(transparent)]
     Sysfs(#[from] SysfsError),
+    /// Enumeration, probe or remove on DPDK's PCI bus.
     #[error(transparent)]
     Device(#[from] DeviceError),
+    /// Opening a device through VFIO.
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// An ethdev call.
     #[error(transparent)]
-    Eth(#[from] crate::eth::EthError),
+    Eth(#[from] EthError),
+    /// Asking the kernel about a region.
     #[error(transparent)]
     RegionInfo(#[from] RegionInfoError),
+    /// A malformed region capability chain.
+    #[error(transparent)]
+    CapChain(#[from] CapChainError),
+    /// A register access.
     #[error(transparent)]
     Access(#[from] AccessError),
+    /// Reaching a BAR of a VFIO device.
     #[error(transparent)]
     Bar(#[from] BarError),
+    /// A BAR number outside 0 to 5.
     #[error(transparent)]
     BadBarIndex(#[from] BadBarIndex),
+    /// Subscribing to a device's removal requests.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// An error code from DPDK.
+    #[error(transparent)]
+    Dpdk(#[from] DpdkErrno),
+    /// Mapping a region.
     #[cfg(target_pointer_width = "64")]
     #[error(transparent)]
-    Map(#[from] crate::vfio::MapError),
+    Map(#[from] crate::io::mapped::MapError),
+    /// Registering a Rust PCI driver.
+    #[cfg(dpdk_pci_driver)]
+    #[error(transparent)]
+    Register(#[from] crate::pci::driver::RegisterError),
+    /// Reaching a BAR of a probed device through DPDK.
+    #[cfg(dpdk_pci_driver)]
+    #[error(transparent)]
+    DpdkBar(#[from] crate::pci::driver::DpdkBarError),
+    /// A Rust driver's refusal of a device.
+    #[cfg(dpdk_pci_driver)]
+    #[error(transparent)]
+    Probe(#[from] crate::pci::driver::ProbeFailure),
 }
+
+/// `Result` with this crate's [`Error`] by default.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

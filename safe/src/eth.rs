@@ -3,16 +3,19 @@
 
 use std::ffi::{c_char, CStr};
 
-use crate::eal::{rte_strerror, Eal};
+use crate::eal::Eal;
+use crate::errno::DpdkErrno;
 
 /// One ethdev port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EthPort {
+    /// DPDK's port id.
     pub port_id: u16,
     /// The DPDK driver, e.g. `net_e1000_em`.
     pub driver: String,
     /// The device's name: a PCI address, or a vdev name such as `net_null0`.
     pub device: String,
+    /// The port's MAC address.
     pub mac: [u8; 6],
 }
 
@@ -26,24 +29,25 @@ impl EthPort {
 
 /// An ethdev call failed for a port.
 #[derive(Debug, thiserror::Error)]
-#[error("ethdev port {port}: {what} failed: {errno_text} (errno {errno})")]
+#[error("ethdev port {port}: {what} failed: {errno}")]
 pub struct EthError {
+    /// The port.
     pub port: u16,
+    /// The call that failed.
     pub what: &'static str,
-    pub errno: i32,
-    pub errno_text: String,
+    /// What DPDK returned.
+    #[source]
+    pub errno: DpdkErrno,
 }
 
 fn check(port: u16, what: &'static str, ret: i32) -> Result<(), EthError> {
     if ret == 0 {
         return Ok(());
     }
-    let errno = ret.abs();
     Err(EthError {
         port,
         what,
-        errno,
-        errno_text: rte_strerror(errno),
+        errno: DpdkErrno::new(ret),
     })
 }
 

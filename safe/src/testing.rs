@@ -9,7 +9,7 @@
 //! use dpdk_safe::testing::{FakeDevice, FakePciTree};
 //! let tree = FakePciTree::new()?;
 //! tree.add(&FakeDevice::new("0000:00:03.0".parse()?).ids(0x1234, 0x11e8).bar(0, 0xfea0_0000, 1 << 20, 0x40200))?;
-//! let dev = dpdk_safe::pci::SysfsDevice::read(&tree.devices_dir().join("0000:00:03.0"))?;
+//! let dev = dpdk_safe::SysfsDevice::read(&tree.devices_dir().join("0000:00:03.0"))?;
 //! assert_eq!(dev.ids.device, 0x11e8);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -21,7 +21,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::pci::PciAddress;
+use crate::pci::address::PciAddress;
 
 /// `IORESOURCE_MEM`: a 32-bit memory BAR.
 pub const FLAGS_MEM32: u64 = 0x0004_0200;

@@ -4,8 +4,8 @@
 
 use std::ffi::{c_ulong, CStr, CString};
 
-use dpdk_safe::pci::address::{AddressErrorKind as K, AddressField as F};
-use dpdk_safe::pci::PciAddress;
+use dpdk_safe::PciAddress;
+use dpdk_safe::{AddressErrorKind as K, AddressField as F};
 
 const WIDE_ULONG: bool = std::mem::size_of::<c_ulong>() == 8;
 

@@ -8,11 +8,11 @@ mod common;
 use std::sync::Mutex;
 
 use common::{base_builder, child_passes, is_child};
-use dpdk_safe::pci::driver::{
-    register, DriverFlags, PciDriver, PciId, ProbeFailure, ProbedDevice, RegisterError,
-};
-use dpdk_safe::pci::{DeviceError, PciAddress};
 use dpdk_safe::testing::{FakeDevice, FakePciTree};
+use dpdk_safe::{
+    register, DriverFlags, PciDriver, PciIdPattern, ProbeFailure, ProbedDevice, RegisterError,
+};
+use dpdk_safe::{DeviceError, PciAddress};
 
 /// Records every callback; refuses devices whose ID is in `refuse`.
 #[derive(Default)]
@@ -71,13 +71,13 @@ fn drivers_are_probed_removed_and_refused() {
         );
         return;
     }
-    let edu_id = [PciId::new(0x1234, 0x11e8)];
+    let edu_id = [PciIdPattern::new(0x1234, 0x11e8)];
     // Registration errors.
     assert!(matches!(
         register("rs_empty", &[], DriverFlags::empty(), Recorder::default()),
         Err(RegisterError::EmptyIdTable(_))
     ));
-    let zero = [PciId::new(0x1234, 1), PciId::new(0, 2)];
+    let zero = [PciIdPattern::new(0x1234, 1), PciIdPattern::new(0, 2)];
     let err = register("rs_zero", &zero, DriverFlags::empty(), Recorder::default())
         .err()
         .unwrap();
@@ -106,7 +106,7 @@ fn drivers_are_probed_removed_and_refused() {
     };
     let fail = register(
         "rs_fail",
-        &[PciId::new(0x1234, 0xbeef)],
+        &[PciIdPattern::new(0x1234, 0xbeef)],
         DriverFlags::empty(),
         refusing,
     )
@@ -142,7 +142,7 @@ fn drivers_are_probed_removed_and_refused() {
     // Too late for start-up registration; hot-plug registration works.
     let late = register(
         "rs_late",
-        &[PciId::new(0x1234, 0xbef0)],
+        &[PciIdPattern::new(0x1234, 0xbef0)],
         DriverFlags::empty(),
         Recorder::default(),
     )
@@ -152,7 +152,7 @@ fn drivers_are_probed_removed_and_refused() {
     let hot = eal
         .register_driver(
             "rs_hot",
-            &[PciId::new(0x1234, 0xbef0)],
+            &[PciIdPattern::new(0x1234, 0xbef0)],
             DriverFlags::empty(),
             Recorder::default(),
         )
@@ -196,7 +196,7 @@ fn drivers_are_probed_removed_and_refused() {
     let again = eal
         .register_driver(
             "rs_fail",
-            &[PciId::new(0x1234, 0xbeef)],
+            &[PciIdPattern::new(0x1234, 0xbeef)],
             DriverFlags::empty(),
             Recorder::default(),
         )
@@ -245,7 +245,7 @@ impl Drop for PanicsOnDrop {
 }
 
 /// A driver whose `Drop` drops another driver's registration.
-struct DropsAnother(Mutex<Option<dpdk_safe::pci::driver::Registered<Recorder>>>);
+struct DropsAnother(Mutex<Option<dpdk_safe::Registered<Recorder>>>);
 
 impl PciDriver for DropsAnother {
     fn probe(&self, _: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
@@ -286,21 +286,21 @@ fn retired_drivers_survive_panicking_and_reentrant_drops() {
     }
     let panics = register(
         "rs_panics",
-        &[PciId::new(0x1234, 1)],
+        &[PciIdPattern::new(0x1234, 1)],
         DriverFlags::empty(),
         PanicsOnDrop,
     )
     .unwrap();
     let inner = register(
         "rs_inner",
-        &[PciId::new(0x1234, 3)],
+        &[PciIdPattern::new(0x1234, 3)],
         DriverFlags::empty(),
         Recorder::default(),
     )
     .unwrap();
     let outer = register(
         "rs_outer",
-        &[PciId::new(0x1234, 2)],
+        &[PciIdPattern::new(0x1234, 2)],
         DriverFlags::empty(),
         DropsAnother(Mutex::new(Some(inner))),
     )
@@ -331,7 +331,7 @@ fn retired_drivers_survive_panicking_and_reentrant_drops() {
         drop(
             eal.register_driver(
                 name,
-                &[PciId::new(0x1234, 9)],
+                &[PciIdPattern::new(0x1234, 9)],
                 DriverFlags::empty(),
                 Recorder::default(),
             )
@@ -341,7 +341,7 @@ fn retired_drivers_survive_panicking_and_reentrant_drops() {
     let err = eal
         .register_driver(
             "rs_inner",
-            &[PciId::new(0x1234, 9)],
+            &[PciIdPattern::new(0x1234, 9)],
             DriverFlags::empty(),
             Recorder::default(),
         )
@@ -352,7 +352,7 @@ fn retired_drivers_survive_panicking_and_reentrant_drops() {
     drop(
         eal.register_driver(
             "rs_inner",
-            &[PciId::new(0x1234, 9)],
+            &[PciIdPattern::new(0x1234, 9)],
             DriverFlags::empty(),
             Recorder::default(),
         )
@@ -385,7 +385,7 @@ fn retired_drivers_stop_matching_new_devices() {
     }
     let retired = register(
         "rs_retired",
-        &[PciId::new(0x1234, 4)],
+        &[PciIdPattern::new(0x1234, 4)],
         DriverFlags::empty(),
         Recorder::default(),
     )
@@ -456,7 +456,7 @@ fn probe_failures_with_any_errno_are_refusals() {
         .map(|(i, &errno)| {
             register(
                 &format!("rs_errno_{i}"),
-                &[PciId::new(0x1234, 0x100 + i as u16)],
+                &[PciIdPattern::new(0x1234, 0x100 + i as u16)],
                 DriverFlags::empty(),
                 Refuses(errno),
             )
@@ -473,7 +473,7 @@ fn probe_failures_with_any_errno_are_refusals() {
         // and i32::MIN (which has no positive counterpart) becomes EIO.
         match EXPECTED[i] {
             Some(expected) => assert!(
-                matches!(err, DeviceError::Failed { op: "probe", errno, .. } if errno == expected),
+                matches!(err, DeviceError::Failed { op: "probe", ref errno, .. } if errno.code() == expected),
                 "errno {}: {err:?}",
                 ERRNOS[i]
             ),

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{base_builder, child_passes, is_child};
-use dpdk_safe::eal::{EalBuilder, EalError};
+use dpdk_safe::{EalBuilder, EalError};
 
 /// Runs `body` in a child process; in the parent, checks the child passed.
 macro_rules! in_child {
@@ -188,7 +188,7 @@ fn vdev_without_driver_fails_in_bus_scan() {
             .unwrap_err();
         match &err {
             EalError::InitFailed { errno, message, .. } => {
-                assert_eq!(*errno, libc::ENODEV, "{err}");
+                assert_eq!(errno.code(), libc::ENODEV, "{err}");
                 assert!(message.contains("no_such_driver0"), "{message}");
             }
             other => panic!("unknown vdev gave {other:?}"),
@@ -207,7 +207,7 @@ fn builder_renders_typed_settings() {
         .allow(addr)
         .block("01:00.1".parse().unwrap())
         .file_prefix("p")
-        .iova_mode(dpdk_safe::eal::IovaMode::VirtualAddress);
+        .iova_mode(dpdk_safe::IovaMode::VirtualAddress);
     assert_eq!(
         b.args(),
         [
@@ -246,7 +246,7 @@ fn no_huge_builder() -> EalBuilder {
         .arg("--no-huge")
         .no_shconf()
         .no_pci()
-        .log_level(dpdk_safe::eal::LogLevel::Warning)
+        .log_level(dpdk_safe::LogLevel::Warning)
 }
 
 /// The builder's arguments and rendering, to compare after DPDK had its copy.

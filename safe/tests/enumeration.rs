@@ -5,8 +5,8 @@
 mod common;
 
 use common::{base_builder, child_passes, is_child};
-use dpdk_safe::pci::{BarKind, DeviceError, KernelDriver, PciAddress};
 use dpdk_safe::testing::{FakeDevice, FakePciTree, FLAGS_IO, FLAGS_MEM32, FLAGS_MEM64_PREFETCH};
+use dpdk_safe::{BarKind, DeviceError, KernelDriver, PciAddress, RegionIndex};
 
 fn addr(s: &str) -> PciAddress {
     s.parse().unwrap()
@@ -104,10 +104,10 @@ fn every_field_matches_the_tree() {
         assert_eq!(dev.ids.device, fake.device, "{ctx}");
         assert_eq!(dev.ids.subsystem_vendor, fake.subsystem_vendor, "{ctx}");
         assert_eq!(dev.ids.subsystem_device, fake.subsystem_device, "{ctx}");
-        assert_eq!(dev.class, fake.class, "{ctx}");
+        assert_eq!(dev.class.code(), fake.class, "{ctx}");
         assert_eq!(dev.numa_node, fake.numa_node.map(|n| n as u32), "{ctx}");
         assert_eq!(
-            dev.kernel_driver.to_string(),
+            dev.kernel_driver_name(),
             fake.driver.clone().unwrap(),
             "{ctx}"
         );
@@ -121,8 +121,8 @@ fn every_field_matches_the_tree() {
                 (None, None) => {}
                 (Some(bar), Some((start, len, flags))) => {
                     assert_eq!(
-                        (bar.index as usize, bar.start, bar.len),
-                        (i, start, len),
+                        (bar.region, bar.start, bar.len),
+                        (RegionIndex::bar(i as u32).unwrap(), start, len),
                         "{ctx} BAR{i}"
                     );
                     assert_eq!(bar.kind == BarKind::Io, flags & 0x100 != 0, "{ctx} BAR{i}");
@@ -138,9 +138,9 @@ fn every_field_matches_the_tree() {
             "{ctx}"
         );
     }
-    assert_eq!(devices[0].kernel_driver, KernelDriver::VfioPci);
-    assert_eq!(devices[3].kernel_driver, KernelDriver::UioPciGeneric);
-    assert_eq!(devices[4].kernel_driver, KernelDriver::IgbUio);
+    assert_eq!(devices[0].kernel_driver, Some(KernelDriver::VfioPci));
+    assert_eq!(devices[3].kernel_driver, Some(KernelDriver::UioPciGeneric));
+    assert_eq!(devices[4].kernel_driver, Some(KernelDriver::IgbUio));
 
     // One device by address; one the tree lacks; one DPDK skipped (no driver).
     assert_eq!(eal.pci_device(addr("00:04.0")).unwrap().ids.device, 0x1110);
@@ -450,7 +450,7 @@ fn generated_names_scan_as_dpdks_scan_reads_them() {
     let root = std::path::PathBuf::from(std::env::var("SYSFS_PCI_DEVICES").unwrap());
     let mut ours: Vec<PciAddress> = std::fs::read_dir(&root)
         .unwrap()
-        .filter_map(|e| dpdk_safe::pci::scan_address(&e.unwrap().file_name()))
+        .filter_map(|e| dpdk_safe::parse::scan_address(&e.unwrap().file_name()))
         .collect();
     ours.sort();
     ours.dedup();

@@ -11,7 +11,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use dpdk_safe::vfio::{
+use dpdk_safe::{
     AccessError, FileRegion, MapError, MappedRegion, RegionIndex, RegionIo, Registers, SparseArea,
 };
 
@@ -201,7 +201,7 @@ fn sparse_areas_and_exclusions_are_honoured() {
 fn mapping_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<MappedRegion<'static>>();
-    assert_send_sync::<dpdk_safe::vfio::FixedMapping<'static, 4096>>();
+    assert_send_sync::<dpdk_safe::FixedMapping<'static, 4096>>();
 
     // Four threads, one mapping, each driving its own registers.
     let file = region_file();

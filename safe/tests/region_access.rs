@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 
 use common::{plain_region, unlinked_file};
-use dpdk_safe::vfio::{AccessError, FileRegion, RegionIndex, RegionIo, Registers};
+use dpdk_safe::{AccessError, FileRegion, RegionIndex, RegionIo, Registers};
 
 /// BAR5's offset on vfio-pci (5 << 40) does not fit a sparse file on every
 /// filesystem; 5 << 32 still needs 64-bit file offsets, which is the point.

@@ -1,17 +1,19 @@
 //! Reading device directories of fake sysfs trees: every field, and malformed
 //! files that must give an error naming the file.
 
-use dpdk_safe::pci::{
-    device_dir, list_device_dirs, parse_resource, scan_address, BarKind, KernelDriver, PciAddress,
-    SysfsDevice, SysfsErrorKind as K,
-};
+use dpdk_safe::list_device_dirs;
+use dpdk_safe::parse::{device_dir, parse_resource, scan_address};
 use dpdk_safe::testing::{FakeDevice, FakePciTree, FLAGS_IO, FLAGS_MEM32, FLAGS_MEM64_PREFETCH};
+use dpdk_safe::{
+    BarIndex, BarKind, KernelDriver, PciAddress, PciClass, RegionIndex, SysfsDevice,
+    SysfsErrorKind as K,
+};
 
 fn addr(s: &str) -> PciAddress {
     s.parse().unwrap()
 }
 
-fn read(tree: &FakePciTree, a: &str) -> Result<SysfsDevice, dpdk_safe::pci::SysfsError> {
+fn read(tree: &FakePciTree, a: &str) -> Result<SysfsDevice, dpdk_safe::SysfsError> {
     SysfsDevice::read(&tree.devices_dir().join(a))
 }
 
@@ -42,9 +44,13 @@ fn fields_read_back_as_written() {
         ),
         (0x1af4, 0x1110, 0x1af4, 0x1100)
     );
-    assert_eq!(d.class, 0x050000);
+    assert_eq!(d.class, PciClass::new(0x050000));
+    assert_eq!(
+        (d.class.base(), d.class.subclass(), d.class.prog_if()),
+        (5, 0, 0)
+    );
     assert_eq!(d.numa_node, Some(1));
-    assert_eq!(d.kernel_driver, KernelDriver::VfioPci);
+    assert_eq!(d.kernel_driver, Some(KernelDriver::VfioPci));
     assert_eq!(d.iommu_group, Some(7));
     let bar0 = d.bars[0].unwrap();
     assert_eq!(
@@ -61,18 +67,22 @@ fn fields_read_back_as_written() {
     let bar2 = d.bars[2].unwrap();
     assert_eq!(
         (
-            bar2.index,
+            bar2.region,
             bar2.start,
             bar2.len,
             bar2.is_64bit,
             bar2.prefetchable
         ),
-        (2, 0x8_0000_0000, 1 << 32, true, true)
+        (RegionIndex::BAR2, 0x8_0000_0000, 1 << 32, true, true)
     );
     assert_eq!(d.bars[3], None, "upper half of the 64-bit BAR");
     assert_eq!(d.bars[4].unwrap().kind, BarKind::Io);
     assert_eq!(d.bars[5], None);
-    assert_eq!(d.rom.map(|r| (r.index, r.len)), Some((6, 256 << 10)));
+    assert_eq!(
+        d.rom.map(|r| (r.region, r.len)),
+        Some((RegionIndex::Rom, 256 << 10))
+    );
+    assert_eq!(d.bar(BarIndex::BAR2), d.bars[2].as_ref());
 
     tree.add(
         &FakeDevice::new(addr("0000:00:05.0"))
@@ -83,7 +93,7 @@ fn fields_read_back_as_written() {
     let d = read(&tree, "0000:00:05.0").unwrap();
     assert_eq!(
         (d.kernel_driver, d.numa_node, d.iommu_group),
-        (KernelDriver::None, None, None)
+        (None, None, None)
     );
     assert!(d.bars.iter().all(Option::is_none) && d.rom.is_none());
 
@@ -96,8 +106,8 @@ fn fields_read_back_as_written() {
         tree.add(&FakeDevice::new(addr("0000:00:06.0")).driver(Some(driver)))
             .unwrap();
         let d = read(&tree, "0000:00:06.0").unwrap();
-        assert_eq!(d.kernel_driver, expected);
-        assert_eq!(d.kernel_driver.to_string(), driver);
+        assert_eq!(d.kernel_driver_name(), driver);
+        assert_eq!(d.kernel_driver, Some(expected));
     }
 }
 

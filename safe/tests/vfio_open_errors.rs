@@ -4,9 +4,9 @@
 mod common;
 
 use common::{base_builder, child_passes, is_child};
-use dpdk_safe::pci::PciAddress;
 use dpdk_safe::testing::{FakeDevice, FakePciTree, FLAGS_MEM32};
-use dpdk_safe::vfio::OpenError;
+use dpdk_safe::OpenError;
+use dpdk_safe::PciAddress;
 
 fn addr(s: &str) -> PciAddress {
     s.parse().unwrap()

@@ -8,9 +8,9 @@ mod common;
 use std::sync::Mutex;
 
 use common::{base_builder, in_vm_child};
-use dpdk_safe::pci::driver::{register, DriverFlags, PciDriver, PciId, ProbeFailure, ProbedDevice};
-use dpdk_safe::pci::PciAddress;
-use dpdk_safe::vfio::Registers;
+use dpdk_safe::PciAddress;
+use dpdk_safe::{register, DriverFlags, PciDriver, PciIdPattern, ProbeFailure, ProbedDevice};
+use dpdk_safe::{BarIndex, ConfigRegisters, Registers};
 
 const EDU: &str = "0000:00:03.0";
 const IVSHMEM: &str = "0000:00:04.0";
@@ -42,21 +42,21 @@ impl PciDriver for Observer {
         // Every target, mapped or not: rte_pci_mmio_read (24.11) or the VFIO
         // device file (22.11).
         let bar0 = dev
-            .bar_registers(0)
+            .bar_registers(BarIndex::BAR0)
             .map_err(|e| ProbeFailure::new(libc::ENXIO, e.to_string()))?;
         self.note(format!(
             "{} BAR0 through DPDK {:08x} (0x{:x} bytes)",
             dev.address(),
             bar0.read32(0)?,
-            bar0.info().size
+            bar0.window().size()
         ));
         if ids.device == 0x11e8 {
             bar0.write32(4, 0x1234_5678)?;
             self.note(format!("edu liveness through DPDK {:08x}", bar0.read32(4)?));
-            let past_end = bar0.read32(bar0.info().size).unwrap_err();
+            let past_end = bar0.read32(bar0.window().size()).unwrap_err();
             self.note(format!("past the end: {past_end}"));
         }
-        if let Ok(bar2) = dev.bar_registers(2) {
+        if let Ok(bar2) = dev.bar_registers(BarIndex::BAR2) {
             let mut head = [0u8; 4];
             bar2.read_bytes(0, &mut head)?;
             self.note(format!(
@@ -68,14 +68,14 @@ impl PciDriver for Observer {
         #[cfg(target_pointer_width = "64")]
         {
             let bar0 = dev
-                .bar(0)
+                .bar(BarIndex::BAR0)
                 .ok_or_else(|| ProbeFailure::new(libc::ENXIO, "BAR0 not mapped"))?;
             self.note(format!("{} BAR0[0] {:08x}", dev.address(), bar0.read32(0)?));
             if ids.device == 0x11e8 {
                 bar0.write32(4, 0x0bad_cafe)?;
                 self.note(format!("edu liveness {:08x}", bar0.read32(4)?));
             }
-            if let Some(bar2) = dev.bar(2) {
+            if let Some(bar2) = dev.bar(BarIndex::BAR2) {
                 let mut head = [0u8; 4];
                 for (i, b) in head.iter_mut().enumerate() {
                     *b = bar2.read8(i as u64)?;
@@ -101,7 +101,10 @@ fn rust_drivers_probed_by_dpdk_scan() {
     in_vm_child("rust_drivers_probed_by_dpdk_scan", || {
         let edu: PciAddress = EDU.parse().unwrap();
         let ivshmem: PciAddress = IVSHMEM.parse().unwrap();
-        let ids = [PciId::new(0x1234, 0x11e8), PciId::new(0x1af4, 0x1110)];
+        let ids = [
+            PciIdPattern::new(0x1234, 0x11e8),
+            PciIdPattern::new(0x1af4, 0x1110),
+        ];
         let driver = register(
             "rs_observer",
             &ids,
@@ -216,16 +219,16 @@ struct BarViews(Mutex<Vec<String>>);
 #[cfg(target_pointer_width = "64")]
 impl PciDriver for BarViews {
     fn probe(&self, dev: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
-        for index in [0u8, 3] {
+        for index in [BarIndex::BAR0, BarIndex::BAR3] {
             let line = match dev.bar(index) {
-                None => format!("{} BAR{index} none", dev.address()),
+                None => format!("{} {index} none", dev.address()),
                 Some(bar) => {
                     let ranges = bar.mapped_ranges();
                     format!(
-                        "{} BAR{index} {:?} msix_mappable {} first {:08x}",
+                        "{} {index} {:?} msix_mappable {} first {:08x}",
                         dev.address(),
                         ranges,
-                        bar.info().msix_mappable,
+                        dev.bar_info(index).is_some_and(|info| info.msix_mappable),
                         bar.read32(ranges[0].start)?
                     )
                 }
@@ -252,7 +255,10 @@ fn probed_bar_views_cover_only_what_dpdk_mapped() {
         // Registered before the EAL starts, so ahead of DPDK's e1000 driver.
         let mapping = register(
             "rs_views_mapped",
-            &[PciId::new(0x1234, 0x11e8), PciId::new(0x8086, 0x10d3)],
+            &[
+                PciIdPattern::new(0x1234, 0x11e8),
+                PciIdPattern::new(0x8086, 0x10d3),
+            ],
             DriverFlags::NEED_MAPPING,
             BarViews::default(),
         )
@@ -290,7 +296,7 @@ fn probed_bar_views_cover_only_what_dpdk_mapped() {
         let unmapped = eal
             .register_driver(
                 "rs_views_unmapped",
-                &[PciId::new(0x1234, 0x11e8)],
+                &[PciIdPattern::new(0x1234, 0x11e8)],
                 DriverFlags::empty(),
                 BarViews::default(),
             )

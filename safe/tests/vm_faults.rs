@@ -24,9 +24,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{base_builder, child_command, is_child};
-use dpdk_safe::eal::{Eal, EalBuilder};
-use dpdk_safe::pci::PciAddress;
-use dpdk_safe::vfio::{OpenError, RegionIndex, RegionIo, Registers};
+use dpdk_safe::PciAddress;
+use dpdk_safe::{ConfigRegisters, OpenError, RegionIndex, RegionIo, Registers};
+use dpdk_safe::{Eal, EalBuilder};
 
 const VM_VAR: &str = "DPDK_RS_VM_FAULTS";
 const EDU: &str = "0000:00:03.0";
@@ -318,7 +318,7 @@ fn set_memlock(soft: libc::rlim_t) -> libc::rlim_t {
 
 /// The EAL options a user without root needs here (see the privilege test).
 fn unprivileged_builder() -> EalBuilder {
-    base_builder().iova_mode(dpdk_safe::eal::IovaMode::VirtualAddress)
+    base_builder().iova_mode(dpdk_safe::IovaMode::VirtualAddress)
 }
 
 #[test]

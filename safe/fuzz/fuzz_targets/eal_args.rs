@@ -6,7 +6,7 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use dpdk_safe::eal::{EalBuilder, EalError};
+use dpdk_safe::{EalBuilder, EalError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (String, Vec<u8>, u64, Vec<u32>)| {

@@ -16,8 +16,8 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::sync::OnceLock;
 
-use dpdk_safe::vfio::msix::find_msix_table;
-use dpdk_safe::vfio::{FileRegion, RegionIndex, RegionIo};
+use dpdk_safe::parse::find_msix_table;
+use dpdk_safe::{FileRegion, RegionIndex, RegionIo};
 use libfuzzer_sys::fuzz_target;
 
 fn image_file() -> &'static File {

@@ -6,7 +6,7 @@
 
 use std::ffi::CString;
 
-use dpdk_safe::pci::PciAddress;
+use dpdk_safe::PciAddress;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,9 +2,9 @@
 //! first offset makes it read out of bounds or panic.
 #![no_main]
 
-use dpdk_safe::vfio::caps::parse_region_caps;
-use dpdk_safe::vfio::region::parse_region_info;
-use dpdk_safe::vfio::RegionIndex;
+use dpdk_safe::parse::parse_region_caps;
+use dpdk_safe::parse::parse_region_info;
+use dpdk_safe::RegionIndex;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! consistent (non-empty, end inside u64, index in range).
 #![no_main]
 
-use dpdk_safe::pci::parse_resource;
+use dpdk_safe::parse::parse_resource;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

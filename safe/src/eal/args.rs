@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::eal::EalError;
-use crate::pci::PciAddress;
+use crate::pci::address::PciAddress;
 
 /// DPDK log levels (`RTE_LOG_*`), lowest number = most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,7 +34,7 @@ pub enum IovaMode {
 /// that is not UTF-8 is passed as it is.
 ///
 /// ```
-/// use dpdk_safe::eal::{EalBuilder, LogLevel};
+/// use dpdk_safe::{EalBuilder, LogLevel};
 /// let builder = EalBuilder::new()
 ///     .lcores([0])
 ///     .no_huge(64 << 20)

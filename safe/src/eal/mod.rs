@@ -16,6 +16,9 @@ use std::sync::Mutex;
 
 pub use args::{CArgv, EalBuilder, IovaMode, LogLevel};
 
+use crate::bus_lock::lock_bus;
+use crate::errno::DpdkErrno;
+
 /// Where this process is in the EAL's one-way lifecycle. `STARTING` goes back to
 /// `NOT_STARTED` only when `rte_eal_init` was never called.
 static STATE: AtomicU8 = AtomicU8::new(NOT_STARTED);
@@ -40,10 +43,12 @@ pub enum EalError {
     CleanedUp,
     #[error("invalid EAL arguments ({args}): {message}")]
     InvalidArguments { args: String, message: String },
-    #[error("rte_eal_init failed: {errno_text} (errno {errno}): {message}")]
+    #[error("rte_eal_init failed: {errno}: {message}")]
     InitFailed {
-        errno: i32,
-        errno_text: String,
+        /// What `rte_errno` said.
+        #[source]
+        errno: DpdkErrno,
+        /// DPDK's own message, from its captured output.
         message: String,
     },
     #[error(
@@ -51,13 +56,13 @@ pub enum EalError {
          start a new process to try again"
     )]
     PreviousInitFailed,
-    #[error("rte_eal_cleanup failed: {errno_text} (errno {errno})")]
-    CleanupFailed { errno: i32, errno_text: String },
+    #[error("rte_eal_cleanup failed: {0}")]
+    CleanupFailed(#[source] DpdkErrno),
     #[error(
         "the EAL started, but refusing other processes' device hotplug requests could \
-         not be set up ({errno_text}, errno {errno}), so it was cleaned up again"
+         not be set up ({}, errno {}), so it was cleaned up again", .0.text(), .0.code()
     )]
-    RemoteHotplugGuard { errno: i32, errno_text: String },
+    RemoteHotplugGuard(#[source] DpdkErrno),
     /// Setting up the capture of stdout/stderr failed; DPDK was not called.
     #[error("capturing the EAL's output: {0}")]
     Capture(#[from] std::io::Error),
@@ -114,7 +119,7 @@ impl EalBuilder {
             Err(_) => return Err(EalError::CleanedUp),
         }
         // The start-up probe runs PCI driver callbacks (see `pci::driver`).
-        let bus = crate::pci::bus::lock_bus();
+        let bus = lock_bus();
         let attempt = self.init_locked(argv);
         let (next, result) = match attempt {
             Attempt::NotCalled(err) => (NOT_STARTED, Err(err)),
@@ -125,8 +130,8 @@ impl EalBuilder {
             Attempt::Ran(Err(err)) => (FAILED, Err(err)),
         };
         STATE.store(next, Ordering::Release);
-        // Registrations dropped inside the start-up probe's callbacks.
-        crate::pci::bus::release_and_sweep(bus);
+        // Frees registrations dropped inside the start-up probe's callbacks.
+        drop(bus);
         result
     }
 
@@ -166,18 +171,14 @@ impl EalBuilder {
         if verbose {
             capture::replay(&output);
         }
-        let errno = last_rte_errno();
+        let errno = DpdkErrno::last();
         let message = failure_message(&output);
-        Attempt::Ran(Err(match errno {
+        Attempt::Ran(Err(match errno.code() {
             libc::EINVAL => EalError::InvalidArguments {
                 args: self.to_string(),
                 message,
             },
-            _ => EalError::InitFailed {
-                errno,
-                errno_text: rte_strerror(errno),
-                message,
-            },
+            _ => EalError::InitFailed { errno, message },
         }))
     }
 }
@@ -194,10 +195,7 @@ fn guard_against_remote_hotplug(eal: Eal) -> Result<Eal, EalError> {
             // SAFETY: the EAL started just now and nothing borrowed the handle;
             // the bus lock is held by the caller, as for every cleanup.
             unsafe { dpdk_sys::rte_eal_cleanup() };
-            Err(EalError::RemoteHotplugGuard {
-                errno,
-                errno_text: rte_strerror(errno),
-            })
+            Err(EalError::RemoteHotplugGuard(DpdkErrno::new(errno)))
         }
     }
 }
@@ -263,21 +261,6 @@ pub(crate) fn eal_started() -> bool {
     STATE.load(Ordering::Acquire) != NOT_STARTED
 }
 
-/// This thread's `rte_errno`.
-pub(crate) fn last_rte_errno() -> i32 {
-    // SAFETY: reads the calling thread's per-lcore errno through the shim.
-    unsafe { dpdk_sys::dpdk_shim_errno_get() }
-}
-
-/// DPDK's text for an errno value (DPDK's own codes included).
-pub(crate) fn rte_strerror(errno: i32) -> String {
-    // SAFETY: rte_strerror returns a pointer to a static or per-lcore NUL-terminated
-    // buffer, copied out at once.
-    unsafe { CStr::from_ptr(dpdk_sys::rte_strerror(errno)) }
-        .to_string_lossy()
-        .into_owned()
-}
-
 impl Eal {
     /// A builder for the EAL's arguments.
     pub fn builder() -> EalBuilder {
@@ -329,19 +312,17 @@ impl Eal {
 fn cleanup_eal() -> Result<(), EalError> {
     STATE.store(CLEANED_UP, Ordering::Release);
     // Cleanup removes probed devices through PCI driver callbacks.
-    let bus = crate::pci::bus::lock_bus();
+    let bus = lock_bus();
     // SAFETY: called once, by the only handle, after every borrow of it ended.
     let ret = unsafe { dpdk_sys::rte_eal_cleanup() };
-    crate::pci::bus::release_and_sweep(bus);
-    if ret == 0 {
+    // rte_errno before the guard's sweep, which may call DPDK again.
+    let result = if ret == 0 {
         Ok(())
     } else {
-        let errno = last_rte_errno();
-        Err(EalError::CleanupFailed {
-            errno,
-            errno_text: rte_strerror(errno),
-        })
-    }
+        Err(EalError::CleanupFailed(DpdkErrno::last()))
+    };
+    drop(bus);
+    result
 }
 
 impl Drop for Eal {

@@ -7,7 +7,7 @@
 //! its interrupt thread and asks every secondary to do the same, through the
 //! same action name. Those probes and removes would run this crate's driver
 //! callbacks and change DPDK's device list outside the bus lock and behind
-//! every borrow of [`Eal`](super::Eal): a [`PciDevices`](crate::pci::PciDevices)
+//! every borrow of [`Eal`](super::Eal): a [`PciDevices`](crate::PciDevices)
 //! iterator would hold a device DPDK frees, a driver registration could be
 //! freed while DPDK still uses it.
 //!
@@ -26,7 +26,7 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 
-use crate::eal::last_rte_errno;
+use crate::errno::last_rte_errno;
 
 /// DPDK's name for the hotplug action (`EAL_DEV_MP_ACTION_REQUEST`, the same in
 /// 22.11, 24.11 and main).

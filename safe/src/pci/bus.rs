@@ -6,40 +6,43 @@
 //! (IDs, class, kernel driver, IOMMU group, BARs) comes from the same sysfs
 //! directory DPDK's scan read.
 
-use std::cell::Cell;
 use std::ffi::{CStr, CString};
 use std::marker::PhantomData;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
-use crate::eal::{last_rte_errno, rte_strerror, Eal};
+use crate::bus_lock::lock_bus;
+use crate::eal::Eal;
+use crate::errno::{last_rte_errno, DpdkErrno};
+use crate::pci::address::PciAddress;
 use crate::pci::sysfs::{
-    device_dir, list_device_dirs, sysfs_pci_root, BarInfo, KernelDriver, PciIds, SysfsDevice,
-    SysfsError, SysfsErrorKind,
+    device_dir, list_device_dirs, sysfs_pci_root, SysfsDevice, SysfsError, SysfsErrorKind,
 };
-use crate::pci::PciAddress;
 
 /// A PCI device on DPDK's bus, as DPDK and sysfs describe it.
+///
+/// What sysfs says ([`SysfsDevice`]: IDs, class, kernel driver, IOMMU group,
+/// BARs) is reached through `Deref` (`device.address`, `device.ids`...), with
+/// the address and NUMA node as DPDK's bus reports them; what only DPDK knows
+/// is in the fields here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PciDevice {
-    pub address: PciAddress,
-    pub ids: PciIds,
-    /// 24-bit class code: base class, subclass, programming interface.
-    pub class: u32,
-    /// NUMA node as DPDK reports it; `None` when unknown.
-    pub numa_node: Option<u32>,
-    /// The kernel driver the device is bound to.
-    pub kernel_driver: KernelDriver,
-    pub iommu_group: Option<u32>,
+    /// The sysfs description, with DPDK's address and NUMA node for the device.
+    pub sysfs: SysfsDevice,
     /// Name of the DPDK driver attached by a probe, if any.
     pub dpdk_driver: Option<String>,
-    pub bars: [Option<BarInfo>; 6],
-    pub rom: Option<BarInfo>,
     /// The sysfs directory the details were read from: the one DPDK's scan
     /// read for this address, whose name may differ from the address's text
-    /// (see [`scan_address`](crate::pci::sysfs::scan_address)).
+    /// (see [`scan_address`](crate::parse::scan_address)).
     pub sysfs_path: PathBuf,
+}
+
+impl Deref for PciDevice {
+    type Target = SysfsDevice;
+    fn deref(&self) -> &SysfsDevice {
+        &self.sysfs
+    }
 }
 
 /// Why enumeration, probe or remove failed.
@@ -76,81 +79,15 @@ pub enum DeviceError {
         op: &'static str,
         address: PciAddress,
     },
-    #[error("{op} of PCI device {address} failed: {errno_text} (errno {errno})")]
+    #[error("{op} of PCI device {address} failed: {errno}")]
     Failed {
         op: &'static str,
         address: PciAddress,
-        errno: i32,
-        errno_text: String,
+        #[source]
+        errno: DpdkErrno,
     },
     #[error(transparent)]
     Sysfs(#[from] SysfsError),
-}
-
-/// The bus lock: held around every DPDK call that can run PCI driver callbacks
-/// or walk the PCI driver list (`rte_eal_init`, `rte_dev_probe`,
-/// `rte_dev_remove`, `rte_eal_cleanup`, `rte_pci_register`), so that a Rust
-/// driver's registration is never freed while DPDK may use it (see
-/// `pci::driver`).
-static BUS: Mutex<()> = Mutex::new(());
-
-thread_local! {
-    /// Whether this thread holds the bus lock: a driver callback that DPDK runs
-    /// on a thread without it (DPDK's interrupt thread, for a hotplug request of
-    /// another process) was not started by this crate and is refused.
-    static HOLDS_BUS: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Proof that this thread holds the bus lock. Dropping it releases the lock;
-/// [`release_and_sweep`] also frees the retired driver registrations first.
-pub(crate) struct BusGuard {
-    _guard: MutexGuard<'static, ()>,
-}
-
-impl BusGuard {
-    fn new(guard: MutexGuard<'static, ()>) -> Self {
-        HOLDS_BUS.with(|h| h.set(true));
-        BusGuard { _guard: guard }
-    }
-}
-
-impl Drop for BusGuard {
-    fn drop(&mut self) {
-        HOLDS_BUS.with(|h| h.set(false));
-    }
-}
-
-/// Takes the bus lock, waiting for it.
-pub(crate) fn lock_bus() -> BusGuard {
-    BusGuard::new(BUS.lock().unwrap_or_else(PoisonError::into_inner))
-}
-
-/// Takes the bus lock if it is free now; `None` when some thread (maybe this
-/// one, inside a driver callback) holds it.
-#[cfg_attr(not(dpdk_pci_driver), allow(dead_code))]
-pub(crate) fn try_lock_bus() -> Option<BusGuard> {
-    match BUS.try_lock() {
-        Ok(guard) => Some(BusGuard::new(guard)),
-        Err(TryLockError::Poisoned(poisoned)) => Some(BusGuard::new(poisoned.into_inner())),
-        Err(TryLockError::WouldBlock) => None,
-    }
-}
-
-/// Whether the calling thread holds the bus lock, i.e. whether the DPDK call
-/// now running on it was made by this crate.
-#[cfg_attr(not(dpdk_pci_driver), allow(dead_code))]
-pub(crate) fn this_thread_holds_bus() -> bool {
-    HOLDS_BUS.with(Cell::get)
-}
-
-/// Releases the bus lock after unregistering the Rust drivers whose handle is
-/// gone, and then frees those whose last device DPDK has removed: their
-/// `Drop` (the user's code) runs with no lock of this crate held.
-pub(crate) fn release_and_sweep(bus: BusGuard) {
-    #[cfg(dpdk_pci_driver)]
-    crate::pci::driver::sweep_retired(bus);
-    #[cfg(not(dpdk_pci_driver))]
-    drop(bus);
 }
 
 /// Iterates the devices on DPDK's PCI bus; see [`Eal::pci_devices`].
@@ -212,17 +149,15 @@ impl Eal {
     /// exclusively: no device iterator or open VFIO device can be alive meanwhile.
     ///
     /// ```compile_fail
-    /// fn f(mut eal: dpdk_safe::eal::Eal, address: dpdk_safe::pci::PciAddress) {
+    /// fn f(mut eal: dpdk_safe::Eal, address: dpdk_safe::PciAddress) {
     ///     let mut devices = eal.pci_devices();
     ///     eal.remove(address).ok(); // error: `eal` is borrowed by the iterator
     ///     devices.next();
     /// }
     /// ```
     pub fn probe(&mut self, address: PciAddress) -> Result<(), DeviceError> {
-        let bus = lock_bus();
-        let result = self.probe_locked(address);
-        release_and_sweep(bus);
-        result
+        let _bus = lock_bus();
+        self.probe_locked(address)
     }
 
     fn probe_locked(&mut self, address: PciAddress) -> Result<(), DeviceError> {
@@ -251,10 +186,8 @@ impl Eal {
 
     /// Detaches the DPDK driver from the device (`rte_dev_remove`).
     pub fn remove(&mut self, address: PciAddress) -> Result<(), DeviceError> {
-        let bus = lock_bus();
-        let result = self.remove_locked(address);
-        release_and_sweep(bus);
-        result
+        let _bus = lock_bus();
+        self.remove_locked(address)
     }
 
     fn remove_locked(&mut self, address: PciAddress) -> Result<(), DeviceError> {
@@ -335,8 +268,7 @@ fn failed(op: &'static str, address: PciAddress, errno: i32) -> DeviceError {
     DeviceError::Failed {
         op,
         address,
-        errno,
-        errno_text: rte_strerror(errno),
+        errno: DpdkErrno::new(errno),
     }
 }
 
@@ -402,17 +334,12 @@ impl<'eal> PciDevices<'eal> {
                 .into_owned()
         });
         let sysfs_path = self.sysfs_dir(address);
-        let sysfs = SysfsDevice::read(&sysfs_path)?;
+        let mut sysfs = SysfsDevice::read(&sysfs_path)?;
+        sysfs.address = address;
+        sysfs.numa_node = u32::try_from(numa).ok();
         Ok(PciDevice {
-            address,
-            ids: sysfs.ids,
-            class: sysfs.class,
-            numa_node: u32::try_from(numa).ok(),
-            kernel_driver: sysfs.kernel_driver,
-            iommu_group: sysfs.iommu_group,
+            sysfs,
             dpdk_driver,
-            bars: sysfs.bars,
-            rom: sysfs.rom,
             sysfs_path,
         })
     }

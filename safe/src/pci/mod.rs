@@ -1,13 +1,8 @@
-//! PCI devices: addresses, what sysfs says about them, and DPDK's PCI bus.
+//! PCI devices: addresses, what sysfs says about them, DPDK's PCI bus, and PCI
+//! drivers written in Rust. Every item is re-exported at the crate root.
 
-pub mod address;
-pub mod bus;
+pub(crate) mod address;
+pub(crate) mod bus;
 #[cfg(dpdk_pci_driver)]
-pub mod dpdk_bar;
-#[cfg(dpdk_pci_driver)]
-pub mod driver;
-pub mod sysfs;
-
-pub use address::{AddressErrorKind, AddressField, ParseAddressError, PciAddress};
-pub use bus::{DeviceError, NamedPciDevices, PciDevice, PciDevices};
-pub use sysfs::*;
+pub(crate) mod driver;
+pub(crate) mod sysfs;

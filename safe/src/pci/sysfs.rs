@@ -12,8 +12,8 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::pci::address::strtoul;
-use crate::pci::PciAddress;
+use crate::io::region::{BarIndex, RegionIndex};
+use crate::pci::address::{strtoul, PciAddress};
 
 /// Attribute files are a line or two; anything longer is not a sysfs attribute.
 const MAX_ATTRIBUTE_BYTES: u64 = 4096;
@@ -33,23 +33,80 @@ pub fn sysfs_pci_root() -> PathBuf {
     }
 }
 
-/// Vendor, device and subsystem IDs.
+/// The vendor, device and subsystem IDs a device has (values; the pattern a
+/// driver matches them with is [`PciIdPattern`](crate::PciIdPattern)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct PciIds {
+pub struct PciDeviceIds {
+    /// Vendor ID.
     pub vendor: u16,
+    /// Device ID.
     pub device: u16,
+    /// Subsystem vendor ID.
     pub subsystem_vendor: u16,
+    /// Subsystem device ID.
     pub subsystem_device: u16,
 }
 
-/// The kernel driver a device is bound to.
+/// A 24-bit PCI class code: base class, subclass and programming interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct PciClass(u32);
+
+impl PciClass {
+    /// The class code `code`; bits above the 24 a class has are dropped.
+    pub const fn new(code: u32) -> Self {
+        PciClass(code & 0x00ff_ffff)
+    }
+
+    /// The whole 24-bit code.
+    pub const fn code(self) -> u32 {
+        self.0
+    }
+
+    /// The base class (0x02: network controller, 0x01: mass storage...).
+    pub const fn base(self) -> u8 {
+        (self.0 >> 16) as u8
+    }
+
+    /// The subclass.
+    pub const fn subclass(self) -> u8 {
+        (self.0 >> 8) as u8
+    }
+
+    /// The programming interface.
+    pub const fn prog_if(self) -> u8 {
+        self.0 as u8
+    }
+}
+
+impl fmt::Display for PciClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:06x}", self.0)
+    }
+}
+
+impl fmt::LowerHex for PciClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::LowerHex::fmt(&self.0, f)
+    }
+}
+
+/// The kernel driver a device is bound to (a device bound to none has
+/// `kernel_driver: None`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KernelDriver {
+    /// `vfio-pci`.
     VfioPci,
+    /// `uio_pci_generic`.
     UioPciGeneric,
+    /// `igb_uio`.
     IgbUio,
+    /// Any other driver, by name.
     Other(String),
-    None,
+}
+
+/// The name a kernel driver (or its absence, `"none"`) is shown with.
+pub fn kernel_driver_name(driver: Option<&KernelDriver>) -> String {
+    driver.map_or_else(|| "none".to_owned(), KernelDriver::to_string)
 }
 
 impl KernelDriver {
@@ -70,7 +127,6 @@ impl fmt::Display for KernelDriver {
             KernelDriver::UioPciGeneric => "uio_pci_generic",
             KernelDriver::IgbUio => "igb_uio",
             KernelDriver::Other(name) => name,
-            KernelDriver::None => "none",
         })
     }
 }
@@ -78,35 +134,61 @@ impl fmt::Display for KernelDriver {
 /// Memory or I/O port space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BarKind {
+    /// Memory space.
     Memory,
+    /// I/O port space.
     Io,
 }
 
 /// One BAR (or the ROM) as the `resource` file describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BarInfo {
-    /// 0..=5 for BARs, 6 for the ROM.
-    pub index: u8,
+    /// `RegionIndex::Bar(n)` for BARs, `RegionIndex::Rom` for the ROM.
+    pub region: RegionIndex,
     /// Bus address where the host put it.
     pub start: u64,
+    /// Size in bytes.
     pub len: u64,
+    /// Memory or I/O space.
     pub kind: BarKind,
+    /// A 64-bit memory BAR (it takes two BAR slots).
     pub is_64bit: bool,
+    /// Prefetchable memory.
     pub prefetchable: bool,
 }
 
 /// Everything read from one device directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SysfsDevice {
+    /// The address DPDK's scan gives the directory.
     pub address: PciAddress,
-    pub ids: PciIds,
-    /// 24-bit class code.
-    pub class: u32,
+    /// Vendor, device and subsystem IDs.
+    pub ids: PciDeviceIds,
+    /// Class code.
+    pub class: PciClass,
+    /// NUMA node; `None` when unknown.
     pub numa_node: Option<u32>,
-    pub kernel_driver: KernelDriver,
+    /// The kernel driver the device is bound to; `None` for no driver.
+    pub kernel_driver: Option<KernelDriver>,
+    /// IOMMU group number, when the device has one.
     pub iommu_group: Option<u32>,
+    /// BARs 0 to 5 (`None`: unused, or the upper half of a 64-bit BAR).
     pub bars: [Option<BarInfo>; 6],
+    /// The expansion ROM.
     pub rom: Option<BarInfo>,
+}
+
+impl SysfsDevice {
+    /// BAR `index` as the `resource` file describes it.
+    pub fn bar(&self, index: BarIndex) -> Option<&BarInfo> {
+        self.bars[index.as_usize()].as_ref()
+    }
+
+    /// The kernel driver's name, `"none"` without one.
+    pub fn kernel_driver_name(&self) -> String {
+        kernel_driver_name(self.kernel_driver.as_ref())
+    }
 }
 
 /// What was wrong with a sysfs file.
@@ -329,8 +411,12 @@ fn parse_resource_line(line: &str, index: usize) -> Result<Option<BarInfo>, Sysf
         // Neither flag: the kernel reports no usable resource here.
         return Ok(None);
     };
+    let region = match BarIndex::new(index as u32) {
+        Ok(bar) => RegionIndex::Bar(bar),
+        Err(_) => RegionIndex::Rom,
+    };
     Ok(Some(BarInfo {
-        index: index as u8,
+        region,
         start,
         len,
         kind,
@@ -348,16 +434,15 @@ impl SysfsDevice {
             .and_then(scan_address)
             .ok_or_else(|| error(dir, SysfsErrorKind::BadDirectoryName))?;
         let id16 = |name: &str| read_hex(dir, name, 16).map(|v| v as u16);
-        let ids = PciIds {
+        let ids = PciDeviceIds {
             vendor: id16("vendor")?,
             device: id16("device")?,
             subsystem_vendor: id16("subsystem_vendor")?,
             subsystem_device: id16("subsystem_device")?,
         };
-        let class = read_hex(dir, "class", 24)? as u32;
+        let class = PciClass::new(read_hex(dir, "class", 24)? as u32);
         let numa_node = read_numa_node(dir)?;
-        let kernel_driver = link_name(&dir.join("driver"))?
-            .map_or(KernelDriver::None, |n| KernelDriver::from_name(&n));
+        let kernel_driver = link_name(&dir.join("driver"))?.map(|n| KernelDriver::from_name(&n));
         let group_link = dir.join("iommu_group");
         let iommu_group = match link_name(&group_link)? {
             Some(name) => Some(name.parse().map_err(|_| {

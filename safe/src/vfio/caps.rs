@@ -9,6 +9,8 @@
 
 use std::mem::{offset_of, size_of};
 
+use crate::io::region::SparseArea;
+
 use dpdk_sys::{
     vfio_info_cap_header, vfio_region_info, vfio_region_info_cap_sparse_mmap,
     vfio_region_info_cap_type, vfio_region_sparse_mmap_area,
@@ -39,13 +41,6 @@ const _: () = {
     assert!(dpdk_sys::VFIO_REGION_INFO_CAP_TYPE == CAP_TYPE as u32);
     assert!(dpdk_sys::VFIO_REGION_INFO_CAP_MSIX_MAPPABLE == CAP_MSIX_MAPPABLE as u32);
 };
-
-/// One mmap-able area of a region, relative to the region's start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SparseArea {
-    pub offset: u64,
-    pub size: u64,
-}
 
 /// What the capability chain says about a region.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

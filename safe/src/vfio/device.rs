@@ -13,22 +13,24 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::eal::Eal;
-use crate::pci::sysfs::{sysfs_pci_root, KernelDriver, SysfsDevice, SysfsError};
-use crate::pci::PciAddress;
-use crate::vfio::access::{AccessError, RegionIo};
+use crate::io::error::AccessError;
+use crate::io::file::{ConfigIo, RegionIo};
 #[cfg(target_pointer_width = "64")]
-use crate::vfio::mapping::{MapError, MappedRegion};
+use crate::io::mapped::{MapError, MappedRegion};
+use crate::io::region::RegionIndex;
+use crate::pci::address::PciAddress;
+use crate::pci::sysfs::{sysfs_pci_root, KernelDriver, SysfsDevice, SysfsError};
 use crate::vfio::msix::{find_msix_table, MsixTable};
 #[cfg(target_pointer_width = "64")]
 use crate::vfio::msix::{unmappable_ranges, LocateError};
-use crate::vfio::region::{region_info, RegionIndex, RegionInfo, RegionInfoError};
+use crate::vfio::region::{region_info, RegionInfo, RegionInfoError};
 
 /// Why a device could not be opened through VFIO.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("no PCI device {0} in {1}")]
     NoSuchDevice(PciAddress, PathBuf),
-    /// `driver` is [`KernelDriver::None`] when the device has no driver at all.
+    /// `driver` is `None` when the device has no driver at all.
     #[error(
         "PCI device {address} {}; bind it with `dpdk-devbind.py -b vfio-pci {address}` \
          or through /sys/bus/pci/drivers/vfio-pci/new_id",
@@ -36,7 +38,7 @@ pub enum OpenError {
     )]
     NotBoundToVfio {
         address: PciAddress,
-        driver: KernelDriver,
+        driver: Option<KernelDriver>,
     },
     #[error("PCI device {0} has no IOMMU group; VFIO needs an IOMMU (enable it in firmware and with intel_iommu=on or amd_iommu=on)")]
     NoIommuGroup(PciAddress),
@@ -71,12 +73,10 @@ pub enum OpenError {
 }
 
 /// What [`OpenError::NotBoundToVfio`] says about the device's current driver.
-fn bound_to(driver: &KernelDriver) -> String {
+fn bound_to(driver: &Option<KernelDriver>) -> String {
     match driver {
-        KernelDriver::None => {
-            "is not bound to any kernel driver, and VFIO needs vfio-pci".to_owned()
-        }
-        other => format!("is bound to {other}, not vfio-pci"),
+        None => "is not bound to any kernel driver, and VFIO needs vfio-pci".to_owned(),
+        Some(other) => format!("is bound to {other}, not vfio-pci"),
     }
 }
 
@@ -106,7 +106,7 @@ impl Eal {
             return Err(OpenError::NoSuchDevice(address, root));
         }
         let sysfs = SysfsDevice::read(&dir)?;
-        if sysfs.kernel_driver != KernelDriver::VfioPci {
+        if sysfs.kernel_driver != Some(KernelDriver::VfioPci) {
             return Err(OpenError::NotBoundToVfio {
                 address,
                 driver: sysfs.kernel_driver,
@@ -290,12 +290,13 @@ impl VfioDevice<'_> {
 
     /// `pread64`/`pwrite64` access to one region; works on every target.
     pub fn region(&self, index: RegionIndex) -> Result<RegionIo<'_>, RegionInfoError> {
-        Ok(RegionIo::new(self.as_fd(), self.region_info(index)?))
+        let info = self.region_info(index)?;
+        Ok(RegionIo::new(self.as_fd(), info.window(), info.offset))
     }
 
-    /// Config space, through `pread64`/`pwrite64`.
-    pub fn config(&self) -> Result<RegionIo<'_>, RegionInfoError> {
-        self.region(RegionIndex::Config)
+    /// Config space, through `pread64`/`pwrite64`: 1, 2 and 4-byte registers.
+    pub fn config(&self) -> Result<ConfigIo<'_>, RegionInfoError> {
+        Ok(ConfigIo::new(self.region(RegionIndex::Config)?))
     }
 
     /// The MSI-X table's location, from the capability list in config space.
@@ -325,10 +326,11 @@ impl VfioDevice<'_> {
         // are the device's business, not data races. (The kernel does make
         // accesses SIGBUS while the device's memory decoding is off, e.g. during
         // a reset: the process stops there; no memory is corrupted.)
+        let file = info.mappable()?;
         // SAFETY: `self.as_fd()` is this device's VFIO fd, open for as long as
-        // the mapping borrows `self`; `info` is the kernel's report for the
+        // the mapping borrows `self`; `file` is the kernel's report for the
         // region, just asked; `exclude` can only take pages out.
-        let bar = unsafe { MappedRegion::map_fd(self.as_fd(), info, &exclude) }?;
+        let bar = unsafe { MappedRegion::map_file(self.as_fd(), &file, &exclude) }?;
         Ok(bar)
     }
 }

@@ -1,37 +1,29 @@
 //! VFIO: a PCI device's regions (config space, BARs, ROM) from user space.
 //!
-//! [`Eal::vfio_open`](crate::eal::Eal::vfio_open) opens a device in DPDK's VFIO
+//! [`Eal::vfio_open`](crate::Eal::vfio_open) opens a device in DPDK's VFIO
 //! container. Its regions are then reachable two ways:
 //!
-//! * [`VfioDevice::region`] gives a [`RegionIo`]: `pread64`/`pwrite64` at 64-bit
-//!   offsets. It works on every target, 32-bit included.
-//! * [`VfioDevice::map_bar`] gives a [`MappedRegion`]: the BAR mapped with
+//! * [`VfioDevice::region`] gives a [`RegionIo`](crate::RegionIo):
+//!   `pread64`/`pwrite64` at 64-bit offsets. It works on every target, 32-bit
+//!   included.
+//! * [`VfioDevice::map_bar`] gives a `MappedRegion`: the BAR mapped with
 //!   `mmap64`, accessed with volatile loads and stores. It exists only on 64-bit
-//!   targets; see the [`mapping`] module (64-bit docs) for why.
+//!   targets (see the `io` module's documentation for why).
 //!
 //! Tests and benchmarks reach plain files standing in for a device file through
-//! a [`FileRegion`] (plain data, unlike [`RegionInfo`], which only the crate
-//! makes): safely with `pread64`/`pwrite64` ([`RegionIo::over_file`]), and
-//! mapped with the `unsafe` `MappedRegion::map_file`.
-#![cfg_attr(
-    target_pointer_width = "32",
-    doc = "\nOn this 32-bit target the mapping API does not exist:\n\n```compile_fail\nuse dpdk_safe::vfio::MappedRegion;\n```\n"
-)]
+//! a [`FileRegion`](crate::FileRegion) (plain data, unlike [`RegionInfo`], which
+//! only the crate makes): safely with `pread64`/`pwrite64`
+//! ([`RegionIo::over_file`](crate::RegionIo::over_file)), and mapped with the
+//! `unsafe` `MappedRegion::map_file`.
 
-pub mod access;
-pub mod caps;
-pub mod device;
-#[cfg(target_pointer_width = "64")]
-pub mod mapping;
-pub mod msix;
-pub mod region;
-pub mod request;
+pub(crate) mod caps;
+pub(crate) mod device;
+pub(crate) mod msix;
+pub(crate) mod region;
+pub(crate) mod request;
 
-pub use access::{AccessError, RegionIo, Register, Registers};
-pub use caps::{CapChainError, SparseArea};
+pub use caps::{CapChainError, RegionCaps};
 pub use device::{BarError, OpenError, VfioDevice};
-#[cfg(target_pointer_width = "64")]
-pub use mapping::{FixedMapping, MapError, MappedRegion};
 pub use msix::MsixTable;
-pub use region::{BadBarIndex, FileRegion, RegionFlags, RegionIndex, RegionInfo, RegionInfoError};
+pub use region::{RegionFlags, RegionInfo, RegionInfoError};
 pub use request::{RemovalRequests, RequestError};

@@ -8,9 +8,13 @@ use std::ops::Range;
 #[cfg(target_pointer_width = "64")]
 use std::os::fd::BorrowedFd;
 
-use crate::vfio::access::{AccessError, RegionIo, Registers};
+use crate::io::error::AccessError;
+use crate::io::region::{BadBarIndex, BarIndex};
+use crate::io::register::ConfigRegisters;
 #[cfg(target_pointer_width = "64")]
-use crate::vfio::region::{region_info, RegionIndex, RegionInfo, RegionInfoError};
+use crate::io::{file::ConfigIo, file::RegionIo, region::RegionIndex};
+#[cfg(target_pointer_width = "64")]
+use crate::vfio::region::{region_info, RegionInfo, RegionInfoError};
 
 const STATUS: u64 = 0x06;
 const STATUS_CAP_LIST: u16 = 1 << 4;
@@ -22,14 +26,25 @@ const MAX_CAPS: usize = 48;
 /// The MSI-X table: which BAR, and the byte range inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MsixTable {
-    pub bar: u8,
+    /// The table's BAR Indicator Register value (0 to 5 name a BAR; 6 and 7
+    /// are reserved but still what the device says): see [`MsixTable::bar`].
+    pub bir: u8,
+    /// Where the table lies in that BAR.
     pub range: Range<u64>,
+    /// Number of vectors (table entries).
     pub entries: u16,
+}
+
+impl MsixTable {
+    /// The BAR the table is in; an error for a reserved indicator.
+    pub fn bar(&self) -> Result<BarIndex, BadBarIndex> {
+        BarIndex::new(u32::from(self.bir))
+    }
 }
 
 /// Walks the capability list of `config` (the config-space region) for MSI-X.
 /// A malformed list (pointer into the header, unaligned, looping) ends the walk.
-pub fn find_msix_table(config: &RegionIo<'_>) -> Result<Option<MsixTable>, AccessError> {
+pub fn find_msix_table(config: &impl ConfigRegisters) -> Result<Option<MsixTable>, AccessError> {
     if config.read16(STATUS)? & STATUS_CAP_LIST == 0 {
         return Ok(None);
     }
@@ -47,7 +62,7 @@ pub fn find_msix_table(config: &RegionIo<'_>) -> Result<Option<MsixTable>, Acces
             let entries = (control & 0x7ff) + 1;
             let start = u64::from(table & !0x7);
             return Ok(Some(MsixTable {
-                bar: (table & 0x7) as u8,
+                bir: (table & 0x7) as u8,
                 range: start..start + u64::from(entries) * 16,
                 entries,
             }));
@@ -82,9 +97,10 @@ pub(crate) fn unmappable_ranges(
     if info.msix_mappable {
         return Ok(Vec::new());
     }
-    let config = RegionIo::new(fd, region_info(fd, RegionIndex::Config)?);
+    let info = region_info(fd, RegionIndex::Config)?;
+    let config = ConfigIo::new(RegionIo::new(fd, info.window(), info.offset));
     Ok(find_msix_table(&config)?
-        .filter(|table| table.bar == bar)
+        .filter(|table| table.bar() == Ok(bar))
         .map(|table| table.range)
         .into_iter()
         .collect())
@@ -101,7 +117,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::vfio::region::{FileRegion, RegionIndex};
+    use crate::io::file::ConfigIo;
+    use crate::io::region::{FileRegion, RegionIndex};
 
     const CAP_ID_PM: u8 = 0x01;
     const CAP_ID_MSI: u8 = 0x05;
@@ -177,7 +194,7 @@ mod tests {
     fn find_in(bytes: &[u8], size: u64) -> Result<Option<MsixTable>, AccessError> {
         let file = file_with(bytes);
         let config =
-            RegionIo::over_file(file.as_fd(), &FileRegion::new(RegionIndex::Config, 0, size));
+            ConfigIo::over_file(file.as_fd(), &FileRegion::new(RegionIndex::Config, 0, size));
         find_msix_table(&config)
     }
 
@@ -195,9 +212,9 @@ mod tests {
             .expect("the capability walk did not end")
     }
 
-    fn table(bar: u8, start: u64, entries: u16) -> MsixTable {
+    fn table(bir: u8, start: u64, entries: u16) -> MsixTable {
         MsixTable {
-            bar,
+            bir,
             range: start..start + u64::from(entries) * 16,
             entries,
         }

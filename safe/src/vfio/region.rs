@@ -5,103 +5,13 @@
 //! beyond 4 GiB. Offsets and sizes stay `u64` from the kernel to the `pread64`,
 //! `pwrite64` or `mmap64` call; the 2015 bug this project exists for was those
 //! offsets truncated to 32 bits on 32-bit hosts.
-//!
-//! # 32-bit targets: no mapping, `pread64`/`pwrite64` instead
-//!
-//! In July 2015 DPDK kept these offsets in 32-bit variables and passed them to
-//! `mmap`, whose offset is 32 bits wide on a 32-bit host: `index << 40` became 0,
-//! so every BAR mapped BAR0, silently (see the dpdk-dev thread "vfio: Fix overflow
-//! while assigning vfio BAR region offset and size"; the VFIO maintainer's answer
-//! was that mmap should not be advertised on 32-bit hosts). DPDK 22.11 still hands
-//! `off_t` and `size_t` to its consumers, and a 32-bit process cannot map a BAR
-//! of 4 GiB or more at all: its whole address space is 4 GiB.
-//!
-//! So the mapping API ([`MappedRegion`](crate::vfio) and `VfioDevice::map_bar`)
-//! is compiled only where `target_pointer_width = "64"`. On every target, 32-bit
-//! included, [`RegionIo`](crate::vfio::RegionIo) reaches the same registers with
-//! `pread64`/`pwrite64`, whose file offset is a 64-bit `off64_t`.
 
-#![cfg_attr(
-    target_pointer_width = "32",
-    doc = "\nOn this 32-bit target the mapping types do not exist; this does not compile:\n\n```compile_fail\nuse dpdk_safe::vfio::mapping::MappedRegion;\n```\n\nwhile the `pread64` path does:\n\n```\nuse dpdk_safe::vfio::{RegionIo, Registers};\nfn status(io: &RegionIo<'_>) -> u32 { io.read32(0x8).unwrap_or(0) }\n```\n"
-)]
-#![cfg_attr(
-    target_pointer_width = "64",
-    doc = "\nOn this 64-bit target the mapping API exists: [`MappedRegion`](crate::vfio::mapping::MappedRegion).\n"
-)]
-
-use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::vfio::caps::{parse_region_caps, CapChainError, SparseArea, REGION_INFO_HEADER_LEN};
-
-/// A region of a vfio-pci device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RegionIndex {
-    Bar(u8),
-    Rom,
-    Config,
-    Vga,
-    /// Device-specific regions past the standard ones.
-    Other(u32),
-}
-
-/// A BAR number outside 0..=5.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("BAR {0} does not exist: PCI devices have BARs 0 to 5")]
-pub struct BadBarIndex(pub u32);
-
-impl RegionIndex {
-    pub const BAR0: RegionIndex = RegionIndex::Bar(0);
-    pub const BAR1: RegionIndex = RegionIndex::Bar(1);
-    pub const BAR2: RegionIndex = RegionIndex::Bar(2);
-    pub const BAR3: RegionIndex = RegionIndex::Bar(3);
-    pub const BAR4: RegionIndex = RegionIndex::Bar(4);
-    pub const BAR5: RegionIndex = RegionIndex::Bar(5);
-
-    /// BAR `n`, checked.
-    pub fn bar(n: u32) -> Result<Self, BadBarIndex> {
-        u8::try_from(n)
-            .ok()
-            .filter(|n| *n <= 5)
-            .map(RegionIndex::Bar)
-            .ok_or(BadBarIndex(n))
-    }
-
-    /// The kernel's `VFIO_PCI_*_REGION_INDEX`.
-    pub fn as_u32(self) -> u32 {
-        match self {
-            RegionIndex::Bar(n) => u32::from(n),
-            RegionIndex::Rom => dpdk_sys::VFIO_PCI_ROM_REGION_INDEX,
-            RegionIndex::Config => dpdk_sys::VFIO_PCI_CONFIG_REGION_INDEX,
-            RegionIndex::Vga => dpdk_sys::VFIO_PCI_VGA_REGION_INDEX,
-            RegionIndex::Other(n) => n,
-        }
-    }
-
-    pub fn from_u32(index: u32) -> Self {
-        match index {
-            0..=5 => RegionIndex::Bar(index as u8),
-            6 => RegionIndex::Rom,
-            7 => RegionIndex::Config,
-            8 => RegionIndex::Vga,
-            n => RegionIndex::Other(n),
-        }
-    }
-}
-
-impl fmt::Display for RegionIndex {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RegionIndex::Bar(n) => write!(f, "BAR{n}"),
-            RegionIndex::Rom => f.write_str("ROM"),
-            RegionIndex::Config => f.write_str("config space"),
-            RegionIndex::Vga => f.write_str("VGA"),
-            RegionIndex::Other(n) => write!(f, "region {n}"),
-        }
-    }
-}
+use crate::io::region::{FileRegion, RegionIndex, SparseArea};
+use crate::io::window::Window;
+use crate::vfio::caps::{parse_region_caps, CapChainError, REGION_INFO_HEADER_LEN};
 
 /// `VFIO_REGION_INFO_FLAG_*` that matter for access.
 ///
@@ -128,13 +38,13 @@ impl RegionFlags {
 /// One region as the kernel describes it.
 ///
 /// Only this crate makes these: from the kernel's `VFIO_DEVICE_GET_REGION_INFO`
-/// ([`VfioDevice::region_info`](crate::vfio::VfioDevice::region_info),
+/// ([`VfioDevice::region_info`](crate::VfioDevice::region_info),
 /// [`region_info`], [`parse_region_info`]) and, for BARs DPDK mapped, from DPDK's
 /// record of the mapping. The fields are public to read, but the struct is
 /// `#[non_exhaustive]`, so code outside the crate cannot write one:
 ///
 /// ```compile_fail,E0639
-/// use dpdk_safe::vfio::{RegionFlags, RegionIndex, RegionInfo};
+/// use dpdk_safe::{RegionFlags, RegionIndex, RegionInfo};
 /// let forged = RegionInfo {
 ///     index: RegionIndex::BAR0,
 ///     offset: 0,
@@ -147,7 +57,7 @@ impl RegionFlags {
 /// ```
 ///
 /// Nor does any public function take a `RegionInfo` from its caller: what maps
-/// a region ([`VfioDevice::map_bar`](crate::vfio::VfioDevice::map_bar)) asks the
+/// a region ([`VfioDevice::map_bar`](crate::VfioDevice::map_bar)) asks the
 /// kernel itself, and what reaches a plain file takes a [`FileRegion`] instead.
 /// So a value changed after the fact (the fields are public) or decoded from
 /// bytes of the caller's choosing ([`parse_region_info`]) describes something,
@@ -169,59 +79,32 @@ pub struct RegionInfo {
     pub caps: Vec<(u16, u16)>,
 }
 
-/// A region of a plain file (a regular file or a memfd standing in for a VFIO
-/// device file, in tests and benchmarks), as the caller describes it.
-///
-/// Unlike [`RegionInfo`], plain public data. Nothing safe trusts it:
-/// [`RegionIo::over_file`](crate::vfio::RegionIo::over_file) reads and writes the
-/// file with `pread64`/`pwrite64`, where a wrong description gives an
-/// [`AccessError`](crate::vfio::AccessError) (a file shorter than claimed gives
-/// `AccessError::Short`); mapping it, with `MappedRegion::map_file`, is `unsafe`,
-/// because there a wrong description is undefined behaviour or a SIGBUS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileRegion {
-    /// The region it stands for; named in errors.
-    pub index: RegionIndex,
-    /// Start of the region in the file.
-    pub offset: u64,
-    /// Size in bytes.
-    pub size: u64,
-    pub readable: bool,
-    pub writable: bool,
-    /// For mapping: only these region-relative areas are mapped, like the
-    /// kernel's sparse-mmap capability. Ignored by `pread64`/`pwrite64` access.
-    pub sparse: Option<Vec<SparseArea>>,
-}
-
-impl FileRegion {
-    /// `size` bytes at `offset` in the file, readable and writable, not sparse.
-    pub fn new(index: RegionIndex, offset: u64, size: u64) -> Self {
-        FileRegion {
-            index,
-            offset,
-            size,
-            readable: true,
-            writable: true,
-            sparse: None,
-        }
+impl RegionInfo {
+    /// What may be accessed, from the kernel's size and flags.
+    pub fn window(&self) -> Window {
+        Window::new(
+            self.index,
+            self.size,
+            self.flags.readable,
+            self.flags.writable,
+        )
     }
 
-    /// The `RegionInfo` the access paths work from; `mmap` says whether the
-    /// mapping code may map it (only `MappedRegion::map_file`, `unsafe`, sets it).
-    pub(crate) fn to_info(&self, mmap: bool) -> RegionInfo {
-        RegionInfo {
+    /// The region as a part of the device file, to map: refused when the
+    /// kernel does not let it be mapped.
+    #[cfg(target_pointer_width = "64")]
+    pub(crate) fn mappable(&self) -> Result<FileRegion, crate::io::MapError> {
+        if !self.flags.mmap {
+            return Err(crate::io::MapError::NotMappable { region: self.index });
+        }
+        Ok(FileRegion {
             index: self.index,
             offset: self.offset,
             size: self.size,
-            flags: RegionFlags {
-                readable: self.readable,
-                writable: self.writable,
-                mmap,
-            },
-            sparse_mmap: self.sparse.clone(),
-            msix_mappable: false,
-            caps: Vec::new(),
-        }
+            readable: self.flags.readable,
+            writable: self.flags.writable,
+            sparse: self.sparse_mmap.clone(),
+        })
     }
 }
 
@@ -342,24 +225,34 @@ mod tests {
     }
 
     #[test]
-    fn bar_numbers_are_checked() {
-        for n in 0..=5 {
-            assert_eq!(RegionIndex::bar(n), Ok(RegionIndex::Bar(n as u8)));
-            assert_eq!(RegionIndex::from_u32(n), RegionIndex::Bar(n as u8));
-        }
-        assert_eq!(RegionIndex::bar(6), Err(BadBarIndex(6)));
-        assert_eq!(RegionIndex::bar(256), Err(BadBarIndex(256)));
+    #[cfg(target_pointer_width = "64")]
+    fn only_regions_the_kernel_lets_be_mapped_are_mappable() {
+        let flags = dpdk_sys::VFIO_REGION_INFO_FLAG_READ | dpdk_sys::VFIO_REGION_INFO_FLAG_WRITE;
+        let info =
+            parse_region_info(&header(32, flags, 0, 4096, 1 << 40), RegionIndex::BAR1).unwrap();
+        assert!(matches!(
+            info.mappable(),
+            Err(crate::io::MapError::NotMappable {
+                region: RegionIndex::BAR1
+            })
+        ));
+        let info = parse_region_info(
+            &header(
+                32,
+                flags | dpdk_sys::VFIO_REGION_INFO_FLAG_MMAP,
+                0,
+                4096,
+                1 << 40,
+            ),
+            RegionIndex::BAR1,
+        )
+        .unwrap();
+        let file = info.mappable().unwrap();
         assert_eq!(
-            BadBarIndex(6).to_string(),
-            "BAR 6 does not exist: PCI devices have BARs 0 to 5"
+            (file.offset, file.size, file.readable, file.writable),
+            (1 << 40, 4096, true, true)
         );
-        for index in 0..12 {
-            assert_eq!(RegionIndex::from_u32(index).as_u32(), index);
-        }
-        assert_eq!(RegionIndex::from_u32(6), RegionIndex::Rom);
-        assert_eq!(RegionIndex::from_u32(7), RegionIndex::Config);
-        assert_eq!(RegionIndex::from_u32(9), RegionIndex::Other(9));
-        assert_eq!(RegionIndex::BAR2.to_string(), "BAR2");
+        assert_eq!(info.window().size(), 4096);
     }
 
     #[test]

@@ -15,15 +15,15 @@
 //! [`is_requested`](RemovalRequests::is_requested), block on it with
 //! [`wait`](RemovalRequests::wait), or put its descriptor
 //! ([`AsFd`]) in an event loop. On a request, release the device: drop every
-//! [`RegionIo`](crate::vfio::RegionIo) and mapping, the `RemovalRequests`, then
+//! [`RegionIo`](crate::RegionIo) and mapping, the `RemovalRequests`, then
 //! the [`VfioDevice`], whose drop calls `rte_vfio_release_device` (which closes
 //! the device descriptor, and the IOMMU group's when it was the group's last
 //! device in DPDK's container). The kernel then completes the removal; the
 //! process's other devices are not affected.
 //!
 //! ```no_run
-//! # use dpdk_safe::eal::Eal;
-//! # use dpdk_safe::vfio::RegionIndex;
+//! # use dpdk_safe::Eal;
+//! # use dpdk_safe::RegionIndex;
 //! # use std::time::Duration;
 //! # fn demo(eal: &Eal) -> Result<(), Box<dyn std::error::Error>> {
 //! let dev = eal.vfio_open("0000:01:00.0".parse()?)?;
@@ -45,7 +45,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::pci::PciAddress;
+use crate::pci::address::PciAddress;
 use crate::vfio::device::VfioDevice;
 
 /// `struct vfio_irq_set` followed by one eventfd: what `VFIO_DEVICE_SET_IRQS`

@@ -86,13 +86,13 @@ pub fn child_passes(name: &str, envs: &[(&str, &str)]) -> String {
 }
 
 /// EAL arguments every test uses: no hugepages, no shared files, one lcore.
-pub fn base_builder() -> dpdk_safe::eal::EalBuilder {
-    dpdk_safe::eal::EalBuilder::new()
+pub fn base_builder() -> dpdk_safe::EalBuilder {
+    dpdk_safe::EalBuilder::new()
         .program_name("dpdk-rs-test")
         .lcores([0])
         .no_huge(64 << 20)
         .no_shconf()
-        .log_level(dpdk_safe::eal::LogLevel::Warning)
+        .log_level(dpdk_safe::LogLevel::Warning)
 }
 
 /// Runs `body` in a child over the test VM's real (emulated) PCI bus; in the
@@ -115,16 +115,16 @@ pub fn vm_child_passes(name: &str, sysfs: &std::path::Path) {
 /// A region of `size` bytes at `offset` in a plain file standing in for a
 /// device file: for register access over plain files (`RegionIo::over_file`).
 pub fn plain_region(
-    index: dpdk_safe::vfio::RegionIndex,
+    index: dpdk_safe::RegionIndex,
     offset: u64,
     size: u64,
     readable: bool,
     writable: bool,
-) -> dpdk_safe::vfio::FileRegion {
-    dpdk_safe::vfio::FileRegion {
+) -> dpdk_safe::FileRegion {
+    dpdk_safe::FileRegion {
         readable,
         writable,
-        ..dpdk_safe::vfio::FileRegion::new(index, offset, size)
+        ..dpdk_safe::FileRegion::new(index, offset, size)
     }
 }
 

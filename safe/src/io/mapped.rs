@@ -4,7 +4,7 @@
 //! address space in all, so it cannot map a BAR of 4 GiB or more, and the 2015
 //! report showed what happens when VFIO's 64-bit region offsets meet 32-bit
 //! types: every BAR but BAR0 mapped the wrong thing, silently. Use
-//! [`RegionIo`](crate::vfio::RegionIo) there: `pread64`/`pwrite64` take a 64-bit
+//! [`RegionIo`](crate::RegionIo) there: `pread64`/`pwrite64` take a 64-bit
 //! offset on every target.
 //!
 //! Accesses are volatile loads and stores through raw pointers; no Rust reference
@@ -13,34 +13,36 @@
 //! # Where mappings come from
 //!
 //! The one safe way to map a region is
-//! [`VfioDevice::map_bar`](crate::vfio::VfioDevice::map_bar), which maps the
+//! [`VfioDevice::map_bar`](crate::VfioDevice::map_bar), which maps the
 //! device's own file descriptor with the region information it asks the kernel
 //! for itself, so that what is mapped is device memory the kernel vouches for:
 //!
 //! ```no_run
-//! use dpdk_safe::vfio::{BarError, RegionIndex, Registers, VfioDevice};
+//! use dpdk_safe::{BarError, RegionIndex, Registers, VfioDevice};
 //! fn status(dev: &VfioDevice<'_>) -> Result<u32, BarError> {
 //!     let bar = dev.map_bar(RegionIndex::BAR0)?;
 //!     Ok(bar.read32(0x8)?)
 //! }
 //! ```
 //!
-//! (ProbedDevice's `bar` gives a view of a BAR DPDK mapped.) Mapping any other
+//! A [`MappedRegion`] owns its mapping and unmaps it on drop; its accessors are
+//! those of the [`RegionView`] it dereferences to. DPDK's own mappings of a
+//! probed device's BARs are reached as a `RegionView` alone
+//! (`ProbedDevice::bar`): DPDK unmaps them, so nothing here owns them.
+//!
+//! Mapping any other
 //! file is [`MappedRegion::map_file`], which is `unsafe`: a file shorter than
 //! the region gives SIGBUS, and ordinary memory written by another thread at
 //! the same time is a data race. From safe code it does not compile:
 //!
 //! ```compile_fail,E0133
 //! use std::os::fd::AsFd;
-//! use dpdk_safe::vfio::{FileRegion, MappedRegion, RegionIndex};
+//! use dpdk_safe::{FileRegion, MappedRegion, RegionIndex};
 //! let file = std::fs::File::open("/dev/zero").unwrap();
 //! let region = FileRegion::new(RegionIndex::BAR0, 0, 1 << 30);
 //! // error[E0133]: call to unsafe function `MappedRegion::map_file` is unsafe
 //! let bar = MappedRegion::map_file(file.as_fd(), &region, &[]);
 //! ```
-//!
-//! (The safe `MappedRegion::map(fd, &info)` and `map_excluding` of earlier
-//! versions are gone, and a [`RegionInfo`] cannot be written outside the crate.)
 //!
 //! # Lifetimes
 //!
@@ -49,7 +51,7 @@
 //!
 //! ```compile_fail,E0505
 //! use std::os::fd::AsFd;
-//! use dpdk_safe::vfio::{FileRegion, MappedRegion, RegionIndex, Registers};
+//! use dpdk_safe::{FileRegion, MappedRegion, RegionIndex, Registers};
 //! let file = std::fs::File::open("/dev/zero").unwrap();
 //! let region = FileRegion::new(RegionIndex::BAR0, 0, 4096);
 //! // SAFETY: /dev/zero is never short, and nothing else touches the mapping.
@@ -72,8 +74,10 @@ use std::ops::Range;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr::NonNull;
 
-use crate::vfio::access::{check_span, AccessError, Register, Registers};
-use crate::vfio::region::{FileRegion, RegionIndex, RegionInfo};
+use crate::io::error::AccessError;
+use crate::io::region::{FileRegion, RegionIndex};
+use crate::io::register::{Register, Registers};
+use crate::io::window::{Op, Window};
 
 /// The page size, which `mmap64` offsets and exclusions are rounded to.
 fn page_size() -> u64 {
@@ -160,58 +164,62 @@ struct FastSpan {
 }
 
 impl FastSpan {
-    /// No fast path: every access takes the full check.
-    fn none() -> Self {
-        FastSpan {
-            base: NonNull::dangling(),
-            read_len: 0,
-            write_len: 0,
-        }
-    }
-
-    fn of(spans: &[Span], info: &RegionInfo) -> Self {
+    fn of(spans: &[Span], window: &Window) -> Self {
         match spans.iter().find(|s| s.offset == 0) {
             Some(span) if span.base.as_ptr().cast::<u64>().is_aligned() => {
-                let len = span.len.min(info.size) & !7;
+                let len = span.len.min(window.size()) & !7;
                 FastSpan {
                     base: span.base,
-                    read_len: if info.flags.readable { len } else { 0 },
-                    write_len: if info.flags.writable { len } else { 0 },
+                    read_len: if window.readable() { len } else { 0 },
+                    write_len: if window.writable() { len } else { 0 },
                 }
             }
-            _ => FastSpan::none(),
+            _ => FastSpan {
+                base: NonNull::dangling(),
+                read_len: 0,
+                write_len: 0,
+            },
         }
     }
 }
 
-/// A region of a VFIO device mapped into memory. Unmaps on drop.
+/// Mapped spans of a region, with volatile accessors: what a [`MappedRegion`]
+/// dereferences to, and what a view of a mapping made elsewhere (DPDK's BAR
+/// mappings for a probed device) is. A view owns nothing: it borrows the
+/// mapping for `'a` and never unmaps it.
 ///
 /// # Memory decoding off: SIGBUS
 ///
 /// While the device's memory decoding is off (bit 1 of the PCI Command
-/// register cleared, through [`VfioDevice::config`](crate::vfio::VfioDevice::config)
+/// register cleared, through [`VfioDevice::config`](crate::VfioDevice::config)
 /// or by a reset in progress), vfio-pci revokes the mapping and an access
 /// through it raises SIGBUS: the process stops, no memory is corrupted. The
 /// types cannot prevent it (config space is the device's own business); turn
 /// decoding back on before touching the mapping again. Tested in the VM
 /// (`vm_devices::a_mapped_access_with_memory_decoding_off_is_sigbus`).
+#[derive(Debug)]
+pub struct RegionView<'a> {
+    fast: FastSpan,
+    window: Window,
+    spans: Vec<Span>,
+    _mapping: PhantomData<&'a ()>,
+}
+
+/// A region of a file (a VFIO device's BAR) mapped into memory by this crate.
+/// Unmaps on drop; the accessors are those of the [`RegionView`] it
+/// dereferences to (and [`Registers`], for generic code).
 ///
-/// Made by [`VfioDevice::map_bar`](crate::vfio::VfioDevice::map_bar) (safe), by
-/// [`MappedRegion::map_file`] (`unsafe`: any file), or as a view of a BAR DPDK
-/// mapped (ProbedDevice's `bar`).
+/// Made by [`VfioDevice::map_bar`](crate::VfioDevice::map_bar) (safe) or by
+/// [`MappedRegion::map_file`] (`unsafe`: any file).
 #[derive(Debug)]
 pub struct MappedRegion<'fd> {
-    fast: FastSpan,
-    info: RegionInfo,
-    spans: Vec<Span>,
-    /// False for a view of a mapping someone else made and unmaps (DPDK's).
-    owned: bool,
+    view: RegionView<'fd>,
     _fd: PhantomData<BorrowedFd<'fd>>,
 }
 
 // Send and Sync, like `RegionIo` (a `BorrowedFd` and plain data, so both
 // automatically). Only the raw span pointers keep the compiler from deriving them.
-// Through `&MappedRegion` every access is one volatile load or store of at most
+// Through `&RegionView` every access is one volatile load or store of at most
 // 8 bytes, aligned at its address, through a raw pointer into a live span
 // (checked in `read`/`write`), and no Rust reference to the mapped bytes is ever
 // made, so no `&`/`&mut` aliasing rule can be broken from another thread.
@@ -230,12 +238,12 @@ pub struct MappedRegion<'fd> {
 // method changes the mapping itself.
 
 // SAFETY: the mapping belongs to the process, not to the thread that made it;
-// accesses and the munmap in Drop are valid from any thread.
-unsafe impl Send for MappedRegion<'_> {}
+// accesses (and the munmap in MappedRegion's Drop) are valid from any thread.
+unsafe impl Send for RegionView<'_> {}
 // SAFETY: shared use is only volatile, aligned, bounds-checked raw-pointer
 // accesses to device memory (or memory map_file's caller keeps race-free) and
 // reads of immutable bookkeeping (see the comment above).
-unsafe impl Sync for MappedRegion<'_> {}
+unsafe impl Sync for RegionView<'_> {}
 
 /// Subtracts `cut` from every range in `ranges`.
 fn subtract(ranges: Vec<Range<u64>>, cut: &Range<u64>) -> Vec<Range<u64>> {
@@ -255,42 +263,39 @@ fn subtract(ranges: Vec<Range<u64>>, cut: &Range<u64>) -> Vec<Range<u64>> {
     out
 }
 
-/// The region-relative ranges to map for `info`: the whole region, or the
-/// kernel's sparse-mmap areas (clipped to the region), minus `exclude` widened
-/// to whole pages (an MSI-X table the kernel does not let be mapped shares its
-/// pages with nothing that is). Every range starts on a page boundary, at a
-/// page-aligned file offset, and is not empty; the list is not empty.
+/// The region-relative ranges to map for `region`: the whole region, or its
+/// sparse areas (clipped to the region), minus `exclude` widened to whole pages
+/// (an MSI-X table the kernel does not let be mapped shares its pages with
+/// nothing that is). Every range starts on a page boundary, at a page-aligned
+/// file offset, and is not empty; the list is not empty.
 ///
 /// Used for the mappings this module makes and for views of DPDK's.
 pub(crate) fn mappable_ranges(
-    info: &RegionInfo,
+    region: &FileRegion,
     exclude: &[Range<u64>],
 ) -> Result<Vec<Range<u64>>, MapError> {
-    ranges_with_page(info, exclude, page_size())
+    ranges_with_page(region, exclude, page_size())
 }
 
 /// [`mappable_ranges`] for a given page size (a power of two).
 fn ranges_with_page(
-    info: &RegionInfo,
+    file: &FileRegion,
     exclude: &[Range<u64>],
     page: u64,
 ) -> Result<Vec<Range<u64>>, MapError> {
-    let region = info.index;
-    if !info.flags.mmap {
-        return Err(MapError::NotMappable { region });
-    }
-    if info.size == 0 {
+    let region = file.index;
+    if file.size == 0 {
         return Err(MapError::Empty { region });
     }
-    if info.offset % page != 0 {
+    if file.offset % page != 0 {
         return Err(MapError::UnalignedRegion {
             region,
-            offset: info.offset,
+            offset: file.offset,
             page,
         });
     }
     let mut ranges = Vec::new();
-    match &info.sparse_mmap {
+    match &file.sparse {
         Some(areas) => {
             for area in areas.iter().filter(|a| a.size > 0) {
                 if area.offset % page != 0 {
@@ -301,18 +306,18 @@ fn ranges_with_page(
                         page,
                     });
                 }
-                if area.offset >= info.size {
+                if area.offset >= file.size {
                     return Err(MapError::AreaOutsideRegion {
                         region,
                         offset: area.offset,
                         size: area.size,
-                        region_size: info.size,
+                        region_size: file.size,
                     });
                 }
-                ranges.push(area.offset..area.offset.saturating_add(area.size).min(info.size));
+                ranges.push(area.offset..area.offset.saturating_add(area.size).min(file.size));
             }
         }
-        None => ranges.push(0..info.size),
+        None => ranges.push(0..file.size),
     }
     // An empty exclusion excludes nothing; the others are widened to pages, so
     // every range left starts where an area or an exclusion's last page ends:
@@ -332,7 +337,7 @@ impl<'fd> MappedRegion<'fd> {
     /// Maps `region` of any file (a regular file, or a memfd standing in for a
     /// VFIO device file in tests and benchmarks), or, with `region.sparse`, only
     /// those areas, minus `exclude` (region-relative ranges, widened to whole
-    /// pages). [`VfioDevice::map_bar`](crate::vfio::VfioDevice::map_bar) is the
+    /// pages). [`VfioDevice::map_bar`](crate::VfioDevice::map_bar) is the
     /// safe way to map a device's BAR.
     ///
     /// The description is checked as for a device (page-aligned offset and
@@ -364,64 +369,59 @@ impl<'fd> MappedRegion<'fd> {
         region: &FileRegion,
         exclude: &[Range<u64>],
     ) -> Result<Self, MapError> {
-        // SAFETY: map_fd's requirements are the ones this function's caller
-        // guarantees (see # Safety above), for the region described.
-        unsafe { Self::map_fd(fd, region.to_info(true), exclude) }
-    }
-
-    /// Maps [`mappable_ranges`] of `info` from `fd`.
-    ///
-    /// # Safety
-    ///
-    /// `fd`'s file holds `info.offset + end` bytes for every range mapped and
-    /// is not truncated, and the memory is not accessed in a way that races
-    /// with volatile accesses through `&self` from several threads, for as long
-    /// as the result lives: see [`map_file`](Self::map_file). True of a VFIO
-    /// device's fd with the kernel's region info for it.
-    pub(crate) unsafe fn map_fd(
-        fd: BorrowedFd<'fd>,
-        info: RegionInfo,
-        exclude: &[Range<u64>],
-    ) -> Result<Self, MapError> {
-        let ranges = mappable_ranges(&info, exclude)?;
+        let ranges = mappable_ranges(region, exclude)?;
+        let window = region.window();
         let mut mapped = MappedRegion {
-            fast: FastSpan::none(),
-            spans: Vec::with_capacity(ranges.len()),
-            info,
-            owned: true,
+            view: RegionView {
+                fast: FastSpan::of(&[], &window),
+                window,
+                spans: Vec::with_capacity(ranges.len()),
+                _mapping: PhantomData,
+            },
             _fd: PhantomData,
         };
         for r in ranges {
             // On error, `mapped` drops and unmaps what was mapped so far.
-            let span = map_span(fd, &mapped.info, r)?;
-            mapped.spans.push(span);
+            // That the file range is there to access and is not raced on is
+            // this function's caller's guarantee (# Safety).
+            let span = map_span(fd, region, r)?;
+            mapped.view.spans.push(span);
         }
-        mapped.fast = FastSpan::of(&mapped.spans, &mapped.info);
+        mapped.view.fast = FastSpan::of(&mapped.view.spans, &mapped.view.window);
         Ok(mapped)
     }
 
+    /// The mapped spans and their accessors (also reached through `Deref`).
+    pub fn view(&self) -> &RegionView<'fd> {
+        &self.view
+    }
+}
+
+impl<'fd> std::ops::Deref for MappedRegion<'fd> {
+    type Target = RegionView<'fd>;
+    fn deref(&self) -> &RegionView<'fd> {
+        &self.view
+    }
+}
+
+impl<'a> RegionView<'a> {
     /// A view of a mapping made elsewhere (e.g. BARs DPDK mapped for a driver):
     /// region offset `r.start` is at `base + r.start` for each `r` in `ranges`
-    /// (clipped to `info.size`; empty ones are dropped). Not unmapped on drop.
-    /// The accessors check bounds against `info.size` and the ranges, and
-    /// alignment against the real addresses, so `base` need not be aligned.
+    /// (clipped to `window.size()`; empty ones are dropped). The accessors check
+    /// permissions and bounds against `window` and the ranges, and alignment
+    /// against the real addresses, so `base` need not be aligned.
     ///
     /// # Safety
     ///
-    /// For as long as the returned value lives, `base + r.start .. base + r.end`
-    /// stays mapped for each range, readable when `info.flags.readable` and
-    /// writable when `info.flags.writable`, and is memory that the view's
-    /// volatile accesses from several threads cannot race on (device memory,
-    /// or memory nothing else writes concurrently): see
-    /// [`map_file`](Self::map_file).
-    pub(crate) unsafe fn view(
-        info: RegionInfo,
-        base: NonNull<u8>,
-        ranges: Vec<Range<u64>>,
-    ) -> Self {
+    /// For `'a`, `base + r.start .. base + r.end` stays mapped for each range,
+    /// readable when the window is readable and writable when it is writable,
+    /// and is memory that the view's volatile accesses from several threads
+    /// cannot race on (device memory, or memory nothing else writes
+    /// concurrently): see [`MappedRegion::map_file`].
+    pub(crate) unsafe fn new(window: Window, base: NonNull<u8>, ranges: Vec<Range<u64>>) -> Self {
         let spans: Vec<Span> = ranges
             .into_iter()
-            .map(|r| r.start..r.end.min(info.size))
+            .map(|r| r.start..r.end.min(window.size()))
             .filter(|r| r.start < r.end)
             .map(|r| Span {
                 offset: r.start,
@@ -434,17 +434,17 @@ impl<'fd> MappedRegion<'fd> {
                     .expect("a mapped address is not null"),
             })
             .collect();
-        MappedRegion {
-            fast: FastSpan::of(&spans, &info),
-            info,
+        RegionView {
+            fast: FastSpan::of(&spans, &window),
+            window,
             spans,
-            owned: false,
-            _fd: PhantomData,
+            _mapping: PhantomData,
         }
     }
 
-    pub fn info(&self) -> &RegionInfo {
-        &self.info
+    /// What may be accessed: the region, its size and permissions.
+    pub fn window(&self) -> &Window {
+        &self.window
     }
 
     /// The mapped parts of the region as region-relative ranges.
@@ -455,13 +455,13 @@ impl<'fd> MappedRegion<'fd> {
             .collect()
     }
 
-    /// The address of `offset`, after bounds, alignment (of the offset and of
-    /// the address) and coverage checks against every span: the slow path of
-    /// the accessors.
-    fn pointer<T: Register>(&self, offset: u64) -> Result<*mut T, AccessError> {
-        let region = self.info.index;
+    /// The address of `offset`, after the window's checks (permission, bounds,
+    /// alignment of the offset), coverage by a span and alignment of the
+    /// address: the slow path of the accessors.
+    fn pointer<T: Register>(&self, op: Op, offset: u64) -> Result<*mut T, AccessError> {
+        let region = self.window.index();
         let width = T::WIDTH as u64;
-        let end = check_span(&self.info, offset, width, true)?;
+        let end = self.window.check(op, offset, width, true)?;
         let span = self
             .spans
             .iter()
@@ -488,14 +488,9 @@ impl<'fd> MappedRegion<'fd> {
     #[cold]
     #[inline(never)]
     fn read_slow<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
-        if !self.info.flags.readable {
-            return Err(AccessError::NotReadable {
-                region: self.info.index,
-            });
-        }
-        let ptr = self.pointer::<T>(offset)?;
+        let ptr = self.pointer::<T>(Op::Read, offset)?;
         // SAFETY: ptr is aligned (its address, checked by pointer()) and inside
-        // a live, readable span.
+        // a live span of a readable window.
         Ok(T::from_le(unsafe { ptr.read_volatile() }))
     }
 
@@ -503,13 +498,9 @@ impl<'fd> MappedRegion<'fd> {
     #[cold]
     #[inline(never)]
     fn write_slow<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError> {
-        if !self.info.flags.writable {
-            return Err(AccessError::NotWritable {
-                region: self.info.index,
-            });
-        }
-        let ptr = self.pointer::<T>(offset)?;
-        // SAFETY: ptr is aligned (its address) and inside a live, writable span.
+        let ptr = self.pointer::<T>(Op::Write, offset)?;
+        // SAFETY: ptr is aligned (its address) and inside a live span of a
+        // writable window.
         unsafe { ptr.write_volatile(value.to_le()) };
         Ok(())
     }
@@ -530,13 +521,9 @@ impl<'fd> MappedRegion<'fd> {
     /// accessors accept is aligned at its address too) and that the region is
     /// readable and writable.
     pub fn fixed<const SIZE: usize>(&self) -> Result<FixedMapping<'_, SIZE>, AccessError> {
-        let region = self.info.index;
-        if !self.info.flags.readable {
-            return Err(AccessError::NotReadable { region });
-        }
-        if !self.info.flags.writable {
-            return Err(AccessError::NotWritable { region });
-        }
+        let region = self.window.index();
+        self.window.check(Op::Read, 0, 0, false)?;
+        self.window.check(Op::Write, 0, 0, false)?;
         let span = self
             .spans
             .iter()
@@ -560,7 +547,7 @@ impl<'fd> MappedRegion<'fd> {
     }
 }
 
-impl Registers for MappedRegion<'_> {
+impl Registers for RegionView<'_> {
     /// Volatile read of one register; the offset must be aligned to its width.
     #[inline]
     fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
@@ -608,8 +595,20 @@ impl Registers for MappedRegion<'_> {
     }
 }
 
-fn map_span(fd: BorrowedFd<'_>, info: &RegionInfo, r: Range<u64>) -> Result<Span, MapError> {
-    let region = info.index;
+impl Registers for MappedRegion<'_> {
+    #[inline]
+    fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
+        self.view.read(offset)
+    }
+
+    #[inline]
+    fn write<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError> {
+        self.view.write(offset, value)
+    }
+}
+
+fn map_span(fd: BorrowedFd<'_>, file: &FileRegion, r: Range<u64>) -> Result<Span, MapError> {
+    let region = file.index;
     let size = r.end - r.start;
     let too_large = || MapError::TooLarge {
         region,
@@ -617,22 +616,22 @@ fn map_span(fd: BorrowedFd<'_>, info: &RegionInfo, r: Range<u64>) -> Result<Span
         size,
     };
     let len = usize::try_from(size).map_err(|_| too_large())?;
-    let file_offset = info
+    let file_offset = file
         .offset
         .checked_add(r.start)
         .and_then(|o| libc::off64_t::try_from(o).ok())
         .ok_or_else(too_large)?;
     let mut prot = 0;
-    if info.flags.readable {
+    if file.readable {
         prot |= libc::PROT_READ;
     }
-    if info.flags.writable {
+    if file.writable {
         prot |= libc::PROT_WRITE;
     }
     // SAFETY: a fresh shared mapping at an address the kernel chooses (no
     // MAP_FIXED), so no existing memory is touched; the result is checked. That
-    // the file range is there to access and is not raced on is map_fd's caller's
-    // guarantee.
+    // the file range is there to access and is not raced on is map_file's
+    // caller's guarantee.
     let ptr = unsafe {
         libc::mmap64(
             std::ptr::null_mut(),
@@ -661,12 +660,10 @@ fn map_span(fd: BorrowedFd<'_>, info: &RegionInfo, r: Range<u64>) -> Result<Span
 
 impl Drop for MappedRegion<'_> {
     fn drop(&mut self) {
-        if !self.owned {
-            return;
-        }
-        for span in &self.spans {
+        for span in &self.view.spans {
             // SAFETY: each span is a mapping made by map_span and unmapped once,
-            // here; no pointer into it outlives self (FixedMapping borrows self).
+            // here; no pointer into it outlives self (views and FixedMapping
+            // borrow self).
             unsafe { libc::munmap(span.base.as_ptr().cast(), span.len as usize) };
         }
     }
@@ -676,7 +673,7 @@ impl Drop for MappedRegion<'_> {
 /// constants checked at compile time: no run-time bounds check is left.
 ///
 /// ```compile_fail
-/// use dpdk_safe::vfio::FixedMapping;
+/// use dpdk_safe::FixedMapping;
 /// fn past_the_end(bar: &FixedMapping<'_, 256>) -> u32 {
 ///     bar.read32::<256>() // error: offset 256 + 4 bytes is past SIZE = 256
 /// }
@@ -685,12 +682,12 @@ impl Drop for MappedRegion<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct FixedMapping<'m, const SIZE: usize> {
     base: NonNull<u8>,
-    _region: PhantomData<&'m MappedRegion<'m>>,
+    _region: PhantomData<&'m RegionView<'m>>,
 }
 
-// SAFETY: a FixedMapping is a checked window on a `&MappedRegion` (it borrows
+// SAFETY: a FixedMapping is a checked window on a `&RegionView` (it borrows
 // one): the same volatile-only accesses, so it may cross and be shared between
-// threads for the reasons given for MappedRegion's Send and Sync.
+// threads for the reasons given for RegionView's Send and Sync.
 unsafe impl<const SIZE: usize> Send for FixedMapping<'_, SIZE> {}
 // SAFETY: as for Send above.
 unsafe impl<const SIZE: usize> Sync for FixedMapping<'_, SIZE> {}
@@ -758,32 +755,23 @@ mod tests {
     // Lists of one range are what the API returns and takes here.
     #![allow(clippy::single_range_in_vec_init)]
     use super::*;
-    use crate::vfio::caps::SparseArea;
-    use crate::vfio::region::RegionFlags;
+    use crate::io::region::SparseArea;
 
-    fn info(size: u64, readable: bool, writable: bool) -> RegionInfo {
-        RegionInfo {
-            index: RegionIndex::BAR0,
-            offset: 0,
-            size,
-            flags: RegionFlags {
-                readable,
-                writable,
-                mmap: true,
-            },
-            sparse_mmap: None,
-            msix_mappable: false,
-            caps: vec![],
-        }
+    fn info(size: u64, readable: bool, writable: bool) -> Window {
+        Window::new(RegionIndex::BAR0, size, readable, writable)
+    }
+
+    fn file(size: u64) -> FileRegion {
+        FileRegion::new(RegionIndex::BAR0, 0, size)
     }
 
     /// A view of `buf` from byte `shift` on, `size` bytes of region.
-    fn view_of(buf: &mut [u64], shift: usize, size: u64) -> MappedRegion<'static> {
+    fn view_of(buf: &mut [u64], shift: usize, size: u64) -> RegionView<'static> {
         assert!(shift as u64 + size <= 8 * buf.len() as u64);
         let base = NonNull::new(buf.as_mut_ptr().cast::<u8>().wrapping_add(shift)).unwrap();
         // SAFETY: base..base + size lies inside `buf`, which every caller keeps
         // alive and otherwise untouched while the view lives; one thread only.
-        unsafe { MappedRegion::view(info(size, true, true), base, vec![0..size]) }
+        unsafe { RegionView::new(info(size, true, true), base, vec![0..size]) }
     }
 
     fn unaligned_address(r: Result<impl std::fmt::Debug, AccessError>, at: u64, w: u64) {
@@ -871,7 +859,7 @@ mod tests {
             // SAFETY: both ranges (and the clipped third) lie inside `buf`,
             // alive and otherwise untouched while the view lives.
             let view = unsafe {
-                MappedRegion::view(
+                RegionView::new(
                     info(60, true, true),
                     base,
                     vec![0..16, 32..48, 56..64, 20..20],
@@ -898,7 +886,7 @@ mod tests {
         let mut buf = vec![0u64; 4];
         let base = NonNull::new(buf.as_mut_ptr().cast::<u8>()).unwrap();
         // SAFETY: 0..32 lies inside `buf`, alive while the views live.
-        let ro = unsafe { MappedRegion::view(info(32, true, false), base, vec![0..32]) };
+        let ro = unsafe { RegionView::new(info(32, true, false), base, vec![0..32]) };
         assert_eq!((ro.fast.read_len, ro.fast.write_len), (32, 0));
         assert!(matches!(
             ro.write32(0, 1),
@@ -907,15 +895,15 @@ mod tests {
         assert_eq!(ro.read32(0).unwrap(), 0);
         assert!(ro.fixed::<8>().is_err());
         // SAFETY: as above.
-        let wo = unsafe { MappedRegion::view(info(32, false, true), base, vec![0..32]) };
+        let wo = unsafe { RegionView::new(info(32, false, true), base, vec![0..32]) };
         assert_eq!((wo.fast.read_len, wo.fast.write_len), (0, 32));
         assert!(matches!(wo.read32(0), Err(AccessError::NotReadable { .. })));
         wo.write32(8, 7).unwrap();
     }
 
-    fn sparse(size: u64, areas: &[(u64, u64)]) -> RegionInfo {
-        let mut info = info(size, true, true);
-        info.sparse_mmap = Some(
+    fn sparse(size: u64, areas: &[(u64, u64)]) -> FileRegion {
+        let mut info = file(size);
+        info.sparse = Some(
             areas
                 .iter()
                 .map(|&(offset, size)| SparseArea { offset, size })
@@ -927,7 +915,7 @@ mod tests {
     #[test]
     fn ranges_come_from_sparse_areas_minus_page_widened_exclusions() {
         const P: u64 = 4096;
-        let whole = info(4 * P, true, true);
+        let whole = file(4 * P);
         assert_eq!(ranges_with_page(&whole, &[], P).unwrap(), [0..4 * P]);
         // An MSI-X table at 0x1800..0x1900 takes its whole page out.
         assert_eq!(
@@ -951,24 +939,18 @@ mod tests {
             [0..P, 2 * P..3 * P + 8]
         );
         // An odd-sized region still starts its ranges on pages.
-        let odd = info(P + 6, true, true);
+        let odd = file(P + 6);
         assert_eq!(ranges_with_page(&odd, &[], P).unwrap(), [0..P + 6]);
     }
 
     #[test]
     fn ranges_that_cannot_be_mapped_are_typed_errors() {
         const P: u64 = 4096;
-        let mut not_mmap = info(P, true, true);
-        not_mmap.flags.mmap = false;
         assert!(matches!(
-            ranges_with_page(&not_mmap, &[], P),
-            Err(MapError::NotMappable { .. })
-        ));
-        assert!(matches!(
-            ranges_with_page(&info(0, true, true), &[], P),
+            ranges_with_page(&file(0), &[], P),
             Err(MapError::Empty { .. })
         ));
-        let mut odd_offset = info(P, true, true);
+        let mut odd_offset = file(P);
         odd_offset.offset = (2 << 40) + 8;
         let err = ranges_with_page(&odd_offset, &[], P).unwrap_err();
         assert!(
@@ -1002,14 +984,14 @@ mod tests {
             })
         ));
         assert!(matches!(
-            ranges_with_page(&info(P, true, true), &[0..1], P),
+            ranges_with_page(&file(P), &[0..1], P),
             Err(MapError::NothingToMap { .. })
         ));
         // The page size of this system is a power of two, and what
         // mappable_ranges uses.
         assert!(page_size().is_power_of_two());
         assert_eq!(
-            mappable_ranges(&info(page_size() * 2, true, true), &[0..1]).unwrap(),
+            mappable_ranges(&file(page_size() * 2), &[0..1]).unwrap(),
             [page_size()..2 * page_size()]
         );
     }
@@ -1022,7 +1004,7 @@ mod memfd_tests {
     use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
     use super::*;
-    use crate::vfio::caps::SparseArea;
+    use crate::io::region::SparseArea;
 
     fn memfd(size: u64) -> OwnedFd {
         let name = std::ffi::CString::new("mapping-fast-path").unwrap();

@@ -18,46 +18,66 @@ use std::os::fd::BorrowedFd;
 
 use dpdk_sys::pci_driver_sdk as sdk;
 
-use crate::vfio::access::{check_span, AccessError, Register, Registers};
-use crate::vfio::{RegionIndex, RegionInfo};
+use crate::io::error::AccessError;
+use crate::io::region::{BarIndex, RegionIndex};
+use crate::io::register::{Register, Registers};
+use crate::io::window::{self, RawAccess, Window};
+use crate::pci::address::PciAddress;
 
 /// Why a BAR of a probed device cannot be reached.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DpdkBarError {
-    #[error("BAR {0} does not exist: PCI devices have BARs 0 to 5")]
-    NoSuchBar(u8),
-    #[error("{address}: BAR {index} is not implemented (size 0)")]
-    Empty { address: String, index: u8 },
+    /// DPDK recorded no size for the BAR: the device does not implement it.
+    #[error("{address}: {index} is not implemented (size 0)")]
+    Empty {
+        /// The device.
+        address: PciAddress,
+        /// The BAR.
+        index: BarIndex,
+    },
+    /// Before 23.07 only vfio-pci devices can be reached.
     #[error("{address} is not bound to vfio-pci, and DPDK before 23.07 has no rte_pci_mmio_read to reach it otherwise")]
-    NotVfio { address: String },
+    NotVfio {
+        /// The device.
+        address: PciAddress,
+    },
+    /// The driver was registered without `NEED_MAPPING`.
     #[error(
         "{address}: DPDK holds no device file for it: DPDK opens one only for drivers \
          registered with DriverFlags::NEED_MAPPING"
     )]
-    NoDeviceFile { address: String },
+    NoDeviceFile {
+        /// The device.
+        address: PciAddress,
+    },
+    /// The kernel's description of the BAR could not be had.
     #[error("{address}: {source}")]
     RegionInfo {
-        address: String,
-        source: crate::vfio::RegionInfoError,
+        /// The device.
+        address: PciAddress,
+        /// What failed.
+        source: crate::vfio::region::RegionInfoError,
     },
 }
 
 /// BAR registers of a probed device through DPDK; see the module documentation.
-/// Borrows the [`ProbedDevice`](super::driver::ProbedDevice) it came from.
+/// Borrows the [`ProbedDevice`](crate::ProbedDevice) it came from.
 pub struct DpdkBar<'a> {
-    info: RegionInfo,
+    window: Window,
     backend: Backend<'a>,
 }
 
 #[cfg(dpdk_pci_mmio)]
 struct Backend<'a> {
     device: *const dpdk_sys::rte_pci_device,
+    bar: BarIndex,
     _device: PhantomData<&'a sdk::rte_pci_device>,
 }
 
 #[cfg(not(dpdk_pci_mmio))]
 struct Backend<'a> {
-    io: crate::vfio::RegionIo<'a>,
+    io: crate::io::file::RegionIo<'a>,
     _device: PhantomData<&'a sdk::rte_pci_device>,
 }
 
@@ -68,56 +88,57 @@ impl<'a> DpdkBar<'a> {
     /// `NEED_MAPPING`); without it there is nothing to reach the BAR through.
     pub(crate) unsafe fn new(
         device: &'a sdk::rte_pci_device,
-        index: u8,
+        index: BarIndex,
         opened: bool,
-        address: impl Fn() -> String,
+        address: PciAddress,
     ) -> Result<Self, DpdkBarError> {
-        let region =
-            RegionIndex::bar(u32::from(index)).map_err(|_| DpdkBarError::NoSuchBar(index))?;
-        let size = device.mem_resource[usize::from(index)].len;
+        let size = device.mem_resource[index.as_usize()].len;
         if size == 0 {
-            return Err(DpdkBarError::Empty {
-                address: address(),
-                index,
-            });
+            return Err(DpdkBarError::Empty { address, index });
         }
         if !opened {
-            return Err(DpdkBarError::NoDeviceFile { address: address() });
+            return Err(DpdkBarError::NoDeviceFile { address });
         }
-        Backend::open(device, region, size, address)
+        Backend::open(device, index, size, address)
     }
 
-    pub fn info(&self) -> &RegionInfo {
-        &self.info
+    /// What may be accessed: the BAR's size and permissions.
+    pub fn window(&self) -> &Window {
+        &self.window
     }
 
     /// Fills `buf` from `offset` on.
     pub fn read_bytes(&self, offset: u64, buf: &mut [u8]) -> Result<(), AccessError> {
-        check_span(&self.info, offset, buf.len() as u64, false)?;
-        self.backend.read(&self.info, offset, buf)
+        window::read_bytes(self, offset, buf)
     }
 
     /// Writes `buf` at `offset`.
     pub fn write_bytes(&self, offset: u64, buf: &[u8]) -> Result<(), AccessError> {
-        check_span(&self.info, offset, buf.len() as u64, false)?;
-        self.backend.write(&self.info, offset, buf)
+        window::write_bytes(self, offset, buf)
+    }
+}
+
+impl RawAccess for DpdkBar<'_> {
+    fn window(&self) -> &Window {
+        &self.window
+    }
+
+    fn read_raw(&self, offset: u64, buf: &mut [u8]) -> Result<(), AccessError> {
+        self.backend.read(offset, buf)
+    }
+
+    fn write_raw(&self, offset: u64, buf: &[u8]) -> Result<(), AccessError> {
+        self.backend.write(offset, buf)
     }
 }
 
 impl Registers for DpdkBar<'_> {
     fn read<T: Register>(&self, offset: u64) -> Result<T, AccessError> {
-        check_span(&self.info, offset, T::WIDTH as u64, true)?;
-        let mut buf = [0u8; 8];
-        self.backend
-            .read(&self.info, offset, &mut buf[..T::WIDTH])?;
-        Ok(T::from_le_slice(&buf[..T::WIDTH]))
+        window::read_register(self, offset)
     }
 
     fn write<T: Register>(&self, offset: u64, value: T) -> Result<(), AccessError> {
-        check_span(&self.info, offset, T::WIDTH as u64, true)?;
-        let mut buf = [0u8; 8];
-        value.write_le(&mut buf[..T::WIDTH]);
-        self.backend.write(&self.info, offset, &buf[..T::WIDTH])
+        window::write_register(self, offset, value)
     }
 }
 
@@ -146,103 +167,87 @@ pub(crate) fn vfio_device_file(device: &sdk::rte_pci_device) -> Option<BorrowedF
 impl<'a> Backend<'a> {
     fn open(
         device: &'a sdk::rte_pci_device,
-        index: RegionIndex,
+        index: BarIndex,
         size: u64,
-        _address: impl Fn() -> String,
+        _address: PciAddress,
     ) -> Result<DpdkBar<'a>, DpdkBarError> {
         // DPDK checks bounds against the size it learnt from the kernel; ours
         // come from the same sysfs resource file, so both agree.
-        let info = RegionInfo {
-            index,
-            offset: 0,
-            size,
-            flags: crate::vfio::RegionFlags {
-                readable: true,
-                writable: true,
-                mmap: false,
-            },
-            sparse_mmap: None,
-            msix_mappable: false,
-            caps: Vec::new(),
-        };
+        let window = Window::new(RegionIndex::Bar(index), size, true, true);
         let backend = Backend {
             device: (device as *const sdk::rte_pci_device).cast(),
+            bar: index,
             _device: PhantomData,
         };
-        Ok(DpdkBar { info, backend })
+        Ok(DpdkBar { window, backend })
     }
 
-    fn bar(info: &RegionInfo) -> std::os::raw::c_int {
-        // Bar(0..=5) by construction.
-        info.index.as_u32() as std::os::raw::c_int
-    }
-
-    fn read(&self, info: &RegionInfo, offset: u64, buf: &mut [u8]) -> Result<(), AccessError> {
-        let at = Self::offset(info, offset)?;
+    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), AccessError> {
+        let at = self.offset(offset)?;
         // SAFETY: `device` is live for 'a (DpdkBar::new's contract); `buf` is a
         // writable slice of buf.len() bytes; DPDK's off_t is 64 bits wide on
         // every target (dpdk-sys builds with _FILE_OFFSET_BITS=64, as DPDK is).
         let n = unsafe {
             dpdk_sys::rte_pci_mmio_read(
                 self.device,
-                Self::bar(info),
+                std::os::raw::c_int::from(self.bar.get()),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
                 at,
             )
         };
-        whole(info, "read", offset, n, buf.len())
+        self.whole("read", offset, n, buf.len())
     }
 
-    fn write(&self, info: &RegionInfo, offset: u64, buf: &[u8]) -> Result<(), AccessError> {
-        let at = Self::offset(info, offset)?;
+    fn write(&self, offset: u64, buf: &[u8]) -> Result<(), AccessError> {
+        let at = self.offset(offset)?;
         // SAFETY: as in `read`; `buf` is a readable slice of buf.len() bytes.
         let n = unsafe {
             dpdk_sys::rte_pci_mmio_write(
                 self.device,
-                Self::bar(info),
+                std::os::raw::c_int::from(self.bar.get()),
                 buf.as_ptr().cast(),
                 buf.len(),
                 at,
             )
         };
-        whole(info, "write", offset, n, buf.len())
+        self.whole("write", offset, n, buf.len())
     }
 
-    fn offset(info: &RegionInfo, offset: u64) -> Result<dpdk_sys::off_t, AccessError> {
+    fn offset(&self, offset: u64) -> Result<dpdk_sys::off_t, AccessError> {
         dpdk_sys::off_t::try_from(offset).map_err(|_| AccessError::OffsetOverflow {
-            region: info.index,
+            region: RegionIndex::Bar(self.bar),
             offset,
         })
     }
-}
 
-/// DPDK returns the bytes transferred, or a negative value on failure.
-#[cfg(dpdk_pci_mmio)]
-fn whole(
-    info: &RegionInfo,
-    op: &'static str,
-    offset: u64,
-    done: std::os::raw::c_int,
-    wanted: usize,
-) -> Result<(), AccessError> {
-    match usize::try_from(done) {
-        Ok(n) if n == wanted => Ok(()),
-        Ok(n) => Err(AccessError::Short {
-            region: info.index,
-            op,
-            offset,
-            done: n,
-            wanted,
-        }),
-        Err(_) => Err(AccessError::Io {
-            region: info.index,
-            op,
-            offset,
-            source: std::io::Error::other(format!(
-                "rte_pci_mmio_{op} failed (DPDK's log says why)"
-            )),
-        }),
+    /// DPDK returns the bytes transferred, or a negative value on failure.
+    fn whole(
+        &self,
+        op: &'static str,
+        offset: u64,
+        done: std::os::raw::c_int,
+        wanted: usize,
+    ) -> Result<(), AccessError> {
+        let region = RegionIndex::Bar(self.bar);
+        match usize::try_from(done) {
+            Ok(n) if n == wanted => Ok(()),
+            Ok(n) => Err(AccessError::Short {
+                region,
+                op,
+                offset,
+                done: n,
+                wanted,
+            }),
+            Err(_) => Err(AccessError::Io {
+                region,
+                op,
+                offset,
+                source: std::io::Error::other(format!(
+                    "rte_pci_mmio_{op} failed (DPDK's log says why)"
+                )),
+            }),
+        }
     }
 }
 
@@ -250,24 +255,20 @@ fn whole(
 impl<'a> Backend<'a> {
     fn open(
         device: &'a sdk::rte_pci_device,
-        index: RegionIndex,
+        index: BarIndex,
         _size: u64,
-        address: impl Fn() -> String,
+        address: PciAddress,
     ) -> Result<DpdkBar<'a>, DpdkBarError> {
         if device.kdrv != sdk::RTE_PCI_KDRV_VFIO {
-            return Err(DpdkBarError::NotVfio { address: address() });
+            return Err(DpdkBarError::NotVfio { address });
         }
-        let fd = vfio_device_file(device)
-            .ok_or_else(|| DpdkBarError::NoDeviceFile { address: address() })?;
-        let info = crate::vfio::region::region_info(fd, index).map_err(|source| {
-            DpdkBarError::RegionInfo {
-                address: address(),
-                source,
-            }
-        })?;
-        let io = crate::vfio::RegionIo::new(fd, info.clone());
+        let fd = vfio_device_file(device).ok_or(DpdkBarError::NoDeviceFile { address })?;
+        let info = crate::vfio::region::region_info(fd, RegionIndex::Bar(index))
+            .map_err(|source| DpdkBarError::RegionInfo { address, source })?;
+        let window = info.window();
+        let io = crate::io::file::RegionIo::new(fd, window, info.offset);
         Ok(DpdkBar {
-            info,
+            window,
             backend: Backend {
                 io,
                 _device: PhantomData,
@@ -275,11 +276,12 @@ impl<'a> Backend<'a> {
         })
     }
 
-    fn read(&self, _info: &RegionInfo, offset: u64, buf: &mut [u8]) -> Result<(), AccessError> {
-        self.io.read_bytes(offset, buf)
+    // Checked by DpdkBar's window (the same as the RegionIo's) already.
+    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), AccessError> {
+        self.io.read_raw(offset, buf)
     }
 
-    fn write(&self, _info: &RegionInfo, offset: u64, buf: &[u8]) -> Result<(), AccessError> {
-        self.io.write_bytes(offset, buf)
+    fn write(&self, offset: u64, buf: &[u8]) -> Result<(), AccessError> {
+        self.io.write_raw(offset, buf)
     }
 }

@@ -45,8 +45,8 @@ export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation -Zmiri-no-short-fd-opera
 # Tests Miri cannot run, as `--skip` filters (substrings of test names):
 known_skips=(
     # memfd_create + mmap64 of the memfd: foreign functions. (The mapping
-    # tests over heap buffers, vfio::mapping::tests, run.)
-    vfio::mapping::memfd_tests
+    # tests over heap buffers, io::mapped::tests, run.)
+    io::mapped::memfd_tests
     # VFIO_DEVICE_GET_REGION_INFO / ioctl numbers come from the C shim.
     the_ioctl_on_a_file_that_is_no_vfio_device_fails_cleanly
     # eventfd signalling waits with poll(): a foreign function.

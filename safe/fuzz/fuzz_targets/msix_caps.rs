@@ -17,7 +17,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::OnceLock;
 
 use dpdk_safe::parse::find_msix_table;
-use dpdk_safe::{FileRegion, RegionIndex, RegionIo};
+use dpdk_safe::{ConfigIo, FileRegion, RegionIndex};
 use libfuzzer_sys::fuzz_target;
 
 fn image_file() -> &'static File {
@@ -40,11 +40,12 @@ fuzz_target!(|data: &[u8]| {
     file.set_len(0).unwrap();
     file.write_all_at(data, 0).unwrap();
     let size = if data.len() <= 256 { 256 } else { 4096 };
-    let config = RegionIo::over_file(file.as_fd(), &FileRegion::new(RegionIndex::Config, 0, size));
+    let config = ConfigIo::over_file(file.as_fd(), &FileRegion::new(RegionIndex::Config, 0, size));
     let Ok(Some(table)) = find_msix_table(&config) else {
         return;
     };
-    assert!(table.bar <= 7, "{table:?}");
+    assert!(table.bir <= 7, "{table:?}");
+    assert_eq!(table.bar().is_ok(), table.bir <= 5, "{table:?}");
     assert!((1..=2048).contains(&table.entries), "{table:?}");
     assert_eq!(
         table.range.end - table.range.start,

@@ -3,6 +3,7 @@
 #![no_main]
 
 use dpdk_safe::parse::parse_resource;
+use dpdk_safe::RegionIndex;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -10,12 +11,12 @@ fuzz_target!(|data: &[u8]| {
         if let Ok((bars, rom)) = parse_resource(text) {
             for (i, bar) in bars.iter().enumerate() {
                 if let Some(bar) = bar {
-                    assert_eq!(bar.index as usize, i);
+                    assert_eq!(bar.region, RegionIndex::bar(i as u32).unwrap());
                     assert!(bar.len > 0 && bar.start.checked_add(bar.len - 1).is_some());
                 }
             }
             if let Some(rom) = rom {
-                assert_eq!(rom.index, 6);
+                assert_eq!(rom.region, RegionIndex::Rom);
             }
         }
     }

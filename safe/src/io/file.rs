@@ -77,13 +77,15 @@ impl<'fd> RegionIo<'fd> {
     }
 
     /// Repeats `once` (one system call on the rest of the buffer, at the
-    /// region offset given) until `len` bytes are done; 0 bytes is a short
-    /// transfer, EINTR is retried.
+    /// region offset given) until `len` bytes are done, or with `single`
+    /// (register accesses) only once; 0 bytes, or a partial single transfer,
+    /// is a short transfer. EINTR is retried.
     fn transfer(
         &self,
         op: Op,
         offset: u64,
         len: usize,
+        single: bool,
         mut once: impl FnMut(usize, libc::off64_t) -> isize,
     ) -> Result<(), AccessError> {
         let region = self.window.index();
@@ -91,12 +93,12 @@ impl<'fd> RegionIo<'fd> {
         while done < len {
             let at = self.at(offset + done as u64)?;
             match usize::try_from(once(done, at)) {
-                Ok(0) => {
+                Ok(n) if n == 0 || (single && n < len) => {
                     return Err(AccessError::Short {
                         region,
                         op: op.name(),
                         offset,
-                        done,
+                        done: done + n,
                         wanted: len,
                     })
                 }
@@ -118,29 +120,47 @@ impl<'fd> RegionIo<'fd> {
     }
 }
 
-impl RawAccess for RegionIo<'_> {
-    fn window(&self) -> &Window {
-        &self.window
-    }
-
-    fn read_raw(&self, offset: u64, buf: &mut [u8]) -> Result<(), AccessError> {
+impl RegionIo<'_> {
+    fn pread(&self, offset: u64, buf: &mut [u8], single: bool) -> Result<(), AccessError> {
         let fd = self.fd.as_raw_fd();
         let len = buf.len();
         let ptr = buf.as_mut_ptr();
-        self.transfer(Op::Read, offset, len, |done, at| {
+        self.transfer(Op::Read, offset, len, single, |done, at| {
             // SAFETY: `ptr + done .. ptr + len` lies inside `buf`, a live,
             // writable slice not otherwise used during the call.
             unsafe { libc::pread64(fd, ptr.add(done).cast(), len - done, at) }
         })
     }
 
-    fn write_raw(&self, offset: u64, buf: &[u8]) -> Result<(), AccessError> {
+    fn pwrite(&self, offset: u64, buf: &[u8], single: bool) -> Result<(), AccessError> {
         let fd = self.fd.as_raw_fd();
-        self.transfer(Op::Write, offset, buf.len(), |done, at| {
+        self.transfer(Op::Write, offset, buf.len(), single, |done, at| {
             let rest = &buf[done..];
             // SAFETY: `rest` is a live slice of rest.len() readable bytes.
             unsafe { libc::pwrite64(fd, rest.as_ptr().cast(), rest.len(), at) }
         })
+    }
+}
+
+impl RawAccess for RegionIo<'_> {
+    fn window(&self) -> &Window {
+        &self.window
+    }
+
+    fn read_raw(&self, offset: u64, buf: &mut [u8]) -> Result<(), AccessError> {
+        self.pread(offset, buf, false)
+    }
+
+    fn write_raw(&self, offset: u64, buf: &[u8]) -> Result<(), AccessError> {
+        self.pwrite(offset, buf, false)
+    }
+
+    fn read_register_raw(&self, offset: u64, buf: &mut [u8]) -> Result<(), AccessError> {
+        self.pread(offset, buf, true)
+    }
+
+    fn write_register_raw(&self, offset: u64, buf: &[u8]) -> Result<(), AccessError> {
+        self.pwrite(offset, buf, true)
     }
 }
 

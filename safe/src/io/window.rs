@@ -104,8 +104,20 @@ impl Window {
 /// that [`Window::check`] has already accepted.
 pub(crate) trait RawAccess {
     fn window(&self) -> &Window;
+    /// Moves `buf.len()` bytes from the device, in as many transfers as it takes.
     fn read_raw(&self, offset: u64, buf: &mut [u8]) -> Result<(), AccessError>;
+    /// Moves `buf.len()` bytes to the device, in as many transfers as it takes.
     fn write_raw(&self, offset: u64, buf: &[u8]) -> Result<(), AccessError>;
+    /// One register read: a single transfer of the whole register (a device
+    /// register must not be split into two accesses); a short one is
+    /// [`AccessError::Short`]. Backends whose calls never split one keep this.
+    fn read_register_raw(&self, offset: u64, buf: &mut [u8]) -> Result<(), AccessError> {
+        self.read_raw(offset, buf)
+    }
+    /// One register write, as [`read_register_raw`](Self::read_register_raw).
+    fn write_register_raw(&self, offset: u64, buf: &[u8]) -> Result<(), AccessError> {
+        self.write_raw(offset, buf)
+    }
 }
 
 /// A checked register read through a backend.
@@ -117,7 +129,7 @@ pub(crate) fn read_register<T: Register>(
         .window()
         .check(Op::Read, offset, T::WIDTH as u64, true)?;
     let mut buf = [0u8; 8];
-    backend.read_raw(offset, &mut buf[..T::WIDTH])?;
+    backend.read_register_raw(offset, &mut buf[..T::WIDTH])?;
     Ok(T::from_le_slice(&buf[..T::WIDTH]))
 }
 
@@ -132,7 +144,7 @@ pub(crate) fn write_register<T: Register>(
         .check(Op::Write, offset, T::WIDTH as u64, true)?;
     let mut buf = [0u8; 8];
     value.write_le(&mut buf[..T::WIDTH]);
-    backend.write_raw(offset, &buf[..T::WIDTH])
+    backend.write_register_raw(offset, &buf[..T::WIDTH])
 }
 
 /// A checked read of any number of bytes (no alignment asked) through a backend.

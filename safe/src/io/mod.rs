@@ -20,14 +20,7 @@
 //! 4 GiB. So the mapping types are compiled only where
 //! `target_pointer_width = "64"`; on every target [`RegionIo`] reaches the same
 //! registers with `pread64`/`pwrite64`, whose file offset is a 64-bit `off64_t`.
-#![cfg_attr(
-    target_pointer_width = "32",
-    doc = "\nOn this 32-bit target the mapping types do not exist; this does not compile:\n\n```compile_fail\nuse dpdk_safe::MappedRegion;\n```\n\nwhile the `pread64` path does:\n\n```\nuse dpdk_safe::{RegionIo, Registers};\nfn status(io: &RegionIo<'_>) -> u32 { io.read32(0x8).unwrap_or(0) }\n```\n"
-)]
-#![cfg_attr(
-    target_pointer_width = "64",
-    doc = "\nOn this 64-bit target the mapping API exists: [`MappedRegion`].\n"
-)]
+//! (The crate root's documentation shows, per target, which of these exist.)
 
 pub(crate) mod error;
 pub(crate) mod file;

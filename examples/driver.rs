@@ -13,9 +13,12 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+// Registers: the mapped BAR's accessors, 64-bit targets only.
+#[cfg(target_pointer_width = "64")]
+use dpdk::Registers;
 use dpdk::{
     register, BarIndex, ConfigRegisters, DeviceError, DriverFlags, Eal, LogLevel, PciAddress,
-    PciDriver, PciIdPattern, ProbeFailure, ProbedDevice, Registers,
+    PciDriver, PciIdPattern, ProbeFailure, ProbedDevice,
 };
 
 /// The driver's state: shared by every device it drives, so `Sync`.

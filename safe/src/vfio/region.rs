@@ -9,7 +9,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::io::region::{FileRegion, RegionIndex, SparseArea};
+use crate::io::region::{RegionIndex, SparseArea};
 use crate::io::window::Window;
 use crate::vfio::caps::{parse_region_caps, CapChainError, REGION_INFO_HEADER_LEN};
 
@@ -93,11 +93,11 @@ impl RegionInfo {
     /// The region as a part of the device file, to map: refused when the
     /// kernel does not let it be mapped.
     #[cfg(target_pointer_width = "64")]
-    pub(crate) fn mappable(&self) -> Result<FileRegion, crate::io::MapError> {
+    pub(crate) fn mappable(&self) -> Result<crate::io::region::FileRegion, crate::io::MapError> {
         if !self.flags.mmap {
             return Err(crate::io::MapError::NotMappable { region: self.index });
         }
-        Ok(FileRegion {
+        Ok(crate::io::region::FileRegion {
             index: self.index,
             offset: self.offset,
             size: self.size,

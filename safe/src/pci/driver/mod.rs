@@ -54,11 +54,16 @@ pub use registration::{register, Registered};
 #[derive(Debug, thiserror::Error)]
 #[error("{message} (errno {errno})")]
 pub struct ProbeFailure {
+    /// The error number, positive (`libc::EIO`...); DPDK receives its negation, and -`EIO` if it
+    /// does not fit.
     pub errno: i32,
+    /// Why the device was refused; logged through DPDK's log.
     pub message: String,
 }
 
 impl ProbeFailure {
+    /// A failure with error number `errno` (positive, e.g. `libc::ENODEV`) and a message for the
+    /// log.
     pub fn new(errno: i32, message: impl Into<String>) -> Self {
         ProbeFailure {
             errno,
@@ -85,14 +90,24 @@ pub trait PciDriver: Send + Sync + 'static {
 /// Why a driver could not be registered.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
+    /// The ID table has no entry; holds the driver's name.
     #[error("driver {0:?}: the ID table is empty")]
     EmptyIdTable(String),
+    /// An ID table entry has vendor ID 0, which DPDK reads as the end of the table.
     #[error("driver {name:?}: ID table entry {index} has vendor 0, which ends DPDK's table early")]
-    VendorZero { name: String, index: usize },
+    VendorZero {
+        /// The driver's name.
+        name: String,
+        /// The position of the entry in the ID table, from 0.
+        index: usize,
+    },
+    /// The name is empty or has a NUL byte, so DPDK cannot hold it; holds the name.
     #[error("driver name {0:?} is empty or contains a NUL byte")]
     BadName(String),
+    /// This process already has a registered driver of this name; holds the name.
     #[error("a driver named {0:?} is already registered")]
     AlreadyRegistered(String),
+    /// [`register`] was called after the EAL's start-up probe; holds the driver's name.
     #[error(
         "driver {0:?}: the EAL has started and its bus probe is over; register before \
          EalBuilder::init, or use Eal::register_driver and then Eal::probe"

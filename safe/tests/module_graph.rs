@@ -55,7 +55,10 @@ fn node_of(path: &[String], modules: &BTreeSet<String>) -> Result<Option<String>
 /// only, up to the first non-identifier), resolved against the file's own path.
 fn named_paths(line: &str, own: &[String], is_mod_rs: bool) -> Result<Vec<Vec<String>>, String> {
     let mut out = Vec::new();
-    for (start, _) in line.match_indices("crate::").chain(line.match_indices("super::")) {
+    for (start, _) in line
+        .match_indices("crate::")
+        .chain(line.match_indices("super::"))
+    {
         let preceded_by_ident = line[..start]
             .chars()
             .last()
@@ -230,7 +233,11 @@ fn sources(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
         if path.is_dir() {
             sources(&path, root, out);
         } else if path.extension().is_some_and(|e| e == "rs") {
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             out.push((rel, fs::read_to_string(&path).unwrap()));
         }
     }
@@ -266,7 +273,9 @@ fn the_check_catches_circles_leaf_imports_and_facades() {
     ];
     let found = problems(&graph_of(&circle).unwrap());
     assert!(
-        found.iter().any(|p| p.contains("import circle") && p.contains("eal -> vfio")),
+        found
+            .iter()
+            .any(|p| p.contains("import circle") && p.contains("eal -> vfio")),
         "{found:?}"
     );
     let leaf = [
@@ -281,7 +290,10 @@ fn the_check_catches_circles_leaf_imports_and_facades() {
         file("eal/args.rs", "use crate::pci::PciAddress;\n"),
     ];
     let errors = graph_of(&facade).unwrap_err();
-    assert!(errors[0].contains("goes through the facade of `pci`"), "{errors:?}");
+    assert!(
+        errors[0].contains("goes through the facade of `pci`"),
+        "{errors:?}"
+    );
     let sup = [
         file("pci/mod.rs", ""),
         file("pci/sysfs.rs", ""),

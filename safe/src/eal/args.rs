@@ -10,6 +10,7 @@ use crate::pci::address::PciAddress;
 
 /// DPDK log levels (`RTE_LOG_*`), lowest number = most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum LogLevel {
     /// `RTE_LOG_EMERG` (1): the system is unusable.
     Emergency = 1,
@@ -31,6 +32,7 @@ pub enum LogLevel {
 
 /// How DPDK gives addresses to devices for DMA (`--iova-mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IovaMode {
     /// `--iova-mode=pa`: devices are given physical addresses.
     PhysicalAddress,

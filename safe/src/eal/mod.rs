@@ -32,6 +32,7 @@ const FAILED: u8 = 4;
 
 /// Why the EAL could not be started or stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EalError {
     /// An argument contains a NUL byte, so it cannot reach C; holds the argument (lossily as
     /// UTF-8).

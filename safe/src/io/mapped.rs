@@ -91,6 +91,7 @@ fn page_size() -> u64 {
 
 /// Why a region could not be mapped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MapError {
     /// The kernel does not allow mmap of this region; use the pread/pwrite path.
     #[error("{region} cannot be mapped: the kernel does not report VFIO_REGION_INFO_FLAG_MMAP; use the pread/pwrite path")]

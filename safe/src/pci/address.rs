@@ -36,6 +36,8 @@ pub struct PciAddress {
 
 /// One field of a PCI address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// Exhaustive on purpose: a PCI address has exactly these four fields
+// (domain, bus, device, function), so matching on all of them is safe.
 pub enum AddressField {
     /// The domain (segment), the first field of the long form `DDDD:BB:DD.F`; up to 32 bits.
     Domain,
@@ -82,6 +84,7 @@ impl fmt::Display for AddressField {
 /// A string with two or more `:` is reported as the long form, any other as
 /// the short form.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AddressErrorKind {
     /// The empty string.
     Empty,

@@ -47,6 +47,7 @@ impl Deref for PciDevice {
 
 /// Why enumeration, probe or remove failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DeviceError {
     /// DPDK's bus has no device at this address (`ENODEV`, or not in its device list).
     #[error("no PCI device {0} on DPDK's bus (not scanned, not allowlisted, or no kernel driver)")]

@@ -93,6 +93,7 @@ impl fmt::LowerHex for PciClass {
 /// The kernel driver a device is bound to (a device bound to none has
 /// `kernel_driver: None`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum KernelDriver {
     /// `vfio-pci`.
     VfioPci,
@@ -133,6 +134,7 @@ impl fmt::Display for KernelDriver {
 
 /// Memory or I/O port space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BarKind {
     /// Memory space.
     Memory,
@@ -193,6 +195,7 @@ impl SysfsDevice {
 
 /// What was wrong with a sysfs file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SysfsErrorKind {
     /// Reading failed (missing file, permission, ...).
     Io(String),

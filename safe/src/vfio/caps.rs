@@ -57,6 +57,7 @@ pub struct RegionCaps {
 
 /// A capability chain that does not fit its buffer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CapChainError {
     /// A capability offset points into the fixed `vfio_region_info` header.
     #[error("capability at offset {offset} lies inside the fixed region-info header")]

@@ -27,6 +27,7 @@ use crate::vfio::region::{region_info, RegionInfo, RegionInfoError};
 
 /// Why a device could not be opened through VFIO.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
     /// The sysfs PCI tree (second field) has no directory for the address, or its path holds a NUL
     /// byte.
@@ -373,6 +374,7 @@ impl VfioDevice<'_> {
 
 /// Why a BAR could not be reached.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BarError {
     /// The kernel's region information could not be read or is inconsistent.
     #[error(transparent)]

@@ -117,6 +117,7 @@ impl RegionInfo {
 
 /// Why region information could not be had.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegionInfoError {
     /// The `VFIO_DEVICE_GET_REGION_INFO` ioctl failed.
     #[error("VFIO_DEVICE_GET_REGION_INFO for {index} failed: {source}")]

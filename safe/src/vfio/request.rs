@@ -63,6 +63,7 @@ const _: () = assert!(std::mem::size_of::<IrqSetOneFd>() == 24);
 
 /// Why removal requests could not be subscribed to.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestError {
     /// The device has fewer than 5 interrupt indexes, so no `VFIO_PCI_REQ_IRQ_INDEX`.
     #[error(

@@ -89,6 +89,7 @@ pub trait PciDriver: Send + Sync + 'static {
 
 /// Why a driver could not be registered.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegisterError {
     /// The ID table has no entry; holds the driver's name.
     #[error("driver {0:?}: the ID table is empty")]
@@ -177,8 +178,8 @@ mod tests {
         assert_eq!(unsafe { remove_trampoline::<Counting>(&mut *dev) }, 0);
         // A refusal with errno i32::MIN is -EIO, not an overflow.
         let mut other = fake_device(0x8086);
-        // SAFETY: as above.
         assert_eq!(
+            // SAFETY: as above.
             unsafe { probe_trampoline::<Counting>(drv, &mut *other) },
             -libc::EIO
         );
@@ -186,8 +187,8 @@ mod tests {
         // SAFETY: the registration is live and was never handed to DPDK.
         let h = unsafe { reg.cast::<Header>().as_ref() };
         assert_eq!(h.bound.load(Ordering::Acquire), 0);
-        // SAFETY: as above; read before the free.
         assert_eq!(
+            // SAFETY: as above; read before the free.
             unsafe { reg.as_ref() }.driver.0.load(Ordering::Acquire),
             102
         );
@@ -207,14 +208,14 @@ mod tests {
         let drv = raw_driver(reg);
         let mut dev = fake_device(0x1234);
         // No bus lock on this thread: as for another process's hotplug request.
-        // SAFETY: live registration and device, as DPDK would pass them.
         assert_eq!(
+            // SAFETY: live registration and device, as DPDK would pass them.
             unsafe { probe_trampoline::<Counting>(drv, &mut *dev) },
             NOT_SUPPORTED
         );
         dev.driver = drv;
-        // SAFETY: as above.
         assert_eq!(
+            // SAFETY: as above.
             unsafe { remove_trampoline::<Counting>(&mut *dev) },
             -libc::EBUSY
         );
@@ -226,8 +227,8 @@ mod tests {
             .retired
             .store(true, Ordering::Release);
         let bus = lock_bus();
-        // SAFETY: as above.
         assert_eq!(
+            // SAFETY: as above.
             unsafe { probe_trampoline::<Counting>(drv, &mut *dev) },
             NOT_SUPPORTED
         );

@@ -15,8 +15,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dpdk::{
     register, BarIndex, ConfigRegisters, DeviceError, DriverFlags, Eal, LogLevel, PciAddress,
-    PciDriver, PciIdPattern, ProbeFailure, ProbedDevice, Registers,
+    PciDriver, PciIdPattern, ProbeFailure, ProbedDevice,
 };
+// The BAR0 read in `probe` goes through a mapping: 64-bit targets only.
+#[cfg(target_pointer_width = "64")]
+use dpdk::Registers;
 
 /// The driver's state: shared by every device it drives, so `Sync`.
 #[derive(Default)]

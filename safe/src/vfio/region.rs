@@ -9,7 +9,9 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::io::region::{FileRegion, RegionIndex, SparseArea};
+#[cfg(target_pointer_width = "64")]
+use crate::io::region::FileRegion;
+use crate::io::region::{RegionIndex, SparseArea};
 use crate::io::window::Window;
 use crate::vfio::caps::{parse_region_caps, CapChainError, REGION_INFO_HEADER_LEN};
 

@@ -28,8 +28,8 @@ extern "C" {
     /// Makes `n` 4-byte `pwrite64`s of `i` to `fd` at `region_offset + ((i & 63) << 2)`; returns
     /// `n`, or 0 if one fails.
     pub fn bench_c_pwrite32(fd: c_int, region_offset: i64, n: u64) -> u64;
-    /// Reads `len` bytes of `fd` at `region_offset` into `buf`, `n` times; 0, or -1 if a read is
-    /// short.
+    /// Reads `len` bytes of `fd` at `region_offset` into `buf`, `n` times; returns 0, or -1 at
+    /// the first short or failed read.
     pub fn bench_c_pread_bulk(
         fd: c_int,
         region_offset: i64,

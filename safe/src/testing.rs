@@ -128,7 +128,8 @@ impl FakeDevice {
         self
     }
 
-    /// Sets the expansion ROM (`resource` line 7) to `len` bytes at `start`, with memory flags.
+    /// Sets the expansion ROM (`resource` line 7) to `len` bytes at `start`, with the flags
+    /// Linux shows for a ROM (0x46200).
     pub fn rom(mut self, start: u64, len: u64) -> Self {
         self.resources[6] = Some((start, len, 0x0004_6200));
         self

@@ -102,7 +102,7 @@ mod by_hand {
         pub id: rte_pci_id,
         /// BAR 0..5: physical address, length and mapping (`addr` null if unmapped).
         pub mem_resource: [rte_mem_resource; 6],
-        /// The device's interrupt handle (the one used for its data-path interrupts).
+        /// The device's interrupt handle.
         pub intr_handle: *mut rte_intr_handle,
         /// The PCI driver that probed the device, or null.
         pub driver: *mut rte_pci_driver,

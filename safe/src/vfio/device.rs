@@ -309,8 +309,8 @@ impl VfioDevice<'_> {
         self.num_regions
     }
 
-    /// Number of interrupt index kinds the kernel reports (`VFIO_DEVICE_GET_INFO`'s `num_irqs`; 5
-    /// for vfio-pci: INTx, MSI, MSI-X, ERR, REQ).
+    /// Number of interrupt indexes the kernel reports (`num_irqs` of `VFIO_DEVICE_GET_INFO`; 5 for
+    /// a current vfio-pci: INTx, MSI, MSI-X, ERR, REQ).
     pub fn num_irqs(&self) -> u32 {
         self.num_irqs
     }

@@ -54,16 +54,15 @@ pub use registration::{register, Registered};
 #[derive(Debug, thiserror::Error)]
 #[error("{message} (errno {errno})")]
 pub struct ProbeFailure {
-    /// The error number, positive (`libc::EIO`...); DPDK receives its negation, and -`EIO` if it
-    /// does not fit.
+    /// The error number (e.g. `libc::ENODEV`); DPDK receives minus its absolute value, `-EIO`
+    /// when that does not fit a C `int`, and -1 for 0.
     pub errno: i32,
     /// Why the device was refused; logged through DPDK's log.
     pub message: String,
 }
 
 impl ProbeFailure {
-    /// A failure with error number `errno` (positive, e.g. `libc::ENODEV`) and a message for the
-    /// log.
+    /// A failure with error number `errno` (see [`errno`](Self::errno)) and a message for the log.
     pub fn new(errno: i32, message: impl Into<String>) -> Self {
         ProbeFailure {
             errno,

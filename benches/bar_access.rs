@@ -88,6 +88,8 @@ mod mapped {
     }
 }
 
+/// Sums `n` 4-byte reads through `io` at `(i & 63) << 2` (the Rust side of `bench_c_pread32`);
+/// panics if one fails.
 #[no_mangle]
 #[inline(never)]
 pub fn bench_rust_pread32(io: &RegionIo<'_>, n: u64) -> u32 {
@@ -98,6 +100,8 @@ pub fn bench_rust_pread32(io: &RegionIo<'_>, n: u64) -> u32 {
     acc
 }
 
+/// Writes `i` with `n` 4-byte writes through `io` at `(i & 63) << 2` (the Rust side of
+/// `bench_c_pwrite32`); panics if one fails.
 #[no_mangle]
 #[inline(never)]
 pub fn bench_rust_pwrite32(io: &RegionIo<'_>, n: u64) {
@@ -106,6 +110,8 @@ pub fn bench_rust_pwrite32(io: &RegionIo<'_>, n: u64) {
     }
 }
 
+/// Fills `buf` from offset 0 through `io`, `n` times (the Rust side of `bench_c_pread_bulk`);
+/// panics if one fails.
 #[no_mangle]
 #[inline(never)]
 pub fn bench_rust_pread_bulk(io: &RegionIo<'_>, buf: &mut [u8], n: u64) {

@@ -11,6 +11,8 @@ use std::sync::atomic::{compiler_fence, Ordering};
 
 use dpdk_benches::*;
 
+/// Sums `dpdk::sys::rte_lcore_id()` over `n` calls, with a compiler fence between them (the Rust
+/// side of `bench_c_lcore_id`).
 #[no_mangle]
 #[inline(never)]
 pub fn bench_rust_lcore_id(n: u64) -> u64 {
@@ -24,6 +26,8 @@ pub fn bench_rust_lcore_id(n: u64) -> u64 {
     acc
 }
 
+/// Sums `dpdk::sys::rte_rdtsc()` over `n` calls, with a compiler fence between them (the Rust side
+/// of `bench_c_rdtsc`).
 #[no_mangle]
 #[inline(never)]
 pub fn bench_rust_rdtsc(n: u64) -> u64 {

@@ -13,13 +13,13 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-// Registers: the mapped BAR's accessors, 64-bit targets only.
-#[cfg(target_pointer_width = "64")]
-use dpdk::Registers;
 use dpdk::{
     register, BarIndex, ConfigRegisters, DeviceError, DriverFlags, Eal, LogLevel, PciAddress,
     PciDriver, PciIdPattern, ProbeFailure, ProbedDevice,
 };
+// The BAR0 read in `probe` goes through a mapping: 64-bit targets only.
+#[cfg(target_pointer_width = "64")]
+use dpdk::Registers;
 
 /// The driver's state: shared by every device it drives, so `Sync`.
 #[derive(Default)]

@@ -139,7 +139,8 @@ fn group_of(driver: Option<&KernelDriver>) -> (u8, String) {
         Some(KernelDriver::VfioPci | KernelDriver::UioPciGeneric | KernelDriver::IgbUio) => {
             (0, "Devices using a DPDK-compatible driver".to_owned())
         }
-        Some(KernelDriver::Other(_)) => (1, "Devices using a kernel driver".to_owned()),
+        // `KernelDriver::Other`, and any driver a later version of the crate names.
+        Some(_) => (1, "Devices using a kernel driver".to_owned()),
         None => (2, "Devices without a kernel driver".to_owned()),
     }
 }
@@ -184,6 +185,7 @@ fn bars_summary(bars: &[Option<BarInfo>; 6]) -> String {
                 BarKind::Io => "io",
                 BarKind::Memory if b.is_64bit => "mem64",
                 BarKind::Memory => "mem32",
+                _ => "other",
             };
             let pf = if b.prefetchable { ",pf" } else { "" };
             let index = match b.region {

@@ -53,7 +53,9 @@ pub mod build_info {
         "built against DPDK {built} but running with {running}: rebuild against the installed DPDK"
     )]
     pub struct VersionMismatch {
+        /// The DPDK version the bindings were built against (pkg-config's, e.g. `22.11.11`).
         pub built: String,
+        /// The version of the DPDK running, as `rte_version` reports it (e.g. `DPDK 22.11.11`).
         pub running: String,
     }
 

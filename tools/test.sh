@@ -17,7 +17,6 @@ i686=(--target i686-unknown-linux-gnu)
 
 step "format, lints and docs"
 cargo fmt --all -- --check
-"$here/check-safety-comments.sh"
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 

@@ -13,12 +13,23 @@ use std::time::Instant;
 // The C baseline (c/baseline.c). Pointers are to mappings or buffers the
 // callers keep alive; see each benchmark for the contract it upholds.
 extern "C" {
+    /// Sums `n` volatile 32-bit loads at `base + 0x40`; `base` must be readable there.
     pub fn bench_c_read32_const(base: *const u8, n: u64) -> u32;
+    /// Sums `n` volatile 32-bit loads at `base + ((i & 63) << 2)`, over 256 readable bytes at
+    /// `base`.
     pub fn bench_c_read32_var(base: *const u8, n: u64) -> u32;
+    /// Stores `i` with `n` volatile 32-bit stores at `base + 0x40`; `base` must be writable there.
     pub fn bench_c_write32_const(base: *mut u8, n: u64);
+    /// Stores `i` with `n` volatile 32-bit stores at `base + ((i & 63) << 2)`, over 256 writable
+    /// bytes.
     pub fn bench_c_write32_var(base: *mut u8, n: u64);
+    /// Sums `n` 4-byte `pread64`s of `fd` at `region_offset + ((i & 63) << 2)`; 0 if one fails.
     pub fn bench_c_pread32(fd: c_int, region_offset: i64, n: u64) -> u32;
+    /// Makes `n` 4-byte `pwrite64`s of `i` to `fd` at `region_offset + ((i & 63) << 2)`; returns
+    /// `n`, or 0 if one fails.
     pub fn bench_c_pwrite32(fd: c_int, region_offset: i64, n: u64) -> u64;
+    /// Reads `len` bytes of `fd` at `region_offset` into `buf`, `n` times; returns 0, or -1 at
+    /// the first short or failed read.
     pub fn bench_c_pread_bulk(
         fd: c_int,
         region_offset: i64,
@@ -26,10 +37,15 @@ extern "C" {
         len: usize,
         n: u64,
     ) -> c_int;
+    /// Sums `rte_lcore_id()` over `n` calls, with a compiler barrier between them.
     pub fn bench_c_lcore_id(n: u64) -> u64;
+    /// Sums `rte_rdtsc()` over `n` calls, with a compiler barrier between them.
     pub fn bench_c_rdtsc(n: u64) -> u64;
+    /// Calls `rte_eal_init(argc, argv)` and returns its result.
     pub fn bench_c_eal_init(argc: c_int, argv: *mut *mut c_char) -> c_int;
+    /// Calls `rte_bus_scan()` (DPDK re-reads every device's sysfs files) and returns its result.
     pub fn bench_c_bus_scan() -> c_int;
+    /// Counts the devices on DPDK's PCI bus with a device iterator, as a C program would.
     pub fn bench_c_count_pci() -> c_int;
 }
 

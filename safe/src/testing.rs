@@ -42,14 +42,23 @@ pub struct FakePciTree {
 /// One device to write into a [`FakePciTree`].
 #[derive(Debug, Clone)]
 pub struct FakeDevice {
+    /// The address; names the device's directory.
     pub address: PciAddress,
+    /// Written to `vendor` as `0x%04x`.
     pub vendor: u16,
+    /// Written to `device` as `0x%04x`.
     pub device: u16,
+    /// Written to `subsystem_vendor` as `0x%04x`.
     pub subsystem_vendor: u16,
+    /// Written to `subsystem_device` as `0x%04x`.
     pub subsystem_device: u16,
+    /// Class, subclass and programming interface (24 bits), written to `class` as `0x%06x`.
     pub class: u32,
+    /// Written to `numa_node`; `None` writes `-1` (no NUMA).
     pub numa_node: Option<i32>,
+    /// Name of the kernel driver the `driver` link points to; `None` leaves out the link.
     pub driver: Option<String>,
+    /// IOMMU group number the `iommu_group` link points to; `None` leaves out the link.
     pub iommu_group: Option<u32>,
     /// `(start, len, flags)` per BAR; index 6 is the ROM.
     pub resources: [Option<(u64, u64, u64)>; 7],
@@ -72,18 +81,21 @@ impl FakeDevice {
         }
     }
 
+    /// Sets the vendor and device IDs.
     pub fn ids(mut self, vendor: u16, device: u16) -> Self {
         self.vendor = vendor;
         self.device = device;
         self
     }
 
+    /// Sets the subsystem vendor and subsystem device IDs.
     pub fn subsystem(mut self, vendor: u16, device: u16) -> Self {
         self.subsystem_vendor = vendor;
         self.subsystem_device = device;
         self
     }
 
+    /// Sets the 24-bit class code (class, subclass, programming interface).
     pub fn class(mut self, class: u32) -> Self {
         self.class = class;
         self
@@ -101,6 +113,7 @@ impl FakeDevice {
         self
     }
 
+    /// Sets the IOMMU group; `None` leaves out the `iommu_group` link.
     pub fn iommu_group(mut self, group: Option<u32>) -> Self {
         self.iommu_group = group;
         self
@@ -115,6 +128,8 @@ impl FakeDevice {
         self
     }
 
+    /// Sets the expansion ROM (`resource` line 7) to `len` bytes at `start`, with the flags
+    /// Linux shows for a ROM (0x46200).
     pub fn rom(mut self, start: u64, len: u64) -> Self {
         self.resources[6] = Some((start, len, 0x0004_6200));
         self

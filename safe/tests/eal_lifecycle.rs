@@ -40,8 +40,8 @@ fn once_then_cleanup_then_never() {
             ),
             (0, "net_null", "net_null0")
         );
-        // SAFETY: rte_lcore_id only reads the calling thread's per-lcore id.
         assert_eq!(
+            // SAFETY: rte_lcore_id only reads the calling thread's per-lcore id.
             std::thread::spawn(|| unsafe { dpdk_sys::rte_lcore_id() })
                 .join()
                 .unwrap(),
@@ -368,8 +368,8 @@ fn capture_failure_leaves_the_eal_startable() {
             rlim_cur: 0,
             rlim_max: 0,
         };
-        // SAFETY: limit is a valid out-buffer for getrlimit.
         assert_eq!(
+            // SAFETY: limit is a valid out-buffer for getrlimit.
             unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
             0
         );

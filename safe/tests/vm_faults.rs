@@ -183,7 +183,7 @@ fn hot_unplug_is_requested_released_and_the_rest_carries_on() {
         assert!(sysfs_device(&hp).exists(), "still there until released");
         #[cfg(target_pointer_width = "64")]
         drop(mapped);
-        drop(bar);
+        // `bar` (a RegionIo) owns nothing: its borrow of `dev` ended at its last use.
         drop(requests);
         drop(dev);
         let released = Instant::now();
@@ -304,8 +304,8 @@ fn set_memlock(soft: libc::rlim_t) -> libc::rlim_t {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: getrlimit writes into the live local.
     assert_eq!(
+        // SAFETY: getrlimit writes into the live local.
         unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) },
         0
     );

@@ -89,8 +89,11 @@ fn main() {
 
 /// What we are building for, read once from cargo's environment.
 pub struct Target {
+    /// The target triple (cargo's `TARGET`), e.g. `i686-unknown-linux-gnu`.
     pub triple: String,
+    /// The host triple (cargo's `HOST`); differs from `triple` when cross-compiling.
     pub host: String,
+    /// Bus-specific text about the device, or null.
     pub pointer_width: u32,
 }
 

@@ -50,7 +50,9 @@ mod by_hand {
     #[repr(C)]
     #[derive(Debug, Clone, Copy)]
     pub struct TailqEntry<T> {
+        /// The next entry of the list, or null for the last one.
         pub tqe_next: *mut T,
+        /// The previous entry's `tqe_next` (or the list head's first-entry pointer).
         pub tqe_prev: *mut *mut T,
     }
 
@@ -58,8 +60,11 @@ mod by_hand {
     #[repr(C)]
     #[derive(Debug, Clone, Copy)]
     pub struct rte_driver {
+        /// The bus's list of drivers.
         pub next: TailqEntry<rte_driver>,
+        /// The driver's name (NUL-terminated).
         pub name: *const c_char,
+        /// Another name the driver answers to, or null.
         pub alias: *const c_char,
     }
 
@@ -67,12 +72,19 @@ mod by_hand {
     #[repr(C)]
     #[derive(Debug, Clone, Copy)]
     pub struct rte_device {
+        /// The bus's list of devices.
         pub next: TailqEntry<rte_device>,
+        /// The device's name (NUL-terminated; for PCI, its address).
         pub name: *const c_char,
+        /// Bus-specific description of the device, or null.
         pub bus_info: *const c_char,
+        /// The driver bound to the device, or null while unprobed.
         pub driver: *const rte_driver,
+        /// The bus the device sits on.
         pub bus: *const rte_bus,
+        /// The NUMA node of the device, or -1 (`SOCKET_ID_ANY`) when unknown.
         pub numa_node: c_int,
+        /// The device's arguments (allow/block list, options), or null.
         pub devargs: *mut rte_devargs,
     }
 
@@ -80,24 +92,38 @@ mod by_hand {
     #[repr(C)]
     #[derive(Debug, Clone, Copy)]
     pub struct rte_pci_device {
+        /// The PCI bus's list of devices.
         pub next: TailqEntry<rte_pci_device>,
+        /// The generic device this PCI device extends.
         pub device: rte_device,
+        /// The PCI address (domain:bus:devid.function).
         pub addr: rte_pci_addr,
+        /// Vendor, device and subsystem IDs and class.
         pub id: rte_pci_id,
+        /// BAR 0..5: physical address, length and mapping (`addr` null if unmapped).
         pub mem_resource: [rte_mem_resource; 6],
+        /// The device's interrupt handle.
         pub intr_handle: *mut rte_intr_handle,
+        /// The PCI driver that probed the device, or null.
         pub driver: *mut rte_pci_driver,
+        /// Number of SR-IOV virtual functions enabled (sysfs `max_vfs` or `sriov_numvfs`; 0 for none).
         pub max_vfs: u16,
         /// `enum rte_pci_kernel_driver`.
         pub kdrv: u32,
+        /// The PCI address as text (`DDDD:BB:DD.F`), NUL-terminated.
         pub name: [c_char; PCI_PRI_STR_SIZE + 1],
+        /// Bus-specific text about the device, or null.
         pub bus_info: *mut c_char,
+        /// Interrupt handle of the VFIO device request (hot-unplug) eventfd.
         pub vfio_req_intr_handle: *mut rte_intr_handle,
     }
 
+    /// Called by the PCI bus to probe a device matching the driver's ID table; 0 on success, a negative errno on failure.
     pub type rte_pci_probe_t =
         unsafe extern "C" fn(*mut rte_pci_driver, *mut rte_pci_device) -> c_int;
+    /// Called by the PCI bus to remove (detach) a device; 0 on success, a negative errno on failure.
     pub type rte_pci_remove_t = unsafe extern "C" fn(*mut rte_pci_device) -> c_int;
+    /// Maps (or unmaps) `len` bytes at virtual address `addr` to IOVA `iova` for the device; 0 or a negative errno.
     pub type pci_dma_map_t =
         unsafe extern "C" fn(*mut rte_pci_device, *mut c_void, u64, usize) -> c_int;
 
@@ -105,14 +131,21 @@ mod by_hand {
     #[repr(C)]
     #[derive(Debug, Clone, Copy)]
     pub struct rte_pci_driver {
+        /// The PCI bus's list of drivers.
         pub next: TailqEntry<rte_pci_driver>,
+        /// The generic driver this PCI driver extends.
         pub driver: rte_driver,
+        /// Probe callback, or `None` for none.
         pub probe: Option<rte_pci_probe_t>,
+        /// Remove callback, or `None` for none.
         pub remove: Option<rte_pci_remove_t>,
+        /// DMA map callback, or `None` to let the bus fall back to VFIO mapping.
         pub dma_map: Option<pci_dma_map_t>,
+        /// DMA unmap callback, or `None` to let the bus fall back to VFIO unmapping.
         pub dma_unmap: Option<pci_dma_map_t>,
         /// Terminated by an entry whose `vendor_id` is 0.
         pub id_table: *const rte_pci_id,
+        /// `RTE_PCI_DRV_*` flags (needs mapping, write-combining, interrupts...).
         pub drv_flags: u32,
     }
 

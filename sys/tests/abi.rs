@@ -62,8 +62,8 @@ fn off_t_matches_the_library() {
         lib_bits,
         "bindings' off_t differs from the one {lib} was built with"
     );
-    // SAFETY: a constant getter.
     assert_eq!(
+        // SAFETY: a constant getter.
         unsafe { dpdk_shim_off_t_size() },
         size_of::<off_t>(),
         "shim and bindings"

@@ -10,21 +10,34 @@ use crate::pci::address::PciAddress;
 
 /// DPDK log levels (`RTE_LOG_*`), lowest number = most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum LogLevel {
+    /// `RTE_LOG_EMERG` (1): the system is unusable.
     Emergency = 1,
+    /// `RTE_LOG_ALERT` (2): action must be taken immediately.
     Alert = 2,
+    /// `RTE_LOG_CRIT` (3): critical conditions.
     Critical = 3,
+    /// `RTE_LOG_ERR` (4): error conditions.
     Error = 4,
+    /// `RTE_LOG_WARNING` (5): warning conditions.
     Warning = 5,
+    /// `RTE_LOG_NOTICE` (6): normal but significant conditions.
     Notice = 6,
+    /// `RTE_LOG_INFO` (7): informational messages.
     Info = 7,
+    /// `RTE_LOG_DEBUG` (8): debug-level messages.
     Debug = 8,
 }
 
 /// How DPDK gives addresses to devices for DMA (`--iova-mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IovaMode {
+    /// `--iova-mode=pa`: devices are given physical addresses.
     PhysicalAddress,
+    /// `--iova-mode=va`: devices are given the process's virtual addresses (needs an IOMMU, e.g.
+    /// VFIO).
     VirtualAddress,
 }
 

@@ -32,17 +32,31 @@ const FAILED: u8 = 4;
 
 /// Why the EAL could not be started or stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EalError {
+    /// An argument contains a NUL byte, so it cannot reach C; holds the argument (lossily as
+    /// UTF-8).
     #[error("EAL argument {0:?} contains a NUL byte")]
     NulInArgument(String),
+    /// An [`Eal`] already exists in this process; drop it before starting another.
     #[error("the EAL is already running in this process")]
     AlreadyRunning,
+    /// Another thread is inside `rte_eal_init` at this moment.
     #[error("another thread is starting the EAL right now")]
     InitInProgress,
+    /// The EAL ran and was cleaned up; DPDK cannot be initialised twice in one process.
     #[error("the EAL was cleaned up; DPDK cannot start it again in this process")]
     CleanedUp,
+    /// `rte_eal_init` rejected the arguments (`EINVAL`), or there were more than C's `argc` can
+    /// count.
     #[error("invalid EAL arguments ({args}): {message}")]
-    InvalidArguments { args: String, message: String },
+    InvalidArguments {
+        /// The whole argument list, as the builder displays it.
+        args: String,
+        /// What was wrong: DPDK's own message from its captured output, or ours.
+        message: String,
+    },
+    /// `rte_eal_init` failed for a reason other than bad arguments.
     #[error("rte_eal_init failed: {errno}: {message}")]
     InitFailed {
         /// What `rte_errno` said.
@@ -51,13 +65,17 @@ pub enum EalError {
         /// DPDK's own message, from its captured output.
         message: String,
     },
+    /// An earlier `rte_eal_init` of this process failed; DPDK does not support a retry.
     #[error(
         "an earlier rte_eal_init failed in this process, and DPDK keeps state from it: \
          start a new process to try again"
     )]
     PreviousInitFailed,
+    /// `rte_eal_cleanup` returned an error; holds its `rte_errno`.
     #[error("rte_eal_cleanup failed: {0}")]
     CleanupFailed(#[source] DpdkErrno),
+    /// The EAL started, but refusing hotplug requests from other processes could not be set up, so
+    /// it was cleaned up again; holds the cause.
     #[error(
         "the EAL started, but refusing other processes' device hotplug requests could \
          not be set up ({}, errno {}), so it was cleaned up again", .0.text(), .0.code()
@@ -71,7 +89,10 @@ pub enum EalError {
         "EAL argument {arg:?} would make DPDK load a shared object: \
          use the unsafe EalBuilder::driver_path or EalBuilder::unchecked_arg"
     )]
-    LoadsCode { arg: String },
+    LoadsCode {
+        /// The offending argument, as given.
+        arg: String,
+    },
 }
 
 /// The running EAL. Dropping it calls `rte_eal_cleanup`.

@@ -91,48 +91,82 @@ fn page_size() -> u64 {
 
 /// Why a region could not be mapped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MapError {
+    /// The kernel does not allow mmap of this region; use the pread/pwrite path.
     #[error("{region} cannot be mapped: the kernel does not report VFIO_REGION_INFO_FLAG_MMAP; use the pread/pwrite path")]
-    NotMappable { region: RegionIndex },
+    NotMappable {
+        /// The region asked for.
+        region: RegionIndex,
+    },
+    /// The region has size 0: the device does not implement it.
     #[error("{region} is empty (the device does not implement it)")]
-    Empty { region: RegionIndex },
+    Empty {
+        /// The region asked for.
+        region: RegionIndex,
+    },
+    /// A span to map does not fit `usize` or `off_t` of this target.
     #[error("{region}: area 0x{offset:x}+0x{size:x} does not fit this process's address space or file offsets")]
     TooLarge {
+        /// The region being mapped.
         region: RegionIndex,
+        /// Start of the span, in bytes from the start of the region.
         offset: u64,
+        /// Length of the span, in bytes.
         size: u64,
     },
+    /// The MSI-X table and the other excluded ranges cover every mmap-able byte.
     #[error("{region}: nothing left to map after excluding the MSI-X table and other ranges")]
-    NothingToMap { region: RegionIndex },
+    NothingToMap {
+        /// The region asked for.
+        region: RegionIndex,
+    },
     /// `mmap64` maps whole pages: a region whose file offset is not a multiple
     /// of the page size cannot be mapped.
     #[error("{region} starts at file offset 0x{offset:x}, not a multiple of the page size (0x{page:x}), so it cannot be mapped; use the pread/pwrite path")]
     UnalignedRegion {
+        /// The region being mapped.
         region: RegionIndex,
+        /// The region's offset in the device file descriptor, in bytes.
         offset: u64,
+        /// The page size, in bytes.
         page: u64,
     },
     /// A sparse-mmap area that does not start on a page boundary cannot be
     /// mapped on its own.
     #[error("{region}: mmap-able area 0x{offset:x}+0x{size:x} does not start on a page boundary (page size 0x{page:x}), so it cannot be mapped; use the pread/pwrite path")]
     UnalignedArea {
+        /// The region being mapped.
         region: RegionIndex,
+        /// Start of the area, in bytes from the start of the region.
         offset: u64,
+        /// Length of the area, in bytes.
         size: u64,
+        /// The page size, in bytes.
         page: u64,
     },
+    /// A sparse-mmap area the kernel reported starts at or past the end of the region.
     #[error("{region}: mmap-able area 0x{offset:x}+0x{size:x} starts past the end of the region (size 0x{region_size:x})")]
     AreaOutsideRegion {
+        /// The region being mapped.
         region: RegionIndex,
+        /// Start of the area, in bytes from the start of the region.
         offset: u64,
+        /// Length of the area, in bytes.
         size: u64,
+        /// Size of the region, in bytes.
         region_size: u64,
     },
+    /// The `mmap64` call failed.
     #[error("{region}: mmap64 of 0x{offset:x}+0x{size:x} failed: {source}")]
     Mmap {
+        /// The region being mapped.
         region: RegionIndex,
+        /// Start of the span, in bytes from the start of the region.
         offset: u64,
+        /// Length of the span, in bytes.
         size: u64,
+        /// The error `mmap64` returned.
         source: io::Error,
     },
 }
@@ -727,21 +761,29 @@ impl<const SIZE: usize> FixedMapping<'_, SIZE> {
         }
     }
 
+    /// Volatile 32-bit little-endian read at constant `OFFSET` (a multiple of 4, checked at compile
+    /// time).
     #[inline(always)]
     pub fn read32<const OFFSET: usize>(&self) -> u32 {
         self.read::<u32, OFFSET>()
     }
 
+    /// Volatile 32-bit little-endian write at constant `OFFSET` (a multiple of 4, checked at
+    /// compile time).
     #[inline(always)]
     pub fn write32<const OFFSET: usize>(&self, value: u32) {
         self.write::<u32, OFFSET>(value)
     }
 
+    /// Volatile 64-bit little-endian read at constant `OFFSET` (a multiple of 8, checked at compile
+    /// time).
     #[inline(always)]
     pub fn read64<const OFFSET: usize>(&self) -> u64 {
         self.read::<u64, OFFSET>()
     }
 
+    /// Volatile 64-bit little-endian write at constant `OFFSET` (a multiple of 8, checked at
+    /// compile time).
     #[inline(always)]
     pub fn write64<const OFFSET: usize>(&self, value: u64) {
         self.write::<u64, OFFSET>(value)

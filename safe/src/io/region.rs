@@ -72,6 +72,7 @@ impl fmt::Display for BarIndex {
 
 /// A region of a vfio-pci device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RegionIndex {
     /// One of the six BARs.
     Bar(BarIndex),

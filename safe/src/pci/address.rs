@@ -36,10 +36,16 @@ pub struct PciAddress {
 
 /// One field of a PCI address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// Exhaustive on purpose: a PCI address has exactly these four fields
+// (domain, bus, device, function), so matching on all of them is safe.
 pub enum AddressField {
+    /// The domain (segment), the first field of the long form `DDDD:BB:DD.F`; up to 32 bits.
     Domain,
+    /// The bus number (8 bits).
     Bus,
+    /// The device (slot) number; DPDK's parser takes up to 0xff.
     Device,
+    /// The function number; DPDK's parser takes up to 0xff.
     Function,
 }
 
@@ -78,6 +84,7 @@ impl fmt::Display for AddressField {
 /// A string with two or more `:` is reported as the long form, any other as
 /// the short form.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AddressErrorKind {
     /// The empty string.
     Empty,
@@ -85,20 +92,32 @@ pub enum AddressErrorKind {
     Nul,
     /// The field starts with a space or a minus sign, which DPDK refuses
     /// before reading the number.
-    ForbiddenStart { field: AddressField, found: char },
+    ForbiddenStart {
+        /// The field that starts wrongly.
+        field: AddressField,
+        /// The character it starts with (a space or `-`).
+        found: char,
+    },
     /// The text ends where the field should begin.
-    Missing { field: AddressField },
+    Missing {
+        /// The field that is missing.
+        field: AddressField,
+    },
     /// The field is not a hex number followed by its separator (`:` after the
     /// domain and the bus, `.` after the device, the end of the text after the
     /// function); `found` is what came instead, `None` for the end of the text.
     BadEnd {
+        /// The field that does not end properly.
         field: AddressField,
+        /// What came instead of the separator; `None` for the end of the text.
         found: Option<char>,
     },
     /// The field's value is more than it holds ([`AddressField::max`]);
     /// `value` is `None` when it does not even fit C's `unsigned long`.
     OutOfRange {
+        /// The field whose value is too large.
         field: AddressField,
+        /// The value as parsed, or `None` when it overflows C's `unsigned long`.
         value: Option<u64>,
     },
 }
@@ -107,7 +126,9 @@ pub enum AddressErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid PCI address {input:?}: {}", describe(.kind))]
 pub struct ParseAddressError {
+    /// The string that was parsed, as given.
     pub input: String,
+    /// What is wrong with it.
     pub kind: AddressErrorKind,
 }
 
@@ -154,18 +175,22 @@ impl PciAddress {
         }
     }
 
+    /// The domain (segment) number.
     pub fn domain(&self) -> u32 {
         self.domain
     }
 
+    /// The bus number.
     pub fn bus(&self) -> u8 {
         self.bus
     }
 
+    /// The device (slot) number.
     pub fn device(&self) -> u8 {
         self.device
     }
 
+    /// The function number.
     pub fn function(&self) -> u8 {
         self.function
     }

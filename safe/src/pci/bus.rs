@@ -47,20 +47,30 @@ impl Deref for PciDevice {
 
 /// Why enumeration, probe or remove failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DeviceError {
+    /// DPDK's bus has no device at this address (`ENODEV`, or not in its device list).
     #[error("no PCI device {0} on DPDK's bus (not scanned, not allowlisted, or no kernel driver)")]
     NoSuchDevice(PciAddress),
+    /// No DPDK driver's ID table matches the device (`ENOTSUP`).
     #[error("no DPDK driver matches PCI device {0}")]
     NoDriver(PciAddress),
+    /// The device already has a driver attached (`EEXIST`).
     #[error("PCI device {0} is already probed")]
     AlreadyProbed(PciAddress),
+    /// The device has no driver attached, so it cannot be removed.
     #[error("PCI device {0} has no DPDK driver attached, so there is nothing to remove")]
     NotProbed(PciAddress),
     /// DPDK's bus named a device with a string its own address parser
     /// refuses (DPDK names devices after their address, or after the
     /// allowlist entry that selected them, which that parser accepted).
     #[error("DPDK named a PCI device {name:?}, which is not a PCI address")]
-    BadName { name: String },
+    BadName {
+        /// The name DPDK gave the device.
+        name: String,
+    },
+    /// Probe returned a bare -1 because DPDK's rescan of the bus stopped at a sysfs device
+    /// directory it cannot parse.
     #[error(
         "probe of PCI device {address} failed: DPDK rescans the whole PCI bus first and \
          gave up at a device directory it cannot parse ({culprit}); fix or remove that \
@@ -68,24 +78,34 @@ pub enum DeviceError {
          DPDK skip every other device"
     )]
     BusScanFailed {
+        /// The device that was to be probed.
         address: PciAddress,
+        /// Why the offending directory does not parse (it names the directory).
         culprit: Box<SysfsError>,
     },
+    /// DPDK returned -1 without setting an error code: a driver's callback failed.
     #[error(
         "{op} of PCI device {address} failed: DPDK returned -1 without an error code \
          (a driver's callback failed; DPDK's log says which and why)"
     )]
     FailedWithoutErrno {
+        /// The operation: `"probe"` or `"remove"`.
         op: &'static str,
+        /// The device operated on.
         address: PciAddress,
     },
+    /// DPDK returned a negative error code.
     #[error("{op} of PCI device {address} failed: {errno}")]
     Failed {
+        /// The operation: `"probe"` or `"remove"`.
         op: &'static str,
+        /// The device operated on.
         address: PciAddress,
+        /// The error code DPDK returned.
         #[source]
         errno: DpdkErrno,
     },
+    /// Reading the device's sysfs directory failed.
     #[error(transparent)]
     Sysfs(#[from] SysfsError),
 }

@@ -93,6 +93,7 @@ impl fmt::LowerHex for PciClass {
 /// The kernel driver a device is bound to (a device bound to none has
 /// `kernel_driver: None`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum KernelDriver {
     /// `vfio-pci`.
     VfioPci,
@@ -133,6 +134,7 @@ impl fmt::Display for KernelDriver {
 
 /// Memory or I/O port space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BarKind {
     /// Memory space.
     Memory,
@@ -193,31 +195,43 @@ impl SysfsDevice {
 
 /// What was wrong with a sysfs file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SysfsErrorKind {
     /// Reading failed (missing file, permission, ...).
     Io(String),
+    /// The file is larger than 4096 bytes, which no sysfs attribute is.
     TooLarge,
+    /// The file is not UTF-8 text.
     NotUtf8,
     /// Expected a `0x`-prefixed hex number of the given width in bits.
     NotHex {
+        /// The width the value must fit, in bits.
         bits: u32,
+        /// The text found instead (its first 40 characters).
         found: String,
     },
+    /// Expected a decimal number.
     NotDecimal {
+        /// The text found instead (its first 40 characters).
         found: String,
     },
+    /// The number parsed but is larger than the field it goes into holds.
     OutOfRange {
+        /// The largest value accepted.
         max: u64,
+        /// The value found.
         value: u64,
     },
     /// `resource` has fewer than 6 lines.
     TooFewResourceLines(usize),
     /// A `resource` line without exactly three numbers.
     BadResourceLine {
+        /// The line's number, from 1.
         line: usize,
     },
     /// A `resource` line whose end lies before its start.
     ResourceEndBeforeStart {
+        /// The line's number, from 1.
         line: usize,
     },
     /// The directory name is not one DPDK's scan reads as a PCI address
@@ -231,7 +245,9 @@ pub enum SysfsErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {}", .path.display(), describe(.kind))]
 pub struct SysfsError {
+    /// The file (or directory) that failed.
     pub path: PathBuf,
+    /// What was wrong with it.
     pub kind: SysfsErrorKind,
 }
 

@@ -57,23 +57,54 @@ pub struct RegionCaps {
 
 /// A capability chain that does not fit its buffer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CapChainError {
+    /// A capability offset points into the fixed `vfio_region_info` header.
     #[error("capability at offset {offset} lies inside the fixed region-info header")]
-    InsideHeader { offset: u32 },
+    InsideHeader {
+        /// The capability's offset in the buffer, in bytes.
+        offset: u32,
+    },
+    /// A capability offset is not a multiple of 8.
     #[error("capability at offset {offset} is not 8-byte aligned")]
-    Unaligned { offset: u32 },
+    Unaligned {
+        /// The capability's offset in the buffer, in bytes.
+        offset: u32,
+    },
+    /// A capability runs past the end of the buffer.
     #[error("capability at offset {offset} needs {needed} bytes, the buffer has {len}")]
     Truncated {
+        /// The capability's offset in the buffer, in bytes.
         offset: u32,
+        /// The buffer length the capability needs (its end offset), in bytes.
         needed: u64,
+        /// The buffer's length, in bytes.
         len: usize,
     },
+    /// The chain has more entries than the buffer could hold, so it loops.
     #[error("capability chain loops (more than {max} entries)")]
-    Cycle { max: usize },
+    Cycle {
+        /// The most capability headers the buffer could hold.
+        max: usize,
+    },
+    /// A sparse-mmap capability claims more areas than the rest of the buffer holds.
     #[error("sparse-mmap capability at offset {offset} claims {areas} areas, more than fit")]
-    TooManyAreas { offset: u32, areas: u32 },
+    TooManyAreas {
+        /// The capability's offset in the buffer, in bytes.
+        offset: u32,
+        /// The number of areas it claims.
+        areas: u32,
+    },
+    /// A sparse-mmap area whose offset plus size overflows `u64`.
     #[error("sparse-mmap area {area} overflows: offset 0x{offset:x} + size 0x{size:x}")]
-    AreaOverflow { area: usize, offset: u64, size: u64 },
+    AreaOverflow {
+        /// The area's index in the capability, from 0.
+        area: usize,
+        /// The area's offset in the region, in bytes.
+        offset: u64,
+        /// The area's size, in bytes.
+        size: u64,
+    },
 }
 
 fn u16_at(buf: &[u8], at: usize) -> u16 {

@@ -27,7 +27,10 @@ use crate::vfio::region::{region_info, RegionInfo, RegionInfoError};
 
 /// Why a device could not be opened through VFIO.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
+    /// The sysfs PCI tree (second field) has no directory for the address, or its path holds a NUL
+    /// byte.
     #[error("no PCI device {0} in {1}")]
     NoSuchDevice(PciAddress, PathBuf),
     /// `driver` is `None` when the device has no driver at all.
@@ -37,37 +40,67 @@ pub enum OpenError {
         bound_to(.driver)
     )]
     NotBoundToVfio {
+        /// The device asked for.
         address: PciAddress,
+        /// The kernel driver bound to it, or `None` for none.
         driver: Option<KernelDriver>,
     },
+    /// The device has no `iommu_group` link, or DPDK found no group for it.
     #[error("PCI device {0} has no IOMMU group; VFIO needs an IOMMU (enable it in firmware and with intel_iommu=on or amd_iommu=on)")]
     NoIommuGroup(PciAddress),
+    /// VFIO is not available: DPDK reports its VFIO support off, or the group node does not exist.
     #[error("VFIO is not available: load the vfio-pci module (`modprobe vfio-pci`) and check that /dev/vfio/vfio exists")]
     VfioUnavailable,
+    /// Opening the IOMMU group's node was refused (`EACCES`/`EPERM`).
     #[error(
         "permission denied opening {path}: give this user ownership of the group node \
          (`chown USER {path}`), and a memlock limit (ulimit -l) large enough for DPDK's \
          memory, which VFIO pins for DMA"
     )]
-    PermissionDenied { path: PathBuf },
+    PermissionDenied {
+        /// The group's node, `/dev/vfio/N`.
+        path: PathBuf,
+    },
+    /// Another process holds the IOMMU group's node open (`EBUSY`).
     #[error("IOMMU group {group} of PCI device {address} is open in another process")]
-    GroupBusy { address: PciAddress, group: u32 },
+    GroupBusy {
+        /// The device asked for.
+        address: PciAddress,
+        /// The device's IOMMU group number.
+        group: u32,
+    },
+    /// Some device of the IOMMU group is bound to a driver other than vfio-pci, so VFIO refuses the
+    /// group.
     #[error(
         "IOMMU group {group} of PCI device {address} is not viable: every device in the \
          group must be bound to vfio-pci or to no driver; bound elsewhere: {others}"
     )]
     GroupNotViable {
+        /// The device asked for.
         address: PciAddress,
+        /// The device's IOMMU group number.
         group: u32,
+        /// The misfits as `ADDRESS (driver)`, comma-separated, or `none found in sysfs`.
         others: String,
     },
+    /// `rte_vfio_setup_device` failed for another reason (DPDK's log says which).
     #[error("rte_vfio_setup_device failed for PCI device {address} (see DPDK's log); memlock limit: {memlock}")]
     SetupFailed {
+        /// The device asked for.
         address: PciAddress,
+        /// This process's `RLIMIT_MEMLOCK` soft limit as text (`unlimited`, `N KiB` or `unknown`),
+        /// a usual cause.
         memlock: String,
     },
+    /// Opening the group's node or `VFIO_GROUP_GET_STATUS` failed otherwise.
     #[error("checking IOMMU group {group}: {source}")]
-    GroupCheck { group: u32, source: io::Error },
+    GroupCheck {
+        /// The IOMMU group number.
+        group: u32,
+        /// The error of the failing call.
+        source: io::Error,
+    },
+    /// Reading the device's sysfs directory failed.
     #[error(transparent)]
     Sysfs(#[from] SysfsError),
 }
@@ -261,10 +294,12 @@ fn memlock_limit() -> String {
 }
 
 impl VfioDevice<'_> {
+    /// The device's PCI address.
     pub fn address(&self) -> PciAddress {
         self.address
     }
 
+    /// The device's IOMMU group number (`/dev/vfio/N`).
     pub fn iommu_group(&self) -> u32 {
         self.iommu_group
     }
@@ -274,6 +309,8 @@ impl VfioDevice<'_> {
         self.num_regions
     }
 
+    /// Number of interrupt indexes the kernel reports (`num_irqs` of `VFIO_DEVICE_GET_INFO`; 5 for
+    /// a current vfio-pci: INTx, MSI, MSI-X, ERR, REQ).
     pub fn num_irqs(&self) -> u32 {
         self.num_irqs
     }
@@ -337,11 +374,15 @@ impl VfioDevice<'_> {
 
 /// Why a BAR could not be reached.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BarError {
+    /// The kernel's region information could not be read or is inconsistent.
     #[error(transparent)]
     Info(#[from] RegionInfoError),
+    /// The access failed (out of range, unaligned, wrong BAR kind, I/O error...).
     #[error(transparent)]
     Access(#[from] AccessError),
+    /// The BAR could not be mapped into memory.
     #[cfg(target_pointer_width = "64")]
     #[error(transparent)]
     Map(#[from] MapError),

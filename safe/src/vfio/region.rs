@@ -20,12 +20,17 @@ use crate::vfio::caps::{parse_region_caps, CapChainError, REGION_INFO_HEADER_LEN
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct RegionFlags {
+    /// The region may be read (`VFIO_REGION_INFO_FLAG_READ`).
     pub readable: bool,
+    /// The region may be written (`VFIO_REGION_INFO_FLAG_WRITE`).
     pub writable: bool,
+    /// The region may be mapped with mmap (`VFIO_REGION_INFO_FLAG_MMAP`).
     pub mmap: bool,
 }
 
 impl RegionFlags {
+    /// Decodes the `flags` field of `vfio_region_info`; bits other than read, write and mmap are
+    /// ignored.
     pub fn from_bits(flags: u32) -> Self {
         RegionFlags {
             readable: flags & dpdk_sys::VFIO_REGION_INFO_FLAG_READ != 0,
@@ -58,18 +63,20 @@ impl RegionFlags {
 ///
 /// Nor does any public function take a `RegionInfo` from its caller: what maps
 /// a region ([`VfioDevice::map_bar`](crate::VfioDevice::map_bar)) asks the
-/// kernel itself, and what reaches a plain file takes a [`FileRegion`] instead.
+/// kernel itself, and what reaches a plain file takes a [`FileRegion`](crate::FileRegion) instead.
 /// So a value changed after the fact (the fields are public) or decoded from
 /// bytes of the caller's choosing ([`parse_region_info`]) describes something,
 /// but nothing trusts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RegionInfo {
+    /// Which region this is (a BAR, the ROM, config space or VGA).
     pub index: RegionIndex,
     /// Start of the region in the device fd's offset space (`index << 40` for PCI).
     pub offset: u64,
     /// Size in bytes; 0 for an unimplemented BAR.
     pub size: u64,
+    /// What the kernel allows on the region (read, write, mmap).
     pub flags: RegionFlags,
     /// Only these areas may be mapped, when the kernel says so.
     pub sparse_mmap: Option<Vec<SparseArea>>,
@@ -110,21 +117,32 @@ impl RegionInfo {
 
 /// Why region information could not be had.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegionInfoError {
+    /// The `VFIO_DEVICE_GET_REGION_INFO` ioctl failed.
     #[error("VFIO_DEVICE_GET_REGION_INFO for {index} failed: {source}")]
     Ioctl {
+        /// The region asked about.
         index: RegionIndex,
+        /// The ioctl's error.
         source: io::Error,
     },
+    /// The kernel wants a larger buffer (for capabilities) than this crate accepts.
     #[error("the kernel asks for {argsz} bytes of region info for {index}, more than the {max} accepted")]
     TooLarge {
+        /// The region asked about.
         index: RegionIndex,
+        /// The buffer size the kernel asks for, in bytes.
         argsz: u32,
+        /// The largest buffer accepted, in bytes.
         max: usize,
     },
+    /// The kernel's capability chain does not parse.
     #[error("malformed capability chain for {index}: {source}")]
     Caps {
+        /// The region asked about.
         index: RegionIndex,
+        /// What is wrong with the chain.
         source: CapChainError,
     },
 }

@@ -63,43 +63,72 @@ const _: () = assert!(std::mem::size_of::<IrqSetOneFd>() == 24);
 
 /// Why removal requests could not be subscribed to.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestError {
+    /// The device has fewer than 5 interrupt indexes, so no `VFIO_PCI_REQ_IRQ_INDEX`.
     #[error(
         "PCI device {address} reports {num_irqs} interrupt indexes: this vfio-pci offers \
          no request notification (VFIO_PCI_REQ_IRQ_INDEX = 4)"
     )]
-    NoRequestIndex { address: PciAddress, num_irqs: u32 },
+    NoRequestIndex {
+        /// The device.
+        address: PciAddress,
+        /// The number of interrupt indexes it reports.
+        num_irqs: u32,
+    },
+    /// The request interrupt index has no eventfd support or a count of 0.
     #[error(
         "PCI device {address}: the request interrupt index takes no eventfd \
          (VFIO_DEVICE_GET_IRQ_INFO flags {flags:#x}, count {count})"
     )]
     NoEventfd {
+        /// The device.
         address: PciAddress,
+        /// The `flags` of `VFIO_DEVICE_GET_IRQ_INFO` (`VFIO_IRQ_INFO_*`).
         flags: u32,
+        /// The number of interrupts of the index.
         count: u32,
     },
+    /// The `VFIO_DEVICE_GET_IRQ_INFO` ioctl for the request index failed.
     #[error(
         "VFIO_DEVICE_GET_IRQ_INFO for the request index of PCI device {address} failed: {source}"
     )]
     IrqInfo {
+        /// The device.
         address: PciAddress,
+        /// The ioctl's error.
         source: io::Error,
     },
+    /// This process already subscribed to the device's removal requests, and the subscription is
+    /// live.
     #[error(
         "PCI device {address} already has a subscription to removal requests in this \
          process (a device has one request trigger): drop it first"
     )]
-    AlreadySubscribed { address: PciAddress },
+    AlreadySubscribed {
+        /// The device.
+        address: PciAddress,
+    },
+    /// A DPDK driver has probed the device and owns its request trigger.
     #[error(
         "PCI device {address} is probed by DPDK's driver {driver}, which holds the \
          device's request trigger itself; remove it from DPDK first"
     )]
-    ProbedByDpdk { address: PciAddress, driver: String },
+    ProbedByDpdk {
+        /// The device.
+        address: PciAddress,
+        /// The name of the DPDK driver.
+        driver: String,
+    },
+    /// `eventfd` failed; holds its error.
     #[error("creating an eventfd failed: {0}")]
     Eventfd(io::Error),
+    /// The `VFIO_DEVICE_SET_IRQS` ioctl that registers the eventfd failed.
     #[error("registering the request eventfd of PCI device {address} (VFIO_DEVICE_SET_IRQS) failed: {source}")]
     Register {
+        /// The device.
         address: PciAddress,
+        /// The ioctl's error.
         source: io::Error,
     },
 }

@@ -54,11 +54,15 @@ pub use registration::{register, Registered};
 #[derive(Debug, thiserror::Error)]
 #[error("{message} (errno {errno})")]
 pub struct ProbeFailure {
+    /// The error number (e.g. `libc::ENODEV`); DPDK receives minus its absolute value, `-EIO`
+    /// when that does not fit a C `int`, and -1 for 0.
     pub errno: i32,
+    /// Why the device was refused; logged through DPDK's log.
     pub message: String,
 }
 
 impl ProbeFailure {
+    /// A failure with error number `errno` (see [`errno`](Self::errno)) and a message for the log.
     pub fn new(errno: i32, message: impl Into<String>) -> Self {
         ProbeFailure {
             errno,
@@ -84,15 +88,26 @@ pub trait PciDriver: Send + Sync + 'static {
 
 /// Why a driver could not be registered.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegisterError {
+    /// The ID table has no entry; holds the driver's name.
     #[error("driver {0:?}: the ID table is empty")]
     EmptyIdTable(String),
+    /// An ID table entry has vendor ID 0, which DPDK reads as the end of the table.
     #[error("driver {name:?}: ID table entry {index} has vendor 0, which ends DPDK's table early")]
-    VendorZero { name: String, index: usize },
+    VendorZero {
+        /// The driver's name.
+        name: String,
+        /// The position of the entry in the ID table, from 0.
+        index: usize,
+    },
+    /// The name is empty or has a NUL byte, so DPDK cannot hold it; holds the name.
     #[error("driver name {0:?} is empty or contains a NUL byte")]
     BadName(String),
+    /// This process already has a registered driver of this name; holds the name.
     #[error("a driver named {0:?} is already registered")]
     AlreadyRegistered(String),
+    /// [`register`] was called after the EAL's start-up probe; holds the driver's name.
     #[error(
         "driver {0:?}: the EAL has started and its bus probe is over; register before \
          EalBuilder::init, or use Eal::register_driver and then Eal::probe"
@@ -162,8 +177,8 @@ mod tests {
         assert_eq!(unsafe { remove_trampoline::<Counting>(&mut *dev) }, 0);
         // A refusal with errno i32::MIN is -EIO, not an overflow.
         let mut other = fake_device(0x8086);
-        // SAFETY: as above.
         assert_eq!(
+            // SAFETY: as above.
             unsafe { probe_trampoline::<Counting>(drv, &mut *other) },
             -libc::EIO
         );
@@ -171,8 +186,8 @@ mod tests {
         // SAFETY: the registration is live and was never handed to DPDK.
         let h = unsafe { reg.cast::<Header>().as_ref() };
         assert_eq!(h.bound.load(Ordering::Acquire), 0);
-        // SAFETY: as above; read before the free.
         assert_eq!(
+            // SAFETY: as above; read before the free.
             unsafe { reg.as_ref() }.driver.0.load(Ordering::Acquire),
             102
         );
@@ -192,14 +207,14 @@ mod tests {
         let drv = raw_driver(reg);
         let mut dev = fake_device(0x1234);
         // No bus lock on this thread: as for another process's hotplug request.
-        // SAFETY: live registration and device, as DPDK would pass them.
         assert_eq!(
+            // SAFETY: live registration and device, as DPDK would pass them.
             unsafe { probe_trampoline::<Counting>(drv, &mut *dev) },
             NOT_SUPPORTED
         );
         dev.driver = drv;
-        // SAFETY: as above.
         assert_eq!(
+            // SAFETY: as above.
             unsafe { remove_trampoline::<Counting>(&mut *dev) },
             -libc::EBUSY
         );
@@ -211,8 +226,8 @@ mod tests {
             .retired
             .store(true, Ordering::Release);
         let bus = lock_bus();
-        // SAFETY: as above.
         assert_eq!(
+            // SAFETY: as above.
             unsafe { probe_trampoline::<Counting>(drv, &mut *dev) },
             NOT_SUPPORTED
         );

@@ -83,6 +83,7 @@ impl<D: PciDriver> Registered<D> {
         self.registration().header.bound.load(Ordering::Acquire)
     }
 
+    /// The driver's name, as registered with DPDK.
     pub fn name(&self) -> &str {
         self.registration().header.name.to_str().unwrap_or_default()
     }

@@ -139,6 +139,11 @@ fn listing_is_sorted_and_skips_foreign_entries() {
     );
     let missing = list_device_dirs(&tree.devices_dir().join("nope")).unwrap_err();
     assert!(matches!(missing.kind, K::Io(_)), "{missing}");
+    let cause = std::error::Error::source(&missing).expect("the io::Error behind it");
+    assert!(
+        cause.to_string().contains("No such file or directory"),
+        "{cause}"
+    );
 }
 
 /// Writes a good device, damages one file, and checks the error.

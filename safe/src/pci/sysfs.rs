@@ -242,14 +242,28 @@ pub enum SysfsErrorKind {
 }
 
 /// A sysfs file that could not be read or parsed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Two errors are equal when their path and kind are; the `io::Error` behind
+/// a [`SysfsErrorKind::Io`] is its [`source`](std::error::Error::source).
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{}: {}", .path.display(), describe(.kind))]
 pub struct SysfsError {
     /// The file (or directory) that failed.
     pub path: PathBuf,
     /// What was wrong with it.
     pub kind: SysfsErrorKind,
+    /// The system call's error, for `SysfsErrorKind::Io`.
+    #[source]
+    io: Option<std::sync::Arc<std::io::Error>>,
 }
+
+impl PartialEq for SysfsError {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.kind == other.kind
+    }
+}
+
+impl Eq for SysfsError {}
 
 impl SysfsError {
     /// The file at fault.
@@ -288,16 +302,27 @@ fn error(path: &Path, kind: SysfsErrorKind) -> SysfsError {
     SysfsError {
         path: path.to_path_buf(),
         kind,
+        io: None,
+    }
+}
+
+/// A failed read of `path`: the system's message as the kind, the error itself
+/// as the source.
+fn io_error(path: &Path, e: std::io::Error) -> SysfsError {
+    SysfsError {
+        path: path.to_path_buf(),
+        kind: SysfsErrorKind::Io(e.to_string()),
+        io: Some(std::sync::Arc::new(e)),
     }
 }
 
 /// Reads an attribute file of at most [`MAX_ATTRIBUTE_BYTES`] as text.
 fn read_attribute(path: &Path) -> Result<String, SysfsError> {
-    let file = fs::File::open(path).map_err(|e| error(path, SysfsErrorKind::Io(e.to_string())))?;
+    let file = fs::File::open(path).map_err(|e| io_error(path, e))?;
     let mut bytes = Vec::new();
     file.take(MAX_ATTRIBUTE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| error(path, SysfsErrorKind::Io(e.to_string())))?;
+        .map_err(|e| io_error(path, e))?;
     if bytes.len() as u64 > MAX_ATTRIBUTE_BYTES {
         return Err(error(path, SysfsErrorKind::TooLarge));
     }
@@ -371,7 +396,7 @@ fn link_name(path: &Path) -> Result<Option<String>, SysfsError> {
             .map(|n| Some(n.to_owned()))
             .ok_or_else(|| error(path, SysfsErrorKind::BadLink)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(error(path, SysfsErrorKind::Io(e.to_string()))),
+        Err(e) => Err(io_error(path, e)),
     }
 }
 
@@ -554,10 +579,10 @@ pub fn scan_address(name: &OsStr) -> Option<PciAddress> {
 /// the order DPDK's scan reads them; DPDK's bus then holds one device for the
 /// address, with what it read from the last of them.
 pub fn list_device_dirs(root: &Path) -> Result<Vec<(PciAddress, PathBuf)>, SysfsError> {
-    let entries = fs::read_dir(root).map_err(|e| error(root, SysfsErrorKind::Io(e.to_string())))?;
+    let entries = fs::read_dir(root).map_err(|e| io_error(root, e))?;
     let mut devices = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| error(root, SysfsErrorKind::Io(e.to_string())))?;
+        let entry = entry.map_err(|e| io_error(root, e))?;
         if let Some(address) = scan_address(&entry.file_name()) {
             devices.push((address, entry.path()));
         }

@@ -7,11 +7,13 @@
 //!   reach its regions (config space, BARs, ROM) with `pread64`/`pwrite64` on every
 //!   target, or through an `mmap64` mapping on 64-bit targets.
 //! * [`eth`]: the ethdev ports DPDK's own NIC drivers created.
+//! * [`hugepages`]: hugepage sizes, free pages per NUMA node, hugetlbfs mounts.
 //! * [`testing`]: fake sysfs PCI trees for tests that must never touch real hardware.
 
 pub mod eal;
 pub mod error;
 pub mod eth;
+pub mod hugepages;
 pub mod pci;
 pub mod testing;
 pub mod vfio;

@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod bus;
+pub mod devbind;
 #[cfg(dpdk_pci_driver)]
 pub mod dpdk_bar;
 #[cfg(dpdk_pci_driver)]

@@ -18,6 +18,13 @@ use dpdk::pci::driver::{register, DriverFlags, PciDriver, PciId, ProbeFailure, P
 use dpdk::pci::{DeviceError, PciAddress};
 use dpdk::vfio::Registers;
 
+/// What `--help` prints.
+const HELP: &str = "\
+usage: driver VENDOR:DEVICE ADDR [ADDR...]    (e.g. driver 1234:11e8 0000:00:03.0)
+
+Registers a PCI driver written in Rust for VENDOR:DEVICE (hex), lets DPDK
+probe the listed devices (bound to vfio-pci) with it, then removes them.";
+
 /// The driver's state: shared by every device it drives, so `Sync`.
 #[derive(Default)]
 struct MyDriver {
@@ -118,6 +125,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -58,6 +58,8 @@ cp -r "$here/outside-app" "$app"
         echo "$crate = { path = \"$work/$crate-0.1.0\" }"
     done
 } >>"$app/Cargo.toml"
-# Its own target directory would rebuild bindgen; the shared one is keyed by
-# package path, so nothing of the work tree's crates is reused.
-(cd "$app" && CARGO_TARGET_DIR="$target/outside-app" cargo run --quiet)
+# The work tree's lock file pins the same versions of the registry crates, so
+# those already built in the shared target directory are reused; the packed
+# crates and the application are units of their own there (other paths).
+cp Cargo.lock "$app/Cargo.lock"
+(cd "$app" && CARGO_TARGET_DIR="$target" cargo run --quiet)

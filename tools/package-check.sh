@@ -16,12 +16,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 
 work=$(mktemp -d /tmp/dpdk-package.XXXXXX)
+keep=""
 if [[ "${1:-}" == "--keep" && -n "${2:-}" ]]; then
-    work=$2
-    mkdir -p "$work"
-else
-    trap 'rm -rf "$work"' EXIT
+    keep=$2
+    mkdir -p "$keep"
 fi
+# The --config patches below are recorded in the work tree's Cargo.lock as
+# unused; it gets its own contents back whatever happens.
+cp Cargo.lock "$work/Cargo.lock.saved"
+finish() {
+    cp "$work/Cargo.lock.saved" Cargo.lock
+    if [[ -n $keep ]]; then cp -r "$work"/. "$keep"/; fi
+    rm -rf "$work"
+}
+trap finish EXIT
 target=${CARGO_TARGET_DIR:-$PWD/target}
 # Uncommitted changes are packed too, so the check runs on a work tree as it is.
 flags=(--allow-dirty)

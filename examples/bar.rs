@@ -15,6 +15,15 @@ use dpdk::PciAddress;
 use dpdk::{Eal, LogLevel};
 use dpdk::{RegionIndex, Registers};
 
+/// What `--help` prints.
+const HELP: &str = "\
+usage: bar read  ADDR BAR OFFSET       [--width 8|16|32|64] [--mmap]
+       bar write ADDR BAR OFFSET VALUE [--width 8|16|32|64] [--mmap]
+
+Reads or writes one register of a device bound to vfio-pci. BAR is 0-5, rom
+or config; OFFSET and VALUE take decimal or 0x-hex. --mmap maps the BAR
+instead of pread64/pwrite64 (64-bit builds only).";
+
 const USAGE: &str = "usage: bar read|write ADDR BAR OFFSET [VALUE] [--width 8|16|32|64] [--mmap]";
 
 #[derive(Debug)]
@@ -142,6 +151,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -16,12 +16,24 @@ use dpdk::{
     VfioDevice,
 };
 
+/// What `--help` prints.
+const HELP: &str = "\
+usage: bar_report [ADDR...]
+
+Probes the devices (default: the test VM's edu, ivshmem and e1000e, which must
+be bound to vfio-pci) and reports what DPDK and VFIO say and what their
+registers answer.";
+
 /// Where tools/vm/run.sh puts QEMU's edu, ivshmem-plain and e1000e.
 const VM_DEVICES: [&str; 3] = ["0000:00:03.0", "0000:00:04.0", "0000:00:05.0"];
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -21,6 +21,13 @@ use dpdk::{
 #[cfg(target_pointer_width = "64")]
 use dpdk::Registers;
 
+/// What `--help` prints.
+const HELP: &str = "\
+usage: driver VENDOR:DEVICE ADDR [ADDR...]    (e.g. driver 1234:11e8 0000:00:03.0)
+
+Registers a PCI driver written in Rust for VENDOR:DEVICE (hex), lets DPDK
+probe the listed devices (bound to vfio-pci) with it, then removes them.";
+
 /// The driver's state: shared by every device it drives, so `Sync`.
 #[derive(Default)]
 struct MyDriver {
@@ -121,6 +128,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -18,6 +18,13 @@ use dpdk::PciAddress;
 use dpdk::{AccessError, RegionIndex, Registers};
 use dpdk::{Eal, LogLevel};
 
+/// What `--help` prints.
+const HELP: &str = "\
+usage: edu [ADDR]    (default 0000:00:03.0, where tools/vm/run.sh puts it)
+
+Drives QEMU's edu device (1234:11e8, bound to vfio-pci): liveness check and
+factorials, over pread64 and (64-bit builds) a mapping.";
+
 const EDU_ID: (u16, u16) = (0x1234, 0x11e8);
 const REG_ID: u64 = 0x00;
 const REG_LIVENESS: u64 = 0x04;
@@ -124,6 +131,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -20,6 +20,14 @@ use dpdk::{
     PciDevice, RegionIndex,
 };
 
+/// What `--help` prints.
+const HELP: &str = "\
+usage: probe --sysfs DIR [-a ADDR]...   a sysfs tree of your own (e.g. a test fixture)
+       probe -a ADDR [-a ADDR]...       the real bus, only the listed devices
+       probe --all                      the real bus, every device (DPDK may probe them!)
+
+Lists the PCI devices DPDK's bus sees, grouped by kernel driver.";
+
 struct Options {
     sysfs: Option<String>,
     allow: Vec<PciAddress>,
@@ -51,6 +59,10 @@ fn parse_args() -> Result<Options, String> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

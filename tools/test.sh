@@ -23,6 +23,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 step "tests, x86_64"
 cargo test --workspace
 
+step "packaging: cargo package and publish --dry-run, an outside application on the tarballs"
+"$here/package-check.sh"
+
+step "docs without DPDK: DOCS_RS build on the pregenerated bindings"
+"$here/docs-rs-check.sh"
+
 step "multi-process: a secondary's hotplug requests are refused (reserves hugepages)"
 cargo test -p dpdk-safe --test multi_process -- --ignored --exact secondary_hotplug_requests_are_refused
 

@@ -21,7 +21,13 @@ test_binary() {
 }
 tests=(vm_devices vm_drivers)
 cargo test -p dpdk-safe --test vm_devices --test vm_drivers --no-run --quiet
-cargo build --quiet --example bar --example edu
+cargo build --quiet --example bar --example edu --example devbind
+# pci::devbind moves edu off vfio-pci and back, DPDK's log of a PCI driver
+# reaches the log crate: x86_64 only (the sysfs writes and log records
+# are the same from every build).
+cargo test -p dpdk-safe --test vm_tooling --no-run --quiet
+tooling_test=$(test_binary vm_tooling -p dpdk-safe)
+[ -x "$tooling_test" ] || { echo "vm-tests: test binary of vm_tooling not found"; exit 1; }
 examples="$PWD/target/debug/examples"
 declare -A x86 i686
 for t in "${tests[@]}"; do
@@ -102,6 +108,11 @@ for path in pread64 mmap64; do
     has "\$path: 10! = 3628800"
     has "\$path: 12! = 479001600"
 done
+section "x86_64 tooling" '$tooling_test'
+example ok '$examples/devbind' --status
+has "0000:00:03.0 1234:11e8 class 00ff00 iommu_group=\$(basename \$(readlink /sys/bus/pci/devices/0000:00:03.0/iommu_group)) drv=vfio-pci"
+example fails '$examples/devbind' --bind vfio-pci 0000:00:1e.0
+has "devbind: 0000:00:1e.0: no such PCI device"
 echo "examples: ok"
 cp '${i686[vm_devices]}' '$tree/tmp/vm_devices'
 cp '${i686[vm_drivers]}' '$tree/tmp/vm_drivers'
@@ -124,8 +135,9 @@ set -e
 grep -q "^examples: ok" "$work/out.log" || { echo "vm-tests: the examples failed"; exit 1; }
 # Each section: the count its binary listed, and exactly that many passed.
 declare -A host_count=([x86_64]=$("${x86[vm_devices]}" --ignored --list --format terse | grep -c ': test$')
-    ["x86_64 drivers"]=$("${x86[vm_drivers]}" --ignored --list --format terse | grep -c ': test$'))
-for section in x86_64 "x86_64 drivers" i686 "i686 drivers" debian13 "debian13 drivers"; do
+    ["x86_64 drivers"]=$("${x86[vm_drivers]}" --ignored --list --format terse | grep -c ': test$')
+    ["x86_64 tooling"]=$("$tooling_test" --ignored --list --format terse | grep -c ': test$'))
+for section in x86_64 "x86_64 drivers" "x86_64 tooling" i686 "i686 drivers" debian13 "debian13 drivers"; do
     head=$(grep -m1 "^== $section ([0-9]* tests)\$" "$work/out.log") ||
         { echo "vm-tests: section '$section' did not start"; exit 1; }
     n=${head##*(}

@@ -19,6 +19,9 @@
 //!   accessed ([`Window`]) and why an access failed ([`AccessError`]), the same
 //!   whichever backend reaches the device.
 //! * Ethernet ports that DPDK's own NIC drivers created ([`Eal::eth_ports`]).
+//! * Around the EAL: DPDK's log as records of the `log` crate (on by default,
+//!   [`EalBuilder::log_to_rust`]), hugepage status ([`hugepage_status`]), and
+//!   binding devices to vfio-pci as `dpdk-devbind.py` does ([`bind`]).
 //! * Errors: each operation has its own enum; [`Error`] wraps them all, and
 //!   [`DpdkErrno`] is the error code DPDK returned, with its text.
 //!
@@ -45,16 +48,24 @@ mod eal;
 mod errno;
 mod error;
 mod eth;
+mod hugepages;
 mod io;
 mod pci;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod vfio;
 
-pub use eal::{CArgv, Eal, EalBuilder, EalError, IovaMode, LogLevel};
+pub use eal::{
+    level_from_dpdk, route_dpdk_log, CArgv, Eal, EalBuilder, EalError, IovaMode, LogLevel,
+    LogRouteError,
+};
 pub use errno::DpdkErrno;
 pub use error::{Error, Result};
 pub use eth::{EthError, EthPort};
+pub use hugepages::{
+    hugepage_status, hugepage_status_at, HugepageError, HugepageRoots, HugepageStatus,
+    HugetlbfsMount, NodePages, PageSize,
+};
 pub use io::{
     AccessError, BadBarIndex, BarIndex, ConfigIo, ConfigRegister, ConfigRegisters, FileRegion,
     RegionIndex, RegionIo, Register, Registers, SparseArea, Window,
@@ -63,6 +74,7 @@ pub use io::{
 pub use io::{FixedMapping, MapError, MappedRegion, RegionView};
 pub use pci::address::{AddressErrorKind, AddressField, ParseAddressError, PciAddress};
 pub use pci::bus::{DeviceError, NamedPciDevices, PciDevice, PciDevices};
+pub use pci::devbind::{apply_sysfs_writes, Binding, DevbindError, DeviceStatus, Devbind, SysfsWrite};
 #[cfg(dpdk_pci_driver)]
 pub use pci::driver::{
     register, DpdkBar, DpdkBarError, DpdkConfig, DriverFlags, PciDriver, PciIdPattern,

@@ -227,8 +227,13 @@ impl FakePciTree {
         }
         if let Some(group) = dev.iommu_group {
             let target = self.base.join("iommu_groups").join(group.to_string());
-            fs::create_dir_all(&target)?;
+            fs::create_dir_all(target.join("devices"))?;
             symlink(&target, dir.join("iommu_group"))?;
+            // The group's member list, as in /sys/kernel/iommu_groups/N/devices.
+            let member = target.join("devices").join(name);
+            if fs::symlink_metadata(&member).is_err() {
+                symlink(&dir, member)?;
+            }
         }
         Ok(dir)
     }

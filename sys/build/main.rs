@@ -3,6 +3,7 @@
 //! Every step is explained in the crate documentation (`src/lib.rs`).
 
 mod bindings;
+mod docs_rs;
 mod features;
 mod link;
 mod probe;
@@ -12,6 +13,17 @@ use std::path::PathBuf;
 
 fn main() {
     let target = Target::from_env();
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    println!("cargo:rerun-if-env-changed=DOCS_RS");
+    if env::var_os("DOCS_RS").is_some() {
+        if let Err(err) = docs_rs::emit(&manifest_dir, &out_dir) {
+            eprintln!("{err}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let dpdk = match probe::find_dpdk(target.is_cross()) {
         Ok(dpdk) => dpdk,
         Err(err) => {
@@ -27,9 +39,6 @@ fn main() {
         dpdk.origin
     );
 
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let manifest_dir =
-        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     if let Err(err) = bindings::generate(&dpdk, &target, &manifest_dir, &out_dir) {
         eprintln!("{err}");
         std::process::exit(1);
@@ -75,6 +84,11 @@ fn main() {
     if let Some(libdir) = dpdk.link_paths.last() {
         println!("cargo:rustc-env=DPDK_SYS_LIBDIR={}", libdir.display());
     }
+    // What these bindings were generated for (tests/pregenerated.rs).
+    println!(
+        "cargo:rustc-env=DPDK_SYS_BINDINGS_KEY={}",
+        docs_rs::bindings_key(&dpdk.version, &dpdk.origin.to_string(), &target.triple)
+    );
 
     println!("cargo:rerun-if-changed=build");
     println!("cargo:rerun-if-changed=src/shim.c");

@@ -46,6 +46,11 @@
 //!   structures a PCI driver needs from it. Distributions do not install it, so
 //!   for DPDK 22.11 (ABI 23) they are declared by hand in `pci_driver_sdk`; a
 //!   test compares their layout with the real headers.
+//! * **Documentation without DPDK.** With `DOCS_RS` set (docs.rs builds with
+//!   no DPDK installed) nothing is probed, generated or linked: the build uses
+//!   `pregenerated/bindings.rs`, which this build script wrote for Debian 12's
+//!   DPDK 22.11 on x86_64. `tests/pregenerated.rs` compares it with a fresh
+//!   generation on every test run, so it cannot drift from the generator.
 //! * **Re-runs.** The script re-runs when its own files, the shim, `rte_version.h`
 //!   (rewritten by every DPDK upgrade) or the pkg-config and libclang variables
 //!   change, and not otherwise.

@@ -69,6 +69,8 @@ pub struct EalBuilder {
     /// the code-loading check skips.
     unchecked: Vec<bool>,
     pub(crate) log_level: Option<LogLevel>,
+    /// DPDK's log to the `log` crate ([`log_to_rust`](Self::log_to_rust)).
+    pub(crate) log_to_rust: bool,
 }
 
 impl Default for EalBuilder {
@@ -125,6 +127,7 @@ impl EalBuilder {
             args: vec![OsString::from("dpdk-rs")],
             unchecked: vec![false],
             log_level: None,
+            log_to_rust: true,
         }
     }
 
@@ -210,6 +213,16 @@ impl EalBuilder {
     /// Name of the shared runtime files (`--file-prefix`).
     pub fn file_prefix(self, prefix: &str) -> Self {
         self.push(["--file-prefix", prefix])
+    }
+
+    /// Whether DPDK's log becomes records of the `log` crate (the default:
+    /// `true`), with DPDK's log type as the target and its level mapped
+    /// (see [`route_dpdk_log`](super::route_dpdk_log)). With `false`, DPDK
+    /// writes to its own default stream, as a C application's would. Once
+    /// routed, DPDK's log stays routed for the process.
+    pub fn log_to_rust(mut self, on: bool) -> Self {
+        self.log_to_rust = on;
+        self
     }
 
     /// Global log level (`--log-level N`). At [`LogLevel::Debug`] the EAL's own

@@ -7,6 +7,7 @@
 
 mod args;
 mod capture;
+mod log;
 mod remote_hotplug;
 
 use std::ffi::CStr;
@@ -15,6 +16,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 pub use args::{CArgv, EalBuilder, IovaMode, LogLevel};
+pub use log::{level_from_dpdk, route_dpdk_log, LogRouteError};
 
 use crate::bus_lock::lock_bus;
 use crate::errno::DpdkErrno;
@@ -93,6 +95,9 @@ pub enum EalError {
         /// The offending argument, as given.
         arg: String,
     },
+    /// Routing DPDK's log to the `log` crate failed; DPDK was not called.
+    #[error("routing DPDK's log: {0}")]
+    Log(#[from] LogRouteError),
 }
 
 /// The running EAL. Dropping it calls `rte_eal_cleanup`.
@@ -139,6 +144,10 @@ impl EalBuilder {
             Err(FAILED) => return Err(EalError::PreviousInitFailed),
             Err(_) => return Err(EalError::CleanedUp),
         }
+        if let Err(err) = log::before_init(self.log_to_rust) {
+            STATE.store(NOT_STARTED, Ordering::Release);
+            return Err(err.into());
+        }
         // The start-up probe runs PCI driver callbacks (see `pci::driver`).
         let bus = lock_bus();
         let attempt = self.init_locked(argv);
@@ -163,12 +172,14 @@ impl EalBuilder {
         // (keep_for_the_process below), so pointers DPDK or getopt keep stay
         // valid. Shared objects DPDK loads come only from driver_path and
         // unchecked_arg, whose callers vouched for them.
+        log::start_transcript();
         let captured = capture::capture_output(|| {
             // SAFETY: argc pointers to NUL-terminated strings, then NULL, all in
             // `argv`'s own writable buffers, unused by anything else meanwhile:
             // DPDK may write the strings (rte_strsplit) and permute the array.
             unsafe { dpdk_sys::rte_eal_init(argc, argv_ptr) }
         });
+        let logged = log::take_transcript();
         let captured = match captured {
             Ok(captured) => captured,
             // DPDK was not called: `argv` may go, and the EAL may start later.
@@ -193,7 +204,10 @@ impl EalBuilder {
             capture::replay(&output);
         }
         let errno = DpdkErrno::last();
-        let message = failure_message(&output);
+        // DPDK's log lines went to the `log` crate; its printf output was captured.
+        let message = failure_message(&format!("{logged}{output}"));
+        // "Cannot get hugepage information" and the like say what to do.
+        let message = crate::hugepages::explain_eal_failure(message);
         Attempt::Ran(Err(match errno.code() {
             libc::EINVAL => EalError::InvalidArguments {
                 args: self.to_string(),

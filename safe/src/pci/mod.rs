@@ -3,6 +3,7 @@
 
 pub(crate) mod address;
 pub(crate) mod bus;
+pub(crate) mod devbind;
 #[cfg(dpdk_pci_driver)]
 pub(crate) mod driver;
 pub(crate) mod sysfs;

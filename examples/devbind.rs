@@ -17,9 +17,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use dpdk::hugepages;
-use dpdk::{Devbind, DeviceStatus};
-use dpdk::PciAddress;
+use dpdk::{hugepage_status, Devbind, DeviceStatus, PciAddress};
 
 const USAGE: &str = "\
 usage: devbind [--sysfs DIR] [--modprobe] --status

@@ -74,7 +74,9 @@ pub use io::{
 pub use io::{FixedMapping, MapError, MappedRegion, RegionView};
 pub use pci::address::{AddressErrorKind, AddressField, ParseAddressError, PciAddress};
 pub use pci::bus::{DeviceError, NamedPciDevices, PciDevice, PciDevices};
-pub use pci::devbind::{apply_sysfs_writes, Binding, DevbindError, DeviceStatus, Devbind, SysfsWrite};
+pub use pci::devbind::{
+    apply_sysfs_writes, Binding, Devbind, DevbindError, DeviceStatus, SysfsWrite,
+};
 #[cfg(dpdk_pci_driver)]
 pub use pci::driver::{
     register, DpdkBar, DpdkBarError, DpdkConfig, DriverFlags, PciDriver, PciIdPattern,

@@ -5,9 +5,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use dpdk_safe::{Devbind, DevbindError, SysfsWrite};
-use dpdk_safe::PciAddress;
 use dpdk_safe::testing::{FakeDevice, FakePciTree};
+use dpdk_safe::PciAddress;
+use dpdk_safe::{Devbind, DevbindError, SysfsWrite};
 
 fn a(s: &str) -> PciAddress {
     s.parse().unwrap()

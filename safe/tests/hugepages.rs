@@ -7,8 +7,8 @@ use std::fs;
 use std::path::Path;
 
 use common::{child_passes, is_child};
+use dpdk_safe::{hugepage_status, hugepage_status_at, HugepageError, HugepageRoots, NodePages};
 use dpdk_safe::{EalBuilder, EalError, LogLevel};
-use dpdk_safe::{HugepageError, HugepageRoots, NodePages};
 
 fn write(path: &Path, text: &str) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -12,9 +12,9 @@ mod common;
 use std::sync::Mutex;
 
 use common::{base_builder, in_vm_child};
-use dpdk_safe::{EalBuilder, LogLevel};
-use dpdk_safe::{Devbind, DevbindError};
 use dpdk_safe::PciAddress;
+use dpdk_safe::{Devbind, DevbindError};
+use dpdk_safe::{EalBuilder, LogLevel};
 use dpdk_safe::{RegionIndex, Registers};
 
 const EDU: &str = "0000:00:03.0";

@@ -42,10 +42,10 @@ gcc -O2 -DALLOW_INTERNAL_API \$(pkg-config --cflags libdpdk) -D_FILE_OFFSET_BITS
 "
 
 # What libdpdk.pc does to a consumer's own ABI: the same program built with plain
-# \`pkg-config --cflags libdpdk\`, before the series (Debian's libdpdk.pc) and after.
+# `pkg-config --cflags libdpdk`, before the series (Debian's libdpdk.pc) and after.
 echo "== consumer types"
 for v in debian patched; do
-    printf '%s: ' "\$v"
+    printf '%s: ' "$v"
     chroot "$tree" "$dir/pci_proof-$v" sizes
 done | tee "$tree$dir/sizes.out"
 grep -q "^debian: PROOF sizes off_t=4 ino_t=4 struct_stat=88$" "$tree$dir/sizes.out" ||

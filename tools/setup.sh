@@ -9,8 +9,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 export DEBIAN_FRONTEND=noninteractive
 
 # libsystemd-dev: the static link (feature `static`) needs libsystemd.so's link name.
+# linux-source-6.1, codespell: checkpatch.pl and its dictionary for DPDK's
+# devtools/checkpatches.sh over patches/upstream (patches/check-upstream.sh).
 packages=(libdpdk-dev libsystemd-dev pkg-config clang libclang-dev gcc gcc-multilib binutils
-          debootstrap curl qemu-system-x86 busybox-static cpio kmod util-linux)
+          debootstrap curl qemu-system-x86 busybox-static cpio kmod util-linux
+          linux-source-6.1 codespell)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

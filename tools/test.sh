@@ -54,6 +54,15 @@ step "README's support matrix matches the trees"
 step "patches/: DPDK built from Debian's source with the series, crates against it"
 "$here/patched-tests.sh"
 
+step "patches/upstream: DPDK's check-git-log.sh and checkpatches.sh on upstream main"
+rc=0
+"$here/../patches/check-upstream.sh" || rc=$?
+if ((rc == 77)); then
+    echo "skipped: no upstream DPDK git on this machine (DPDK_UPSTREAM_GIT)"
+elif ((rc != 0)); then
+    exit "$rc"
+fi
+
 step "driver SDK layouts against the headers of Debian's source package"
 src=$(ls -d "${DPDK_RS_CACHE:-/var/cache/dpdk-rs}"/src/dpdk-22.11* | head -1)
 sdk="${DPDK_RS_CACHE:-/var/cache/dpdk-rs}/bookworm-i386/opt/dpdk-rs-sdk"

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# The series' two proofs, on i386, in the test VM (tools/vm/), with output checked:
+# The series' proofs, on i386, in the test VM (tools/vm/), with output checked:
 #
-# 1. BARs: an ivshmem device whose BAR2 is 4 GiB (sparse file backend). With
-#    Debian's unpatched i386 DPDK the device fails to map at all, BAR0
-#    included; with the patched build BAR0 maps, BAR2 is skipped with a log
-#    line, and the driver probes the device.
+# 1. BARs: an ivshmem device whose BAR2 is 4 GiB (sparse file backend), first
+#    on vfio-pci, then on uio_pci_generic (with hugepages: UIO needs physical
+#    addresses). With Debian's unpatched i386 DPDK the device fails to map at
+#    all, BAR0 included; with the patched build BAR0 maps, BAR2 is skipped
+#    with a log line, and the driver probes the device.
 # 2. config: a program built with plain `cc $(pkg-config --cflags --libs
 #    libdpdk)` reads edu's config space through rte_pci_read_config(): right
 #    with the patched libdpdk.pc, wrong or failing with the unpatched flags
 #    (the same flags without -D_FILE_OFFSET_BITS=64).
+# 3. interrupt handle fds: a driver without RTE_PCI_DRV_NEED_MAPPING calls
+#    rte_pci_read_config() on edu with standard input redirected from a file of
+#    markers, through VFIO and through UIO: Debian's DPDK reads the marker from
+#    standard input, the patched one returns -1.
+# 4. consumer types: the same program built with plain pkg-config flags
+#    before and after the series, its off_t, ino_t and struct stat sizes
+#    (no VM needed).
 #
 # The proof programs are pci_proof.c, a C driver registered on DPDK's PCI bus,
 # and examples/driver.rs, a Rust driver of this project, built for i686.
@@ -35,7 +43,23 @@ gcc -O2 -DALLOW_INTERNAL_API \$cflags pci_proof.c -o pci_proof-patched \$libs -l
 nolfs=\$(echo \$cflags | sed 's/-D_FILE_OFFSET_BITS=64//')
 gcc -O2 -DALLOW_INTERNAL_API \$nolfs pci_proof.c -o pci_proof-unpatched-pc \$libs -lrte_bus_pci -Wl,-rpath,\$patched
 gcc -O2 -DALLOW_INTERNAL_API \$(pkg-config --cflags libdpdk) -Isdk pci_proof.c -o pci_proof-debian \$(pkg-config --libs libdpdk) -lrte_bus_pci
+# Debian's DPDK with the flag the patched libdpdk.pc adds: the interrupt handle
+# proof (nomap) then differs from the patched build in the fd patch alone.
+gcc -O2 -DALLOW_INTERNAL_API \$(pkg-config --cflags libdpdk) -D_FILE_OFFSET_BITS=64 -Isdk pci_proof.c \
+    -o pci_proof-debian-lfs \$(pkg-config --libs libdpdk) -lrte_bus_pci
 "
+
+# What libdpdk.pc does to a consumer's own ABI: the same program built with plain
+# `pkg-config --cflags libdpdk`, before the series (Debian's libdpdk.pc) and after.
+echo "== consumer types"
+for v in debian patched; do
+    printf '%s: ' "$v"
+    chroot "$tree" "$dir/pci_proof-$v" sizes
+done | tee "$tree$dir/sizes.out"
+grep -q "^debian: PROOF sizes off_t=4 ino_t=4 struct_stat=88$" "$tree$dir/sizes.out" ||
+    { echo "proof: FAILED: Debian's libdpdk.pc did not give the 32-bit types"; exit 1; }
+grep -q "^patched: PROOF sizes off_t=8 ino_t=8 struct_stat=96$" "$tree$dir/sizes.out" ||
+    { echo "proof: FAILED: the patched libdpdk.pc did not give the 64-bit types"; exit 1; }
 
 # The Rust driver example, for i686: against Debian's DPDK and against the patched one.
 repo="$here/../.."
@@ -54,6 +78,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 truncate -s 4G "$work/ivshmem-4g"
 eal="-l 0 --no-huge -m 64 --no-shconf"
+eal_uio="-l 0 -m 64 --no-shconf"
 guest="$DPDK_RS_CACHE/vm/proof-guest.sh"
 cat >"$guest" <<GUEST
 cd $dir
@@ -65,14 +90,41 @@ for v in patched unpatched-pc; do
     echo "== config \$v"
     TMPDIR=/tmp chroot '$tree' $dir/pci_proof-\$v config $eal -a 0000:00:03.0 2>&1 | grep -v '^EAL:   '
 done
+# Standard input is a sparse file with the marker "STDI" at offset 0 (where UIO's
+# config space offset 0 would read it) and at 7 << 40 (VFIO's config region).
+markers=/run/tmp/stdin-markers
+rm -f \$markers
+printf STDI | dd of=\$markers bs=1 seek=\$((7 << 40)) status=none
+printf STDI | dd of=\$markers bs=1 conv=notrunc status=none
+for v in debian-lfs patched; do
+    echo "== nomap vfio \$v"
+    TMPDIR=/tmp chroot '$tree' $dir/pci_proof-\$v nomap $eal -a 0000:00:03.0 <\$markers 2>&1 | grep -v '^EAL:   '
+done
 echo "== rust driver debian"
 TMPDIR=/tmp chroot '$tree' $dir/driver-debian 1af4:1110 0000:00:04.0 2>&1 | grep -v '^EAL:   '
 echo "== rust driver patched"
 TMPDIR=/tmp LD_LIBRARY_PATH=/opt/dpdk-rs-patched/lib/i386-linux-gnu \
     chroot '$tree' $dir/driver-patched 1af4:1110 0000:00:04.0 2>&1 | grep -v '^EAL:   '
+# The same devices on uio_pci_generic. UIO wants physical addresses: hugepages.
+for d in 0000:00:03.0 0000:00:04.0; do
+    echo uio_pci_generic >/sys/bus/pci/devices/\$d/driver_override
+    echo \$d >/sys/bus/pci/devices/\$d/driver/unbind
+    echo \$d >/sys/bus/pci/drivers_probe
+    echo "vm: \$d on \$(basename \$(readlink /sys/bus/pci/devices/\$d/driver))"
+done
+echo 64 >/proc/sys/vm/nr_hugepages
+mkdir -p '$tree'/dev/hugepages && mount -t hugetlbfs nodev '$tree'/dev/hugepages
+for v in debian patched; do
+    echo "== bars uio \$v"
+    TMPDIR=/tmp chroot '$tree' $dir/pci_proof-\$v bars $eal_uio -a 0000:00:04.0 2>&1 | grep -v '^EAL:   '
+done
+for v in debian-lfs patched; do
+    echo "== nomap uio \$v"
+    TMPDIR=/tmp chroot '$tree' $dir/pci_proof-\$v nomap $eal_uio -a 0000:00:03.0 <\$markers 2>&1 | grep -v '^EAL:   '
+done
 echo "== done"
 GUEST
-"$tools/vm/run.sh" --timeout 600 --ivshmem-file "$work/ivshmem-4g" --i386-root "$tree" -- "sh $guest" \
+"$tools/vm/run.sh" --timeout 1200 --ivshmem-file "$work/ivshmem-4g" --i386-root "$tree" -- "sh $guest" \
     | tr -d '\r' | sed -n '/^== bars debian/,/^== done/p' >"$work/out"
 cat "$work/out"
 section() { sed -n "/^== $1\$/,/^== /p" "$work/out"; }
@@ -96,4 +148,20 @@ section "rust driver patched" | grep -q "BAR0: 0x100 bytes, mapped by DPDK" || f
 section "rust driver patched" | grep -q "BAR2: 0x100000000 bytes, not mapped" || fail "Rust driver: BAR2 not reported skipped"
 section "rust driver patched" | grep -q "1 device(s) probed by rs_example" || fail "Rust driver not probed"
 section "rust driver patched" | grep -q "remove 0000:00:04.0" || fail "Rust driver's remove not called"
+# The interrupt handle's fds (a driver without RTE_PCI_DRV_NEED_MAPPING).
+section "nomap vfio debian-lfs" | grep -q "probed=1" || fail "nomap driver not probed (VFIO, unpatched)"
+section "nomap vfio debian-lfs" | grep -q "PROOF nomap config\[0x00\]=0x49445453 rc=4$" ||
+    fail "unpatched DPDK did not read the marker from standard input (VFIO)"
+section "nomap vfio patched" | grep -q "PROOF nomap config\[0x00\]=0x00000000 rc=-1$" || fail "patched DPDK: no clean error (VFIO)"
+section "nomap uio debian-lfs" | grep -q "PROOF nomap config\[0x00\]=0x49445453 rc=4$" ||
+    fail "unpatched DPDK did not read the marker from standard input (UIO)"
+section "nomap uio patched" | grep -q "PROOF nomap config\[0x00\]=0x00000000 rc=-1$" || fail "patched DPDK: no clean error (UIO)"
+# A 4 GiB BAR through UIO.
+# Unpatched, the 4 GiB length reaches mmap() truncated to 0 (the third figure).
+section "bars uio debian" | grep -q "cannot map resource(.*, 0x0, 0x0)" || fail "unpatched DPDK did not truncate BAR2's length (UIO)"
+section "bars uio debian" | grep -q "probed=0" || fail "unpatched DPDK probed the device through UIO"
+section "bars uio patched" | grep -q "BAR2 is 0x100000000 bytes, too large to map in this process; skipping it" || fail "no skip message (UIO)"
+section "bars uio patched" | grep -q "PROOF BAR0 addr=mapped" || fail "BAR0 not mapped with the patch (UIO)"
+section "bars uio patched" | grep -q "PROOF BAR2 addr=none" || fail "BAR2 not skipped (UIO)"
+section "bars uio patched" | grep -q "probed=1" || fail "patched DPDK did not probe through UIO"
 echo "proof: passed"

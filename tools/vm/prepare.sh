@@ -79,7 +79,8 @@ modules="$cache/kernel/lib/modules/$version"
 # The modules init.sh loads: these and everything they depend on.
 wanted=(irqbypass vfio vfio_iommu_type1 vfio_virqfd vfio-pci-core vfio-pci
         virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-        netfs fscache 9pnet 9pnet_virtio 9p)
+        netfs fscache 9pnet 9pnet_virtio 9p
+        uio uio_pci_generic)
 
 # QEMU boots an uncompressed vmlinux straight through its PVH entry point: no
 # real-mode loader, no decompression under emulation (saves 2-4 s a boot).

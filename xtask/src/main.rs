@@ -19,8 +19,8 @@ usage: cargo xtask COMMAND ...
   executables [--name TARGET]... [--tests-only] [--exclude TARGET]... [--with-names]
               (--json FILE | -- CARGO_COMMAND...)
       Paths of the executables cargo built, from its JSON messages: those of
-      FILE, or of CARGO_COMMAND run with --no-run --message-format=json
-      appended (e.g. `-- cargo test -p dpdk-safe --test vm_devices`). With
+      FILE, or of CARGO_COMMAND run with --message-format=json appended
+      (e.g. `-- cargo test -p dpdk-safe --test vm_devices --no-run`). With
       --name, each named target's path (the last built), in that order, and
       a target not built is an error. --exclude takes a trailing `*`.
   count-tests (--ignored | --runnable) BINARY [ARG...]
@@ -131,7 +131,7 @@ fn executables(args: Vec<String>) -> Result<(), Error> {
             artifacts::read(BufReader::new(f)).map_err(|source| Error::Io { path, source })?
         }
         (None, false) => {
-            command.extend(["--no-run".into(), "--message-format=json".into()]);
+            command.push("--message-format=json".into());
             let shown = command_line(&command);
             let out = Command::new(&command[0])
                 .args(&command[1..])

@@ -37,12 +37,11 @@ started=$(date +%s)
 supp="$here/memcheck.supp"
 logs=$(mktemp -d /tmp/dpdk-rs-memcheck.XXXXXX)
 failed=0
-# xtask (xtask/) reads cargo's JSON messages and libtest's output; built once,
-# without the sanitizer flags of the ASan pass, in the valgrind pass's target.
-xtask_bin=${CARGO_TARGET_DIR:-$root/target}/debug/xtask
-env -u RUSTFLAGS -u RUSTDOCFLAGS -u RUSTC_BOOTSTRAP CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}" \
-    "$here/xtask" help >/dev/null
-xtask() { "$xtask_bin" "$@"; }
+# xtask (xtask/) reads cargo's JSON messages and libtest's output; built once
+# by tools/xtask (target/xtask, without the ASan pass's flags), then called
+# directly (the valgrind runs call it side by side).
+"$here/xtask" help >/dev/null
+xtask() { "$root/target/xtask/debug/xtask" "$@"; }
 
 cleanup() {
     if [[ $failed -eq 0 && ${MEMCHECK_KEEP:-0} != 1 ]]; then

@@ -92,6 +92,44 @@ pub fn summaries(log: &str) -> Vec<Result<Summary, NotASummary>> {
         .collect()
 }
 
+/// The `test result:` lines of a log, added up.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Totals {
+    /// Result lines (one per test binary run).
+    pub runs: usize,
+    /// Result lines that say FAILED.
+    pub failed_runs: usize,
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+    pub filtered_out: u64,
+}
+
+/// Adds up a log's result lines; an unreadable one is an error.
+pub fn totals(log: &str) -> Result<Totals, NotASummary> {
+    let mut t = Totals::default();
+    for s in summaries(log) {
+        let s = s?;
+        t.runs += 1;
+        t.failed_runs += usize::from(!s.ok);
+        t.passed += s.passed;
+        t.failed += s.failed;
+        t.ignored += s.ignored;
+        t.filtered_out += s.filtered_out;
+    }
+    Ok(t)
+}
+
+impl fmt::Display for Totals {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} test run(s), {} FAILED: {} passed, {} failed, {} ignored, {} filtered out",
+            self.runs, self.failed_runs, self.passed, self.failed, self.ignored, self.filtered_out
+        )
+    }
+}
+
 /// A libtest line saying that one test failed (`test NAME ... FAILED`).
 pub fn is_failed_test_line(line: &str) -> bool {
     let line = line.trim_end();
@@ -166,6 +204,28 @@ mod tests {
         let listing = "a::b: test\nc: test\nd: bench\n\n3 tests, 1 benchmark\n";
         assert_eq!(count_listed(listing), 2);
         assert_eq!(count_listed(""), 0);
+    }
+
+    #[test]
+    fn totals_add_up_and_unreadable_lines_fail() {
+        let log = "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.1s
+noise
+test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 4 filtered out; finished in 0.1s
+";
+        let t = totals(log).unwrap();
+        assert_eq!(
+            t,
+            Totals {
+                runs: 2,
+                failed_runs: 1,
+                passed: 5,
+                failed: 1,
+                ignored: 1,
+                filtered_out: 4
+            }
+        );
+        assert_eq!(totals("").unwrap(), Totals::default());
+        assert!(totals("test result: ok. 3 passed\n").is_err());
     }
 
     #[test]

@@ -29,6 +29,10 @@ usage: cargo xtask COMMAND ...
   test-summary LOG
       `ok. N passed` (or FAILED) of LOG's first libtest result line; nothing
       when it has none.
+  test-results LOG [--passed N]
+      Adds up LOG's libtest result lines (LOG - : standard input) and prints
+      the totals; fails on a FAILED or unreadable one and, with --passed,
+      unless exactly N tests passed in all.
   vm-log LOG [--section LABEL[=HOST_BINARY]]... [--example SPEC]...
       Checks tools/vm-tests.sh's guest log: each section `== LABEL (N tests)`
       lists N > 0 tests (as many as HOST_BINARY --ignored lists on the host),
@@ -242,6 +246,42 @@ fn test_summary(args: Vec<String>) -> Result<(), Error> {
     Ok(())
 }
 
+fn test_results(args: Vec<String>) -> Result<(), Error> {
+    let mut it = args.into_iter();
+    let path = it.next().ok_or_else(|| usage("test-results wants a log"))?;
+    let mut want = None;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--passed" => want = Some(number::<u64>(&value(&mut it, &a)?, &a)?),
+            _ => return Err(usage(format!("test-results: unknown argument {a:?}"))),
+        }
+    }
+    let log = if path == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|source| {
+            Error::Io {
+                path: "standard input".into(),
+                source,
+            }
+        })?;
+        s
+    } else {
+        read_file(&path)?
+    };
+    let t = libtest::totals(&log).map_err(|e| Error::Check(e.to_string()))?;
+    println!("test results: {t}");
+    if t.failed_runs > 0 || t.failed > 0 {
+        return Err(Error::Check("a test run failed".into()));
+    }
+    if let Some(n) = want {
+        if t.passed != n {
+            println!("test results: FAILED: {} passed, expected {n}", t.passed);
+            return Err(Error::Check(format!("{} tests passed, not {n}", t.passed)));
+        }
+    }
+    Ok(())
+}
+
 /// Prints a check's report or problems, `prefix: ` before each line.
 fn report<P: std::fmt::Display>(
     prefix: &str,
@@ -366,6 +406,7 @@ fn run() -> Result<(), Error> {
         "executables" => executables(rest),
         "count-tests" => count_tests(rest),
         "test-summary" => test_summary(rest),
+        "test-results" => test_results(rest),
         "vm-log" => vm_log(rest),
         "vm-faults-log" => vm_faults_log(rest),
         "miri-result" => miri_result(rest),
@@ -380,7 +421,10 @@ fn run() -> Result<(), Error> {
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Error::Check(_)) => ExitCode::FAILURE,
+        Err(Error::Check(why)) => {
+            eprintln!("xtask: {why}");
+            ExitCode::FAILURE
+        }
         Err(e @ Error::Usage(_)) => {
             eprintln!("xtask: {e}");
             ExitCode::from(2)

@@ -5,6 +5,7 @@
 //! Run `cargo xtask help` for the commands.
 
 mod artifacts;
+mod cargo_run;
 mod faults;
 mod libtest;
 mod miri;
@@ -14,7 +15,7 @@ use std::io::BufReader;
 use std::process::{Command, ExitCode, Stdio};
 
 const USAGE: &str = "\
-usage: cargo xtask COMMAND ...
+usage: cargo xtask COMMAND ...   (the scripts: tools/xtask COMMAND ...)
 
   executables [--name TARGET]... [--tests-only] [--exclude TARGET]... [--with-names]
               (--json FILE | -- CARGO_COMMAND...)
@@ -137,7 +138,9 @@ fn executables(args: Vec<String>) -> Result<(), Error> {
         (None, false) => {
             command.push("--message-format=json".into());
             let shown = command_line(&command);
-            let out = Command::new(&command[0])
+            let mut cmd = Command::new(&command[0]);
+            cargo_run::restore_env(&mut cmd);
+            let out = cmd
                 .args(&command[1..])
                 .stdin(Stdio::null())
                 .output()

@@ -130,10 +130,11 @@ impl fmt::Display for Totals {
     }
 }
 
-/// A libtest line saying that one test failed (`test NAME ... FAILED`).
+/// A libtest line saying that one test failed (`test NAME ... FAILED`, or
+/// `FAILED` alone when the test's process printed after `test NAME ... `).
 pub fn is_failed_test_line(line: &str) -> bool {
     let line = line.trim_end();
-    line.starts_with("test ") && line.ends_with(" ... FAILED")
+    line == "FAILED" || (line.starts_with("test ") && line.ends_with(" ... FAILED"))
 }
 
 /// Number of tests in a `--list` listing (`NAME: test` lines; benches are not counted).
@@ -232,6 +233,7 @@ test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 4 filtered out; 
     fn failed_test_lines() {
         assert!(is_failed_test_line("test bar_reads ... FAILED"));
         assert!(!is_failed_test_line("test bar_reads ... ok"));
+        assert!(is_failed_test_line("FAILED"));
         assert!(!is_failed_test_line("failures:"));
     }
 }

@@ -285,27 +285,37 @@ fn test_results(args: Vec<String>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Prints a check's report or problems, `prefix: ` before each line.
+/// The report lines when all is well, otherwise every problem.
+#[cfg(test)]
+pub(crate) fn fold<P>(results: Vec<Result<String, P>>) -> Result<Vec<String>, Vec<P>> {
+    let (ok, bad): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    if bad.is_empty() {
+        Ok(ok.into_iter().filter_map(Result::ok).collect())
+    } else {
+        Err(bad.into_iter().filter_map(Result::err).collect())
+    }
+}
+
+/// Prints each check's report line or problem, `prefix: ` before each;
+/// fails when there is a problem.
 fn report<P: std::fmt::Display>(
     prefix: &str,
-    result: Result<Vec<String>, Vec<P>>,
+    results: Vec<Result<String, P>>,
 ) -> Result<(), Error> {
-    match result {
-        Ok(lines) => {
-            for l in lines {
-                println!("{prefix}: {l}");
-            }
-            Ok(())
-        }
-        Err(problems) => {
-            for p in &problems {
+    let mut problems = 0;
+    for r in &results {
+        match r {
+            Ok(line) => println!("{prefix}: {line}"),
+            Err(p) => {
+                problems += 1;
                 println!("{prefix}: FAILED: {p}");
             }
-            Err(Error::Check(format!(
-                "{prefix}: {} problem(s)",
-                problems.len()
-            )))
         }
+    }
+    if problems == 0 {
+        Ok(())
+    } else {
+        Err(Error::Check(format!("{prefix}: {problems} problem(s)")))
     }
 }
 
@@ -332,7 +342,7 @@ fn vm_log(args: Vec<String>) -> Result<(), Error> {
     }
     report(
         "vm-tests",
-        vmlog::check(&read_file(&path)?, &sections, &examples),
+        vmlog::results(&read_file(&path)?, &sections, &examples),
     )
 }
 
@@ -356,7 +366,7 @@ fn vm_faults_log(args: Vec<String>) -> Result<(), Error> {
     if sections.is_empty() {
         return Err(usage("vm-faults-log: no --section"));
     }
-    report("vm-faults", faults::check(&read_file(&path)?, &sections))
+    report("vm-faults", faults::results(&read_file(&path)?, &sections))
 }
 
 fn miri_result(args: Vec<String>) -> Result<(), Error> {

@@ -261,30 +261,28 @@ fn check_example(lines: &[&str], spec: &ExampleSpec) -> Result<String, Problem> 
     ))
 }
 
+/// Each section's and example's report line or problem, in order.
+pub fn results(
+    log: &str,
+    sections: &[SectionSpec],
+    examples: &[ExampleSpec],
+) -> Vec<Result<String, Problem>> {
+    let lines = lines(log);
+    sections
+        .iter()
+        .map(|s| check_section(&lines, s))
+        .chain(examples.iter().map(|e| check_example(&lines, e)))
+        .collect()
+}
+
 /// Checks every section and example: the report lines, or every problem found.
+#[cfg(test)]
 pub fn check(
     log: &str,
     sections: &[SectionSpec],
     examples: &[ExampleSpec],
 ) -> Result<Vec<String>, Vec<Problem>> {
-    let lines = lines(log);
-    let mut report = Vec::new();
-    let mut problems = Vec::new();
-    let results = sections
-        .iter()
-        .map(|s| check_section(&lines, s))
-        .chain(examples.iter().map(|e| check_example(&lines, e)));
-    for r in results {
-        match r {
-            Ok(line) => report.push(line),
-            Err(p) => problems.push(p),
-        }
-    }
-    if problems.is_empty() {
-        Ok(report)
-    } else {
-        Err(problems)
-    }
+    crate::fold(results(log, sections, examples))
 }
 
 #[cfg(test)]

@@ -134,7 +134,9 @@ if [[ -n $check_log ]]; then
     exit 0
 fi
 
-work=$(mktemp -d)
+# On the host's /tmp, which the guest sees: the guest runs its own copy of the
+# script (other worktrees' runs rewrite $DPDK_RS_CACHE/vm/last-guest.sh).
+work=$(mktemp -d /tmp/dpdk-rs-vm-tests.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 ivshmem="$work/ivshmem"
 truncate -s 1M "$ivshmem"
@@ -189,7 +191,7 @@ done >>"$work/guest.sh"
 cp "$work/guest.sh" "$DPDK_RS_CACHE/vm/last-guest.sh"
 set +e
 "$here/vm/run.sh" --timeout 1200 --ivshmem-file "$ivshmem" --root "$tree" --root "$trixie" -- \
-    "sh $DPDK_RS_CACHE/vm/last-guest.sh" | tee "$work/out.log" | grep -v '^\['
+    "sh $work/guest.sh" | tee "$work/out.log" | grep -v '^\['
 status=${PIPESTATUS[0]}
 set -e
 cp "$work/out.log" "$DPDK_RS_CACHE/vm/last-out.log"

@@ -289,8 +289,8 @@ pub fn check(
 mod tests {
     use super::*;
 
-    /// The sections are a real guest log's (tools/vm-tests.sh, kernel lines
-    /// left out); the examples, between them, follow the script's format.
+    /// Real guest logs of tools/vm-tests.sh (kernel lines left out): its
+    /// sections, and the examples from a run of them alone.
     const LOG: &str = include_str!("../samples/vm-tests.log");
 
     fn sections() -> Vec<SectionSpec> {

@@ -58,9 +58,7 @@ note command "$command"
 
 # The benchmark binaries, by name, from cargo's JSON messages.
 bench_binaries() {
-    cargo bench -p dpdk-benches --no-run --message-format=json "$@" 2>/dev/null |
-        grep '"executable":"[^"]' |
-        sed 's/.*"name":"\([^"]*\)".*"executable":"\([^"]*\)".*/\1 \2/'
+    "$here/xtask" executables --with-names -- cargo bench -p dpdk-benches --no-run "$@"
 }
 echo "bench: building (cargo bench -p dpdk-benches --no-run)"
 cargo bench -p dpdk-benches --no-run

@@ -25,12 +25,13 @@ out=$(inside env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --qu
 out=$(inside cargo test --workspace 2>&1) || { echo "$out"; exit 1; }
 grep -q "building against DPDK $version from /usr (distribution)" <<<"$out" ||
     { echo "the build script did not report Debian 13's DPDK"; echo "$out"; exit 1; }
-grep "test result" <<<"$out" | sort | uniq -c
+"$here/xtask" test-results - <<<"$out"
 : "${DPDK_RS_SDK_INCLUDE_24_11:=${DPDK_RS_CACHE:-/var/cache/dpdk-rs}/sdk-headers/24.11}"
 if [ -f "$DPDK_RS_SDK_INCLUDE_24_11/bus_pci_driver.h" ]; then
     out=$(TREE_RUN_EXTRA="$DPDK_RS_SDK_INCLUDE_24_11" inside env DPDK_RS_SDK_INCLUDE="$DPDK_RS_SDK_INCLUDE_24_11" \
         cargo test -p dpdk-sys --test driver_layout -- --ignored --nocapture 2>&1) || { echo "$out"; exit 1; }
-    grep -q "test result: ok. 1 passed" <<<"$out" || { echo "$out"; echo "driver layouts: the 24.11 comparison ran no test"; exit 1; }
+    "$here/xtask" test-results - --passed 1 <<<"$out" >/dev/null ||
+        { echo "$out"; echo "driver layouts: the 24.11 comparison did not pass exactly its 1 test"; exit 1; }
     echo "driver layouts: 24.11 compared field by field with $DPDK_RS_SDK_INCLUDE_24_11"
 else
     echo "driver layouts: 24.11 NOT compared with its headers (none in $DPDK_RS_SDK_INCLUDE_24_11;"

@@ -37,6 +37,11 @@ started=$(date +%s)
 supp="$here/memcheck.supp"
 logs=$(mktemp -d /tmp/dpdk-rs-memcheck.XXXXXX)
 failed=0
+# xtask (xtask/) reads cargo's JSON messages and libtest's output; built once
+# by tools/xtask (target/xtask, without the ASan pass's flags), then called
+# directly (the valgrind runs call it side by side).
+"$here/xtask" help >/dev/null
+xtask() { "$root/target/xtask/debug/xtask" "$@"; }
 
 cleanup() {
     if [[ $failed -eq 0 && ${MEMCHECK_KEEP:-0} != 1 ]]; then
@@ -69,10 +74,10 @@ build_tests() {
     fi
     # multi_process is left out too: a DPDK secondary must map the primary's
     # hugepage memory at the primary's addresses, which the instrumented
-    # processes' own address-space layouts do not leave free.
-    grep '"reason":"compiler-artifact"' "$json" | grep '"test":true' |
-        grep -o '"executable":"[^"]*"' | cut -d'"' -f4 | sort -u |
-        grep -v '/vm_[^/]*$' | grep -v '/multi_process-[^/]*$' >"$logs/bins-$label" || true
+    # processes' own address-space layouts do not leave free. xtask's own
+    # tests check tooling, not the library.
+    xtask executables --json "$json" --tests-only --exclude 'vm_*' --exclude multi_process \
+        --exclude xtask >"$logs/bins-$label" || true
     if [[ ! -s "$logs/bins-$label" ]]; then
         echo "memcheck: no test binaries found ($label)"
         return 1
@@ -93,7 +98,7 @@ build_control() {
         echo "memcheck: building the positive control ($label) failed" >&2
         return 1
     fi
-    grep '"reason":"compiler-artifact"' "$dir/build.json" | grep -o '"executable":"[^"]*"' | cut -d'"' -f4
+    xtask executables --json "$dir/build.json" --name memcheck-control
 }
 
 # Test binary name without cargo's hash.
@@ -141,12 +146,7 @@ fi
 
 # Number of tests a binary would run (ignored ones left out). Fails, with the
 # binary's output on stderr, when it cannot list its tests.
-runnable() {
-    local all ignored
-    all=$("$1" --list 2>&1) || { echo "$all" | tail -10 >&2; return 1; }
-    ignored=$("$1" --list --ignored 2>&1) || { echo "$ignored" | tail -10 >&2; return 1; }
-    echo $(($(grep -c ': test$' <<<"$all" || true) - $(grep -c ': test$' <<<"$ignored" || true)))
-}
+runnable() { xtask count-tests --runnable "$1"; }
 
 # Runs one test binary under memcheck; writes its summary line to $dir/summary
 # and, on failure, the details to $dir/details.
@@ -172,7 +172,7 @@ valgrind_one() {
     procs=$(find "$dir" -name 'vg.*.log' | wc -l)
     errors=$(sum_field 'ERROR SUMMARY:' 4 "$dir"/vg.*.log)
     lost=$(sum_field 'definitely lost:' 4 "$dir"/vg.*.log)
-    tests=$(grep -h '^test result:' "$dir/output.log" | head -1 | sed 's/^test result: //; s/;.*//' || true)
+    tests=$(xtask test-summary "$dir/output.log" || true)
     status=ok
     if [[ $rc -ne 0 || $errors -ne 0 || $lost -ne 0 ]]; then
         status=FAILED
@@ -260,7 +260,7 @@ if [[ ${MEMCHECK_ASAN:-1} != 0 ]]; then
         rc=$?
         set -e
         reports=$(find "$dir" -name 'asan.*' | wc -l)
-        tests=$(grep -h '^test result:' "$dir/output.log" | head -1 | sed 's/^test result: //; s/;.*//' || true)
+        tests=$(xtask test-summary "$dir/output.log" || true)
         status=ok
         if [[ $rc -ne 0 || $reports -ne 0 ]]; then
             status=FAILED

@@ -73,54 +73,28 @@ total_passed=0
 summary=()
 failed=0
 
-# Runs one test target under Miri: label, minimum passed, skipped, cargo arguments.
+# The log checks (xtask/; tools/xtask builds it in a target directory of its own).
+xtask() { "$here/xtask" "$@"; }
+
+# Runs one test target under Miri: label, minimum passed, skipped, cargo
+# arguments. xtask reads the log: a foreign function reached (named with the
+# test), another failure, no or more than one result line, fewer passed than
+# the minimum, or another number of skipped tests than the table's, fail.
 run() {
-    local label=$1 min=$2 want_skipped=$3 log skips=() t0 rc=0
+    local label=$1 min=$2 want_skipped=$3 log skips=() t0 rc=0 out
     shift 3
     t0=$(date +%s)
     for s in "${known_skips[@]}"; do skips+=(--skip "$s"); done
     log=$(mktemp)
     cargo "+$toolchain" miri test -p dpdk-safe "$@" -- "${skips[@]}" >"$log" 2>&1 || rc=$?
-    # A test that reached a foreign function: Miri stops at the first one.
-    local foreign culprit
-    foreign=$(grep -o "can't call foreign function \`[^\`]*\`" "$log" | head -1 | cut -d'`' -f2) || true
-    if [[ $rc -ne 0 && -n $foreign ]]; then
-        culprit=$(grep -o "^test [^ ]* \.\.\. error: unsupported operation: can't call foreign function" "$log" |
-            head -1 | cut -d' ' -f2) || true
-        grep -A12 "can't call foreign function" "$log" | head -24
-        summary+=("miri: $label FAILED: test ${culprit:-(name not in the log)} calls the foreign function $foreign, which Miri cannot run; if it must, add it to known_skips in tools/miri.sh with the reason")
-        failed=1
-        rm -f "$log"
-        return
-    fi
-    if [[ $rc -ne 0 ]]; then
-        grep -v '^\s*Compiling\|^warning: dpdk-sys' "$log" | tail -40
-        summary+=("miri: $label FAILED (exit $rc)")
-        failed=1
-        rm -f "$log"
-        return
-    fi
-    local result passed ignored skipped
-    result=$(grep '^test result: ok\.' "$log" | head -1) || true
-    rm -f "$log"
-    if [[ -z $result ]]; then
-        summary+=("miri: $label FAILED: no test result line")
-        failed=1
-        return
-    fi
-    passed=$(sed 's/.* \([0-9]*\) passed.*/\1/' <<<"$result")
-    ignored=$(sed 's/.* \([0-9]*\) ignored.*/\1/' <<<"$result")
-    skipped=$(sed 's/.* \([0-9]*\) filtered out.*/\1/' <<<"$result")
-    total_passed=$((total_passed + passed))
-    if [[ $passed -lt $min ]]; then
-        summary+=("miri: $label FAILED: $passed passed, fewer than its minimum of $min")
-        failed=1
-    elif [[ $skipped -ne $want_skipped ]]; then
-        summary+=("miri: $label FAILED: the known skips took out $skipped tests, not the $want_skipped of the table")
-        failed=1
+    if out=$(xtask miri-result "$log" --exit "$rc" --min "$min" --skipped "$want_skipped"); then
+        total_passed=$((total_passed + ${out%% *}))
+        summary+=("miri: $label ok, ${out#* }, $(($(date +%s) - t0))s")
     else
-        summary+=("miri: $label ok, $passed passed (at least $min), $ignored ignored, $skipped skipped, $(($(date +%s) - t0))s")
+        summary+=("miri: $label FAILED: ${out#* }")
+        failed=1
     fi
+    rm -f "$log"
 }
 
 for t in "${targets[@]}"; do

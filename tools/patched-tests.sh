@@ -4,6 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
+xtask="$here/xtask" # tools/xtask help (kept: env.sh below sets $here)
 # build.sh prints the two prefixes on its last line. Its output is taken whole
 # (not through a pipe or a process substitution) so that its exit status counts.
 built=$("$here/../patches/build.sh") ||
@@ -20,7 +21,7 @@ out=$(PKG_CONFIG_PATH="$x86_lib/pkgconfig" LD_LIBRARY_PATH="$x86_lib" \
     cargo test -p dpdk-sys -p dpdk-safe 2>&1) || { echo "$out"; exit 1; }
 grep -q "building against DPDK .* from $x86_prefix (custom-prefix)" <<<"$out" ||
     { echo "the build script did not report the patched prefix"; echo "$out"; exit 1; }
-grep "test result" <<<"$out" | sort | uniq -c
+"$xtask" test-results - <<<"$out"
 
 echo "-- i686 against $i386_prefix"
 source "$here/i686/env.sh"
@@ -30,4 +31,4 @@ out=$(PKG_CONFIG_LIBDIR="$i386_prefix/lib/i386-linux-gnu/pkgconfig:$PKG_CONFIG_L
     cargo test -p dpdk-sys -p dpdk-safe --target i686-unknown-linux-gnu 2>&1) || { echo "$out"; exit 1; }
 grep -q "building against DPDK .* from $i386_prefix (custom-prefix)" <<<"$out" ||
     { echo "the build script did not report the patched prefix"; echo "$out"; exit 1; }
-grep "test result" <<<"$out" | sort | uniq -c
+"$xtask" test-results - <<<"$out"

@@ -20,16 +20,18 @@ raw=0
 "$here/setup.sh" >&2
 : "${DPDK_RS_CACHE:=/var/cache/dpdk-rs}"
 tree="$DPDK_RS_CACHE/bookworm-i386"
+xtask="$here/xtask" # tools/xtask help
+# The bar_access benchmark's executable, from cargo's JSON messages.
 bench_binary() {
-    cargo bench -p dpdk-benches "$@" --bench bar_access --no-run --message-format=json 2>/dev/null |
-        grep '"name":"bar_access".*"executable":"[^"]' | sed 's/.*"executable":"\([^"]*\)".*/\1/' | tail -1
+    "$xtask" executables --name bar_access -- cargo bench -p dpdk-benches "$@" --bench bar_access --no-run
 }
 x86=$(bench_binary)
 guest="$DPDK_RS_CACHE/vm/bench-guest.sh"
 if ((raw)); then
     printf 'set -e\n%q --vm\n' "$x86" >"$guest"
 else
-    i686=$(source "$here/i686/env.sh"; bench_binary --target i686-unknown-linux-gnu)
+    i686=$(source "$here/i686/env.sh"; bench_binary --target i686-unknown-linux-gnu) ||
+        { echo "vm-bench: building the i686 benchmark failed"; exit 1; }
     cat >"$guest" <<GUEST
 set -e
 echo "######## x86_64"

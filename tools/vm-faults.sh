@@ -23,6 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 : "${DPDK_RS_CACHE:=/var/cache/dpdk-rs}"
+xtask="$here/xtask" # tools/xtask help
 i686=1 cycles=1000
 while (($#)); do
     case "$1" in
@@ -33,25 +34,20 @@ while (($#)); do
 done
 [[ $cycles =~ ^[0-9]+$ ]] || { echo "vm-faults: --cycles wants a number" >&2; exit 2; }
 
-# Path of test binary $1, from cargo's JSON messages.
+# Path of the vm_faults test binary, built with cargo arguments "$@" (cargo's
+# JSON messages, read by xtask).
 test_binary() {
-    local name=$1
-    shift
-    cargo test "$@" --test "$name" --no-run --message-format=json 2>/dev/null |
-        grep '"executable":"[^"]' | grep "\"name\":\"$name\"" |
-        sed 's/.*"executable":"\([^"]*\)".*/\1/' | tail -1
+    "$xtask" executables --name vm_faults -- cargo test -p dpdk-safe --test vm_faults --no-run "$@"
 }
-cargo test -p dpdk-safe --test vm_faults --no-run --quiet
-x86=$(test_binary vm_faults -p dpdk-safe)
+x86=$(test_binary) || { echo "vm-faults: building the test binary failed"; exit 1; }
 [ -x "$x86" ] || { echo "vm-faults: test binary not found"; exit 1; }
 tree="$DPDK_RS_CACHE/bookworm-i386"
 run_args=()
 if ((i686)); then
     x32=$(
         source "$here/i686/env.sh"
-        cargo test -p dpdk-safe --test vm_faults --no-run --quiet --target i686-unknown-linux-gnu
-        test_binary vm_faults -p dpdk-safe --target i686-unknown-linux-gnu
-    )
+        test_binary --target i686-unknown-linux-gnu
+    ) || { echo "vm-faults: building the i686 test binary failed"; exit 1; }
     [ -x "$x32" ] || { echo "vm-faults: i686 test binary not found"; exit 1; }
     run_args+=(--root "$tree")
 fi
@@ -158,25 +154,25 @@ echo "vm-faults: figures"
 grep -E "^vm-faults: |^== .*: status|^vm: boot-to-result" "$work/out.log" | grep -v "^vm-faults: monitor" || true
 echo "vm-faults: wall time $((elapsed / 1000)).$((elapsed % 1000 / 100)) s (build excluded)"
 [ "$status" = 0 ] || { echo "vm-faults: FAILED (guest status $status)"; exit 1; }
-# Each test's own section, from "== LABEL" to "== LABEL: status": its one test
-# passed (a name that matches nothing would run 0 and still exit 0), and the
-# lines that prove what it claims are there, in that section.
-section() {
-    sed -n "/^== $1\$/,/^== $1: status/p" "$work/out.log"
-}
-expect() { # expect LABEL PATTERN
-    section "$1" | grep -q -- "$2" || { echo "vm-faults: FAILED: no '$2' in section '$1'"; exit 1; }
-}
-sections=("x86_64 hot-unplug" "x86_64 leaks" "x86_64 privileges" "x86_64 not viable")
-((i686)) && sections+=("i686 leaks")
-for label in "${sections[@]}"; do
-    expect "$label" "^test result: ok. 1 passed; 0 failed"
-    expect "$label" "^== $label: status 0 "
-done
-expect "x86_64 hot-unplug" "removal request for .* after"
-expect "x86_64 hot-unplug" "gone from sysfs"
-expect "x86_64 leaks" "open fds before \([0-9]*\) after \1;"
-expect "x86_64 privileges" "PermissionDenied\|permission denied opening"
-expect "x86_64 not viable" "is not viable"
-((i686)) && expect "i686 leaks" "open fds before \([0-9]*\) after \1;"
-echo "vm-faults: passed (${#sections[@]} sections, each 1 of 1)"
+# Each test's own section, from "== LABEL" to "== LABEL: status 0": its one
+# test passed (a name that matches nothing would run 0 and still exit 0), and
+# lines that prove what it claims are there, in that section (xtask: --expect
+# 'LABEL: REGEX'; --expect-same: a line whose regex groups are all equal).
+checks=(
+    --section "x86_64 hot-unplug"
+    --expect "x86_64 hot-unplug: removal request for .* after"
+    --expect "x86_64 hot-unplug: gone from sysfs"
+    --section "x86_64 leaks"
+    --expect-same "x86_64 leaks: open fds before ([0-9]+) after ([0-9]+);"
+    --section "x86_64 privileges"
+    --expect "x86_64 privileges: PermissionDenied|permission denied opening"
+    --section "x86_64 not viable"
+    --expect "x86_64 not viable: is not viable"
+)
+((i686)) && checks+=(
+    --section "i686 leaks"
+    --expect-same "i686 leaks: open fds before ([0-9]+) after ([0-9]+);"
+)
+cp "$work/out.log" "$DPDK_RS_CACHE/vm/last-faults.log"
+"$xtask" vm-faults-log "$work/out.log" "${checks[@]}" || { echo "vm-faults: FAILED: the guest log"; exit 1; }
+echo "vm-faults: passed"

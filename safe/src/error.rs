@@ -54,6 +54,15 @@ pub enum Error {
     /// Subscribing to a device's removal requests.
     #[error(transparent)]
     Request(#[from] RequestError),
+    /// Reading the hugepage status.
+    #[error(transparent)]
+    Hugepage(#[from] crate::hugepages::HugepageError),
+    /// Binding a device to a kernel driver.
+    #[error(transparent)]
+    Devbind(#[from] crate::pci::devbind::DevbindError),
+    /// Routing DPDK's log to the `log` crate.
+    #[error(transparent)]
+    LogRoute(#[from] crate::eal::LogRouteError),
     /// An error code from DPDK.
     #[error(transparent)]
     Dpdk(#[from] DpdkErrno),

@@ -46,19 +46,29 @@ impl Default for HugepageRoots {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HugepageError {
+    /// A file or directory could not be read.
     #[error("reading {path}: {source}")]
     Read {
+        /// The file or directory.
         path: PathBuf,
+        /// What failed.
         #[source]
         source: io::Error,
     },
+    /// A file held something other than what the kernel writes there.
     #[error("{path}: unexpected contents {text:?}")]
-    Parse { path: PathBuf, text: String },
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What it held (the start of it).
+        text: String,
+    },
 }
 
 /// Pages of one size on one NUMA node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodePages {
+    /// The NUMA node's number.
     pub node: u32,
     /// Reserved (`nr_hugepages`).
     pub total: u64,
@@ -86,16 +96,18 @@ pub struct PageSize {
 /// A mounted hugetlbfs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HugetlbfsMount {
+    /// The mount point.
     pub path: PathBuf,
     /// Its page size in KiB (`pagesize=`, else the default size).
     pub page_size_kib: Option<u64>,
 }
 
-/// What the kernel offers and what is mounted; see [`status`].
+/// What the kernel offers and what is mounted; see [`hugepage_status`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HugepageStatus {
     /// By size, smallest first; empty when the kernel has no hugetlb support.
     pub sizes: Vec<PageSize>,
+    /// Every mounted hugetlbfs, from `/proc/mounts`.
     pub mounts: Vec<HugetlbfsMount>,
     /// `Hugepagesize:` of `/proc/meminfo`, in KiB.
     pub default_size_kib: Option<u64>,

@@ -46,10 +46,8 @@ fn log_type(name: &str) -> u32 {
     let id = unsafe { dpdk_sys::rte_log_register(name.as_ptr()) };
     assert!(id >= 0, "rte_log_register: {id}");
     // SAFETY: a type id DPDK just returned, a valid level.
-    assert_eq!(
-        unsafe { dpdk_sys::rte_log_set_level(id as u32, dpdk_sys::RTE_LOG_DEBUG) },
-        0
-    );
+    let set = unsafe { dpdk_sys::rte_log_set_level(id as u32, dpdk_sys::RTE_LOG_DEBUG) };
+    assert_eq!(set, 0);
     id as u32
 }
 

@@ -42,52 +42,85 @@ const VIABLE_DRIVERS: &[&str] = &["vfio-pci", "pci-stub"];
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DevbindError {
+    /// No directory for the address in the sysfs tree.
     #[error("{0}: no such PCI device")]
     NoDevice(PciAddress),
+    /// One of the device's network interfaces is up (devbind refuses it too).
     #[error(
         "{address}: network interface {interface} is up; take it down first \
          (ip link set {interface} down) if you mean to give the device to DPDK"
     )]
     ActiveInterface {
+        /// The device.
         address: PciAddress,
+        /// The interface that is up, e.g. `eth0`.
         interface: String,
     },
+    /// A disk behind the device is mounted or used as swap.
     #[error("{address}: disk {disk} is in use ({use_}); unmount it first")]
     MountedDisk {
+        /// The device.
         address: PciAddress,
+        /// The block device, e.g. `nvme0n1p2`.
         disk: String,
         /// `mounted on PATH` or `swap`.
         use_: String,
     },
+    /// The device has no IOMMU group, so vfio-pci cannot take it.
     #[error(
         "{address} has no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on \
          on the kernel command line) for vfio-pci"
     )]
-    NoIommu { address: PciAddress },
+    NoIommu {
+        /// The device.
+        address: PciAddress,
+    },
+    /// Another device of the group is bound to a driver other than vfio-pci.
     #[error(
         "{address}: IOMMU group {group} is not viable: {} must be unbound or bound to \
          vfio-pci too",
         others.iter().map(|(a, d)| format!("{a} (bound to {d})")).collect::<Vec<_>>().join(", ")
     )]
     GroupNotViable {
+        /// The device.
         address: PciAddress,
+        /// Its IOMMU group number.
         group: u32,
         /// The group's other devices and their drivers.
         others: Vec<(PciAddress, String)>,
     },
+    /// The target driver has no directory under `/sys/bus/pci/drivers`.
     #[error("driver {driver} is not loaded (no {}); load it: modprobe {driver}", dir.display())]
-    DriverNotLoaded { driver: String, dir: PathBuf },
+    DriverNotLoaded {
+        /// The driver, e.g. `vfio-pci`.
+        driver: String,
+        /// The directory that is missing.
+        dir: PathBuf,
+    },
+    /// Loading the driver's module failed.
     #[error("modprobe {driver} failed: {detail}")]
-    Modprobe { driver: String, detail: String },
+    Modprobe {
+        /// The module.
+        driver: String,
+        /// What modprobe said, or why it could not run.
+        detail: String,
+    },
+    /// The kernel did not bind the device as asked.
     #[error("{address}: after the writes the device is bound to {actual:?}, not {expected:?}")]
     NotBound {
+        /// The device.
         address: PciAddress,
+        /// The driver asked for (`None`: unbound).
         expected: Option<String>,
+        /// The driver it is bound to now.
         actual: Option<String>,
     },
+    /// Reading or writing a sysfs file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What failed.
         #[source]
         source: io::Error,
     },
@@ -103,12 +136,17 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> DevbindError + '_ {
 /// One device as `dpdk-devbind.py --status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceStatus {
+    /// The device's address.
     pub address: PciAddress,
+    /// Vendor ID.
     pub vendor: u16,
+    /// Device ID.
     pub device: u16,
+    /// 24-bit class code.
     pub class: u32,
     /// The bound driver's name.
     pub driver: Option<String>,
+    /// IOMMU group number, when the device has one.
     pub iommu_group: Option<u32>,
     /// `driver_override`, when set.
     pub driver_override: Option<String>,
@@ -121,7 +159,9 @@ pub struct DeviceStatus {
 /// One sysfs write of a bind or unbind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SysfsWrite {
+    /// The sysfs file written.
     pub path: PathBuf,
+    /// What is written to it.
     pub value: String,
 }
 
@@ -129,9 +169,11 @@ pub struct SysfsWrite {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "the original driver is needed to restore it"]
 pub struct Binding {
+    /// The device.
     pub address: PciAddress,
     /// The driver bound before, if any.
     pub original: Option<String>,
+    /// The driver it was bound to.
     pub driver: String,
 }
 

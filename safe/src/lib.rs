@@ -41,6 +41,7 @@
 //! (`FakePciTree`) for `SYSFS_PCI_DEVICES`.
 
 mod bus_lock;
+mod dma;
 mod eal;
 mod errno;
 mod error;
@@ -51,6 +52,7 @@ mod pci;
 pub mod testing;
 mod vfio;
 
+pub use dma::{iova_of, DmaBuffer, DmaError, DmaMapping, ExternalMemory};
 pub use eal::{CArgv, Eal, EalBuilder, EalError, IovaMode, LogLevel};
 pub use errno::DpdkErrno;
 pub use error::{Error, Result};

@@ -75,8 +75,9 @@ pub use pci::sysfs::{
     PciDeviceIds, SysfsDevice, SysfsError, SysfsErrorKind,
 };
 pub use vfio::{
-    BarError, CapChainError, MsixTable, OpenError, RegionCaps, RegionFlags, RegionInfo,
-    RegionInfoError, RemovalRequests, RequestError, VfioDevice,
+    BarError, CapChainError, Interrupts, IrqError, IrqKind, MsixTable, OpenError, RegionCaps,
+    RegionFlags, RegionInfo, RegionInfoError, RemovalRequests, RequestError, ResetError,
+    VfioDevice,
 };
 
 /// Parsers of outside input, public only so that the fuzz targets and tests

@@ -20,10 +20,8 @@ macro_rules! in_child {
 fn free_heap() -> usize {
     let mut stats = dpdk_sys::rte_malloc_socket_stats::default();
     // SAFETY: fills the live local `stats`.
-    assert_eq!(
-        unsafe { dpdk_sys::rte_malloc_get_socket_stats(0, &mut stats) },
-        0
-    );
+    let ret = unsafe { dpdk_sys::rte_malloc_get_socket_stats(0, &mut stats) };
+    assert_eq!(ret, 0);
     stats.heap_freesz_bytes
 }
 

@@ -48,6 +48,7 @@ mod error;
 mod eth;
 mod io;
 mod pci;
+mod regblock;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod vfio;
@@ -73,6 +74,12 @@ pub use pci::driver::{
 pub use pci::sysfs::{
     kernel_driver_name, list_device_dirs, sysfs_pci_root, BarInfo, BarKind, KernelDriver, PciClass,
     PciDeviceIds, SysfsDevice, SysfsError, SysfsErrorKind,
+};
+#[doc(hidden)]
+pub use regblock::check_block as __check_block;
+pub use regblock::{
+    BlockError, Field, FieldError, ReadOnly, ReadWrite, Readable, Reg, RegisterDef, RegisterValue,
+    Writable, WriteOnly,
 };
 pub use vfio::{
     BarError, CapChainError, Interrupts, IrqError, IrqKind, MsixTable, OpenError, RegionCaps,

@@ -110,7 +110,7 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2
     -machine q35,kernel-irqchip=split
     -device intel-iommu,intremap=on,caching-mode=on
     -kernel "$kernel" -initrd "$cache/initrd.gz" -append "$append"
-    -device edu,addr=03.0
+    -device edu,addr=03.0,dma_mask=0xffffffffffffffff
     -object "memory-backend-file,id=ivmem,mem-path=${ivshmem_file//,/,,},size=$ivshmem_size,share=on"
     -device ivshmem-plain,memdev=ivmem,addr=04.0
     -device e1000e,addr=05.0

@@ -71,6 +71,8 @@ enum EduError {
     Block(#[from] dpdk::BlockError),
     #[error("interrupts: {0}")]
     Irq(#[from] IrqError),
+    #[error("bus mastering: {0}")]
+    BusMaster(#[from] dpdk::BusMasterError),
     #[error("DMA memory: {0}")]
     Dma(#[from] DmaError),
     #[error("not an edu device: identification register reads {0:#010x}")]
@@ -145,13 +147,18 @@ impl<'r, R: Registers> Edu<'r, R> {
     }
 
     /// `n!` computed with "interrupt when done".
-    fn factorial_irq(&self, irqs: &mut Interrupts<'_>, n: u32) -> Result<(u32, Duration), EduError> {
+    fn factorial_irq(
+        &self,
+        irqs: &mut Interrupts<'_>,
+        n: u32,
+    ) -> Result<(u32, Duration), EduError> {
         self.regs
             .status()
             .write(edu::status::irq_when_done::value_const::<1>())?;
         let start = Instant::now();
         self.regs.factorial().write(n)?;
-        let latency = self.await_irq(irqs, edu::irq_status::factorial::value_const::<1>(), start)?;
+        let latency =
+            self.await_irq(irqs, edu::irq_status::factorial::value_const::<1>(), start)?;
         self.regs.status().write(0)?;
         Ok((self.regs.factorial().read()?, latency))
     }
@@ -214,8 +221,14 @@ fn interrupts_and_dma<R: Registers>(
     } else {
         IrqKind::Intx
     };
+    // DMA and MSI messages are memory writes: the device needs bus mastering.
+    vfio.set_bus_master(true)?;
     let mut irqs = vfio.enable_interrupts(kind, 1)?;
-    println!("interrupts: {kind}, {} vector of {}", irqs.count(), irqs.available());
+    println!(
+        "interrupts: {kind}, {} vector of {}",
+        irqs.count(),
+        irqs.available()
+    );
 
     let mut latencies = Vec::new();
     for n in [5, 10, 12] {
@@ -223,8 +236,14 @@ fn interrupts_and_dma<R: Registers>(
         println!("irq: {n}! = {value}");
         latencies.push(latency);
     }
-    let (best, worst) = (latencies.iter().min().unwrap(), latencies.iter().max().unwrap());
-    println!("factorial interrupt latency: min {best:?}, max {worst:?} over {}", latencies.len());
+    let (best, worst) = (
+        latencies.iter().min().unwrap(),
+        latencies.iter().max().unwrap(),
+    );
+    println!(
+        "factorial interrupt latency: min {best:?}, max {worst:?} over {}",
+        latencies.len()
+    );
 
     let out = DmaBuffer::new(eal, EDU_BUFFER_LEN, 4096)?;
     let back = DmaBuffer::new(eal, EDU_BUFFER_LEN, 4096)?;
@@ -232,7 +251,11 @@ fn interrupts_and_dma<R: Registers>(
         .map(|i| (i as u8).wrapping_mul(7) ^ 0x5a)
         .collect();
     out.copy_from_slice(0, &pattern)?;
-    println!("dma: buffers at IOVA {:#x} and {:#x}", out.iova(), back.iova());
+    println!(
+        "dma: buffers at IOVA {:#x} and {:#x}",
+        out.iova(),
+        back.iova()
+    );
     let to_device = edu.dma(&mut irqs, out.iova(), EDU_BUFFER, EDU_BUFFER_LEN, false)?;
     let to_ram = edu.dma(&mut irqs, EDU_BUFFER, back.iova(), EDU_BUFFER_LEN, true)?;
     let same = back.to_vec() == pattern;

@@ -68,8 +68,8 @@ pub use pci::address::{AddressErrorKind, AddressField, ParseAddressError, PciAdd
 pub use pci::bus::{DeviceError, NamedPciDevices, PciDevice, PciDevices};
 #[cfg(dpdk_pci_driver)]
 pub use pci::driver::{
-    register, DpdkBar, DpdkBarError, DpdkConfig, DriverFlags, PciDriver, PciIdPattern,
-    ProbeFailure, ProbedDevice, RegisterError, Registered, ANY_CLASS, ANY_ID,
+    register, BoundDevice, DpdkBar, DpdkBarError, DpdkConfig, DriverFlags, PciDriver, PciIdPattern,
+    ProbeFailure, ProbedDevice, RegisterError, Registered, Revoked, ANY_CLASS, ANY_ID,
 };
 pub use pci::sysfs::{
     kernel_driver_name, list_device_dirs, sysfs_pci_root, BarInfo, BarKind, KernelDriver, PciClass,
@@ -82,9 +82,9 @@ pub use regblock::{
     Writable, WriteOnly,
 };
 pub use vfio::{
-    BarError, CapChainError, Interrupts, IrqError, IrqKind, MsixTable, OpenError, RegionCaps,
-    RegionFlags, RegionInfo, RegionInfoError, RemovalRequests, RequestError, ResetError,
-    VfioDevice,
+    BarError, BusMasterError, CapChainError, Interrupts, IrqError, IrqKind, MsixTable, OpenError,
+    RegionCaps, RegionFlags, RegionInfo, RegionInfoError, RemovalRequests, RequestError,
+    ResetError, VfioDevice,
 };
 
 /// Parsers of outside input, public only so that the fuzz targets and tests

@@ -681,6 +681,34 @@ impl VfioDevice<'_> {
     }
 }
 
+impl VfioDevice<'_> {
+    /// Turns bus mastering (bit 2 of the command register) on or off; returns
+    /// whether it was on. A device DMAs, and sends MSI and MSI-X messages
+    /// (which are memory writes), only with it on; vfio-pci leaves it as the
+    /// device was, and DPDK sets it only for devices its own drivers probe.
+    pub fn set_bus_master(&self, on: bool) -> Result<bool, BusMasterError> {
+        use crate::io::register::ConfigRegisters;
+        let config = self.config()?;
+        let command: u16 = config.read16(0x04)?;
+        let was = command & 0x4 != 0;
+        let command = if on { command | 0x4 } else { command & !0x4 };
+        config.write16(0x04, command)?;
+        Ok(was)
+    }
+}
+
+/// Why bus mastering could not be switched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BusMasterError {
+    /// Config space's region could not be found.
+    #[error(transparent)]
+    Region(#[from] crate::vfio::region::RegionInfoError),
+    /// The command register could not be read or written.
+    #[error(transparent)]
+    Access(#[from] crate::io::error::AccessError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,7 @@ pub(crate) mod request;
 
 pub use caps::{CapChainError, RegionCaps};
 pub use device::{BarError, OpenError, VfioDevice};
-pub use irq::{Interrupts, IrqError, IrqKind, ResetError};
+pub use irq::{BusMasterError, Interrupts, IrqError, IrqKind, ResetError};
 pub use msix::MsixTable;
 pub use region::{RegionFlags, RegionInfo, RegionInfoError};
 pub use request::{RemovalRequests, RequestError};

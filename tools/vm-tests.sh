@@ -19,8 +19,8 @@ test_binary() {
         grep '"executable":"[^"]' | grep "\"name\":\"$name\"" |
         sed 's/.*"executable":"\([^"]*\)".*/\1/' | tail -1
 }
-tests=(vm_devices vm_drivers)
-cargo test -p dpdk-safe --test vm_devices --test vm_drivers --no-run --quiet
+tests=(vm_devices vm_drivers vm_dma)
+cargo test -p dpdk-safe --test vm_devices --test vm_drivers --test vm_dma --no-run --quiet
 cargo build --quiet --example bar --example edu
 examples="$PWD/target/debug/examples"
 declare -A x86 i686
@@ -39,7 +39,7 @@ tree="$DPDK_RS_CACHE/bookworm-i386"
 trixie="$DPDK_RS_CACHE/trixie-amd64"
 declare -A x24
 trixie_cargo() { CARGO_TARGET_DIR="$PWD/target/trixie-amd64" "$here/tree/run" "$trixie" cargo "$@"; }
-trixie_cargo test -p dpdk-safe --test vm_devices --test vm_drivers --no-run --quiet
+trixie_cargo test -p dpdk-safe --test vm_devices --test vm_drivers --test vm_dma --no-run --quiet
 for t in "${tests[@]}"; do
     x24[$t]=$(CARGO=trixie_cargo test_binary "$t" -p dpdk-safe)
     [ -x "${x24[$t]}" ] || { echo "vm-tests: Debian 13 test binary of $t not found"; exit 1; }
@@ -83,6 +83,7 @@ has() { # has LINE: the last example printed exactly this line
 section x86_64 env DPDK_RS_GUEST_MARKER=x86_64-was-here DPDK_RS_GUEST_MARKER_AT=4096 \
     '${x86[vm_devices]}'
 section "x86_64 drivers" '${x86[vm_drivers]}'
+section "x86_64 dma" env RUST_TEST_NOCAPTURE=1 '${x86[vm_dma]}'
 echo "== examples"
 example ok '$examples/bar' read 0000:00:03.0 0 0
 has "0000:00:03.0 BAR0 +0x0: read 0x010000ed"
@@ -102,17 +103,24 @@ for path in pread64 mmap64; do
     has "\$path: 10! = 3628800"
     has "\$path: 12! = 479001600"
 done
+has "interrupts: MSI, 1 vector of 1"
+has "irq: 12! = 479001600"
+has "dma: 4096 bytes to edu and back: identical"
 echo "examples: ok"
 cp '${i686[vm_devices]}' '$tree/tmp/vm_devices'
 cp '${i686[vm_drivers]}' '$tree/tmp/vm_drivers'
 section i686 env DPDK_RS_GUEST_MARKER=i686-was-here DPDK_RS_GUEST_MARKER_AT=8192 \
     TMPDIR=/tmp chroot '$tree' /tmp/vm_devices
 section "i686 drivers" env TMPDIR=/tmp chroot '$tree' /tmp/vm_drivers
+cp '${i686[vm_dma]}' '$tree/tmp/vm_dma'
+section "i686 dma" env TMPDIR=/tmp RUST_TEST_NOCAPTURE=1 chroot '$tree' /tmp/vm_dma
 cp '${x24[vm_devices]}' '$trixie/tmp/vm_devices'
 cp '${x24[vm_drivers]}' '$trixie/tmp/vm_drivers'
 section debian13 env DPDK_RS_GUEST_MARKER=dpdk-24.11-was-here DPDK_RS_GUEST_MARKER_AT=12288 \
     TMPDIR=/tmp chroot '$trixie' /tmp/vm_devices
 section "debian13 drivers" env TMPDIR=/tmp chroot '$trixie' /tmp/vm_drivers
+cp '${x24[vm_dma]}' '$trixie/tmp/vm_dma'
+section "debian13 dma" env TMPDIR=/tmp RUST_TEST_NOCAPTURE=1 chroot '$trixie' /tmp/vm_dma
 GUEST
 cp "$work/guest.sh" "$DPDK_RS_CACHE/vm/last-guest.sh"
 set +e
@@ -124,8 +132,10 @@ set -e
 grep -q "^examples: ok" "$work/out.log" || { echo "vm-tests: the examples failed"; exit 1; }
 # Each section: the count its binary listed, and exactly that many passed.
 declare -A host_count=([x86_64]=$("${x86[vm_devices]}" --ignored --list --format terse | grep -c ': test$')
-    ["x86_64 drivers"]=$("${x86[vm_drivers]}" --ignored --list --format terse | grep -c ': test$'))
-for section in x86_64 "x86_64 drivers" i686 "i686 drivers" debian13 "debian13 drivers"; do
+    ["x86_64 drivers"]=$("${x86[vm_drivers]}" --ignored --list --format terse | grep -c ': test$')
+    ["x86_64 dma"]=$("${x86[vm_dma]}" --ignored --list --format terse | grep -c ': test$'))
+for section in x86_64 "x86_64 drivers" "x86_64 dma" i686 "i686 drivers" "i686 dma" debian13 \
+    "debian13 drivers" "debian13 dma"; do
     head=$(grep -m1 "^== $section ([0-9]* tests)\$" "$work/out.log") ||
         { echo "vm-tests: section '$section' did not start"; exit 1; }
     n=${head##*(}

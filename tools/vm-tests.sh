@@ -105,7 +105,7 @@ for path in pread64 mmap64; do
 done
 has "interrupts: MSI, 1 vector of 1"
 has "irq: 12! = 479001600"
-has "dma: 4096 bytes to edu and back: identical"
+has "dma: 4000 bytes to edu and back: identical"
 echo "examples: ok"
 cp '${i686[vm_devices]}' '$tree/tmp/vm_devices'
 cp '${i686[vm_drivers]}' '$tree/tmp/vm_drivers'

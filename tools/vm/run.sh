@@ -7,6 +7,7 @@
 #
 #   tools/vm/run.sh [--timeout S] [--ivshmem-file PATH] [--ivshmem-size SIZE]
 #                   [--root DIR]... [--monitor SOCKET] [--device SPEC]...
+#                   [--drive SPEC]...
 #                   [--verbose] -- SHELL-COMMAND...
 #
 # Streams the guest console to stdout and exits with the command's status, as the
@@ -24,7 +25,7 @@ usage() {
 timeout=300 ivshmem_file="" ivshmem_size="" roots=() monitor="" devices=() verbose=0
 while (($#)); do
     case "$1" in
-        --timeout | --ivshmem-file | --ivshmem-size | --root | --i386-root | --monitor | --device)
+        --timeout | --ivshmem-file | --ivshmem-size | --root | --i386-root | --monitor | --device | --drive)
             (($# >= 2)) || usage
             case "$1" in
                 --timeout) timeout=$2 ;;
@@ -33,6 +34,7 @@ while (($#)); do
                 --root | --i386-root) roots+=("$2") ;;
                 --monitor) monitor=$2 ;;
                 --device) devices+=(-device "$2") ;;
+                --drive) devices+=(-drive "$2") ;;
             esac
             shift 2 ;;
         --verbose) verbose=1; shift ;;

@@ -509,7 +509,7 @@ mod tests {
         let regs = Test::new(&io, 0x20).unwrap();
         regs.control().write(0x51).unwrap();
         regs.control()
-            .modify(|v| test::control::mode::with_const::<2>(v))
+            .modify(test::control::mode::with_const::<2>)
             .unwrap();
         assert_eq!(regs.control().read().unwrap(), 0x21);
         assert_eq!(

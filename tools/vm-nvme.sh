@@ -41,7 +41,7 @@ run() { # run LABEL COMMAND...
     "\$@" >"\$out" 2>&1 || { cat "\$out"; echo "nvme \$label: failed"; exit 1; }
     cat "\$out"
     if grep -q WRONG "\$out"; then echo "nvme \$label: printed WRONG"; exit 1; fi
-    for line in "controller disabled" "read LBAs 0..8: 8 of 8 match the pattern" "controller shut down"; do
+    for line in "controller disabled" "read LBAs 0..8: 8 of 8 match the pattern" "I/O queue pair 1: depth 16, completions on MSI-X vector 1" "controller shut down"; do
         grep -qxF "\$line" "\$out" || { echo "nvme \$label: no line '\$line'"; exit 1; }
     done
     grep -q "^model: QEMU NVMe Ctrl\$" "\$out" || { echo "nvme \$label: no model line"; exit 1; }

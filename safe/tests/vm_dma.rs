@@ -322,3 +322,114 @@ fn dma_buffers_have_iovas_the_device_reaches() {
         drop(irqs);
     });
 }
+
+/// One edu DMA transfer, polled to completion.
+#[cfg(dpdk_pci_driver)]
+fn poll_dma(bar: &impl Registers, src: u64, dst: u64, len: u64, to_ram: bool) {
+    bar.write64(0x80, src).unwrap();
+    bar.write64(0x88, dst).unwrap();
+    bar.write64(0x90, len).unwrap();
+    bar.write64(0x98, 1 | if to_ram { 2 } else { 0 }).unwrap();
+    let start = Instant::now();
+    while bar.read64(0x98).unwrap() & 1 != 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "DMA timed out");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A Rust driver that keeps a bound handle to each device it probes.
+#[cfg(dpdk_pci_driver)]
+struct Keeper;
+
+#[cfg(dpdk_pci_driver)]
+impl dpdk_safe::PciDriver for Keeper {
+    type Device = dpdk_safe::BoundDevice;
+    fn probe(
+        &self,
+        dev: &dpdk_safe::ProbedDevice<'_>,
+    ) -> Result<dpdk_safe::BoundDevice, dpdk_safe::ProbeFailure> {
+        Ok(dev.bind())
+    }
+    fn remove(&self, _: &dpdk_safe::ProbedDevice<'_>, _state: dpdk_safe::BoundDevice) {}
+}
+
+/// edu probed by DPDK for a Rust driver (BARs mapped by DPDK, bus mastering
+/// set by DPDK): after init, the application drives DMA through the kept
+/// handle, from a DMA buffer and from application memory mapped with
+/// `rte_dev_dma_map`; after `Eal::remove` the same handle is revoked.
+#[cfg(dpdk_pci_driver)]
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn a_probed_device_does_dma_through_its_kept_handle_until_removed() {
+    in_vm_child(
+        "a_probed_device_does_dma_through_its_kept_handle_until_removed",
+        || {
+            use dpdk_safe::{
+                register, BarIndex, DriverFlags, ExternalMemory, PciIdPattern, Revoked,
+            };
+            let edu: dpdk_safe::PciAddress = EDU.parse().unwrap();
+            let driver = register(
+                "rs_keeper",
+                &[PciIdPattern::new(0x1234, 0x11e8)],
+                DriverFlags::NEED_MAPPING,
+                Keeper,
+            )
+            .unwrap();
+            let mut eal = base_builder().allow(edu).init().unwrap();
+            assert_eq!(driver.devices(), [edu]);
+            let handle = driver.with_device(edu, |h| h.clone()).unwrap();
+
+            let buffer = DmaBuffer::new(&eal, 4096, 4096).unwrap();
+            buffer
+                .copy_from_slice(0, b"probed: from a DMA buffer")
+                .unwrap();
+            let external = ExternalMemory::new(&eal, 16 << 10).unwrap();
+            let mapping = external.map_for(&eal, edu).unwrap();
+            assert_eq!(mapping.iova(), external.as_ptr() as u64);
+
+            // Polls edu's DMA command register until the transfer is done;
+            // DPDK's mapping on 64-bit targets (8-byte stores, see `edu_bar`).
+            let transfer = |src: u64, dst: u64, len: u64, to_ram: bool| {
+                handle
+                    .with(|dev| {
+                        #[cfg(target_pointer_width = "64")]
+                        let bar = dev.bar(BarIndex::BAR0).expect("DPDK mapped BAR0");
+                        #[cfg(not(target_pointer_width = "64"))]
+                        let bar = dev.bar_registers(BarIndex::BAR0).unwrap();
+                        poll_dma(&bar, src, dst, len, to_ram);
+                    })
+                    .expect("bound until removed")
+            };
+            transfer(buffer.iova(), EDU_BUFFER, 25, false);
+            transfer(EDU_BUFFER, mapping.iova() + 100, 25, true);
+            let got: Vec<u8> = (100..125)
+                .map(|i| external.read::<u8>(i).unwrap())
+                .collect();
+            assert_eq!(&got, b"probed: from a DMA buffer");
+            drop(mapping);
+            drop(external);
+
+            // From another thread, through the same handle.
+            let id = std::thread::scope(|s| {
+                s.spawn(|| {
+                    handle.with(|dev| {
+                        dev.bar_registers(BarIndex::BAR0)
+                            .unwrap()
+                            .read32(0)
+                            .unwrap()
+                    })
+                })
+                .join()
+                .unwrap()
+            });
+            assert_eq!(id, Ok(0x010000ed));
+
+            // Removed: DPDK unmaps the BARs and frees its device; the kept
+            // handle is revoked, a typed error.
+            drop(buffer);
+            eal.remove(edu).unwrap();
+            assert_eq!(handle.with(|_| ()), Err(Revoked(edu)));
+            assert!(driver.devices().is_empty());
+        },
+    );
+}

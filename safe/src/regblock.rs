@@ -373,6 +373,7 @@ macro_rules! register_block {
         $vis mod $module {
             $(
                 $(#[$rmeta])*
+                #[doc = concat!("Register `", stringify!($reg), "` at ", stringify!($offset), ".")]
                 pub mod $reg {
                     /// The register.
                     #[derive(Debug)]
@@ -389,6 +390,7 @@ macro_rules! register_block {
                     );
                     $($(
                         $(#[$fmeta])*
+                        #[doc = concat!("Field `", stringify!($field), "`: bits ", stringify!($lo), " to ", stringify!($hi), ".")]
                         #[derive(Debug)]
                         pub enum $field {}
                         impl $crate::Field for $field {

@@ -18,6 +18,11 @@
 //!   [`ConfigRegisters`] for config space: 1, 2 and 4 bytes), what may be
 //!   accessed ([`Window`]) and why an access failed ([`AccessError`]), the same
 //!   whichever backend reaches the device.
+//! * Writing drivers: DMA memory ([`DmaBuffer`], [`ExternalMemory`],
+//!   [`iova_of`]), interrupts through VFIO eventfds ([`Interrupts`],
+//!   [`VfioDevice::enable_interrupts`]), device reset ([`VfioDevice::reset`]),
+//!   typed register blocks ([`register_block!`]), and per-device driver state
+//!   with handles revoked on removal (`PciDriver::Device`, `BoundDevice`).
 //! * Ethernet ports that DPDK's own NIC drivers created ([`Eal::eth_ports`]).
 //! * Errors: each operation has its own enum; [`Error`] wraps them all, and
 //!   [`DpdkErrno`] is the error code DPDK returned, with its text.

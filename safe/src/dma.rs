@@ -165,7 +165,7 @@ pub enum DmaError {
     /// `rte_dev_dma_map` failed. DPDK's PCI bus maps only for devices one of
     /// its drivers (a Rust driver included) has probed: `EINVAL` for a device
     /// without a driver, `ENOTSUP` for one not bound to vfio-pci.
-    #[error("rte_dev_dma_map for PCI device {address} failed (the device must be probed by a DPDK or Rust driver and bound to vfio-pci): {errno}")]
+    #[error("rte_dev_dma_map for PCI device {address} failed (the device must be probed by a DPDK or Rust driver and bound to vfio-pci, the IOVA within the IOMMU's width; see DPDK's log): {errno}")]
     Map {
         /// The device.
         address: PciAddress,
@@ -674,13 +674,36 @@ impl<'eal> ExternalMemory<'eal> {
     ///
     /// DPDK maps only for a device that a driver (DPDK's or a Rust one) has
     /// probed; others are [`DmaError::Map`].
+    ///
+    /// A user-space virtual address can be wider than the IOMMU's input
+    /// addresses (47 bits against an emulated Intel IOMMU's 39, for example):
+    /// the kernel then refuses the mapping, and [`map_for_at`](Self::map_for_at)
+    /// maps at an IOVA of the caller's choice instead.
     pub fn map_for<'m>(
         &'m self,
         eal: &'eal Eal,
         address: PciAddress,
     ) -> Result<DmaMapping<'m, 'eal>, DmaError> {
+        self.map_for_at(eal, address, self.addr.as_ptr() as u64)
+    }
+
+    /// As [`map_for`](Self::map_for), at IOVA `iova` (page-aligned; it must
+    /// not overlap what DPDK maps for its own memory: in IOVA-as-VA mode its
+    /// virtual addresses, in IOVA-as-PA mode physical ones).
+    pub fn map_for_at<'m>(
+        &'m self,
+        eal: &'eal Eal,
+        address: PciAddress,
+        iova: u64,
+    ) -> Result<DmaMapping<'m, 'eal>, DmaError> {
+        if iova % self.page_size as u64 != 0 {
+            return Err(DmaError::NotPageAligned {
+                addr: iova as usize,
+                len: self.len,
+                page_size: self.page_size,
+            });
+        }
         let device = find_device(eal, address)?;
-        let iova = self.addr.as_ptr() as u64;
         // SAFETY: `device` is a live rte_device of DPDK's bus (found just now,
         // under the EAL's borrow); the range is registered external memory.
         let ret =

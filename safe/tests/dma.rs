@@ -203,8 +203,14 @@ fn external_memory_registers_and_unregisters() {
             memory.read::<u32>(16 << 10),
             Err(DmaError::OutOfBounds { .. })
         ));
-        // Registering the same memory twice is refused by DPDK.
-        // No such device on the (empty) bus.
+        // An IOVA that is not page-aligned; no such device on the (empty) bus.
+        let err = memory
+            .map_for_at(&eal, "0000:00:1f.0".parse().unwrap(), 123)
+            .unwrap_err();
+        assert!(
+            matches!(err, DmaError::NotPageAligned { addr: 123, .. }),
+            "{err}"
+        );
         let err = memory
             .map_for(&eal, "0000:00:1f.0".parse().unwrap())
             .unwrap_err();

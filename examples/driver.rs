@@ -35,6 +35,7 @@ struct MyDriver {
 }
 
 impl PciDriver for MyDriver {
+    type Device = ();
     fn probe(&self, dev: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
         let ids = dev.ids();
         println!(
@@ -68,7 +69,7 @@ impl PciDriver for MyDriver {
         Ok(())
     }
 
-    fn remove(&self, dev: &ProbedDevice<'_>) {
+    fn remove(&self, dev: &ProbedDevice<'_>, _state: ()) {
         println!("remove {}", dev.address());
     }
 }

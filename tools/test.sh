@@ -86,6 +86,9 @@ step "build script re-runs only when its inputs change"
 step "VM: emulated PCI devices bound to vfio-pci"
 "$here/vm-tests.sh"
 
+step "VM: an NVMe driver written with the toolkit, on QEMU's NVMe controller (x86_64, i686)"
+"$here/vm-nvme.sh"
+
 step "VM: faults (hot-unplug, 1000-cycle leaks, non-root, non-viable group)"
 "$here/vm-faults.sh"
 

@@ -33,14 +33,17 @@ done
 sections=(
     "x86_64           | x86_64   | vm_devices | DPDK_RS_GUEST_MARKER=x86_64-was-here DPDK_RS_GUEST_MARKER_AT=4096"
     "x86_64 drivers   | x86_64   | vm_drivers |"
+    "x86_64 dma       | x86_64   | vm_dma     | RUST_TEST_NOCAPTURE=1"
     # devbind moves edu off vfio-pci and back; DPDK's log of a PCI driver
     # reaches the log crate. x86_64 only: the sysfs writes and log records are
     # the same from every build.
     "x86_64 tooling   | x86_64   | vm_tooling |"
     "i686             | i686     | vm_devices | DPDK_RS_GUEST_MARKER=i686-was-here DPDK_RS_GUEST_MARKER_AT=8192"
     "i686 drivers     | i686     | vm_drivers |"
+    "i686 dma         | i686     | vm_dma     | RUST_TEST_NOCAPTURE=1"
     "debian13         | debian13 | vm_devices | DPDK_RS_GUEST_MARKER=dpdk-24.11-was-here DPDK_RS_GUEST_MARKER_AT=12288"
     "debian13 drivers | debian13 | vm_drivers |"
+    "debian13 dma     | debian13 | vm_dma     | RUST_TEST_NOCAPTURE=1"
 )
 # The examples (x86_64, host's root), run after the sections, one a line:
 #   ok or fails | command (example and arguments) | lines it must print...
@@ -49,6 +52,7 @@ edu_lines=""
 for path in pread64 mmap64; do
     edu_lines+="|$path: liveness check: alive|$path: 0! = 1|$path: 5! = 120|$path: 10! = 3628800|$path: 12! = 479001600"
 done
+edu_lines+="|interrupts: MSI, 1 vector of 1|irq: 12! = 479001600|dma: 4000 bytes to edu and back: identical"
 examples=(
     "ok    | bar read 0000:00:03.0 0 0                 | 0000:00:03.0 BAR0 +0x0: read 0x010000ed"
     "ok    | bar write 0000:00:03.0 0 4 0x0f0f0f0f     | 0000:00:03.0 BAR0 +0x4: wrote 0x0f0f0f0f"

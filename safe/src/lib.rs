@@ -18,6 +18,11 @@
 //!   [`ConfigRegisters`] for config space: 1, 2 and 4 bytes), what may be
 //!   accessed ([`Window`]) and why an access failed ([`AccessError`]), the same
 //!   whichever backend reaches the device.
+//! * Writing drivers: DMA memory ([`DmaBuffer`], [`ExternalMemory`],
+//!   [`iova_of`]), interrupts through VFIO eventfds ([`Interrupts`],
+//!   [`VfioDevice::enable_interrupts`]), device reset ([`VfioDevice::reset`]),
+//!   typed register blocks ([`register_block!`]), and per-device driver state
+//!   with handles revoked on removal (`PciDriver::Device`, `BoundDevice`).
 //! * Ethernet ports that DPDK's own NIC drivers created ([`Eal::eth_ports`]).
 //! * Around the EAL: DPDK's log as records of the `log` crate (on by default,
 //!   [`EalBuilder::log_to_rust`]), hugepage status ([`hugepage_status`]), and
@@ -44,6 +49,7 @@
 //! (`FakePciTree`) for `SYSFS_PCI_DEVICES`.
 
 mod bus_lock;
+mod dma;
 mod eal;
 mod errno;
 mod error;
@@ -51,10 +57,12 @@ mod eth;
 mod hugepages;
 mod io;
 mod pci;
+mod regblock;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod vfio;
 
+pub use dma::{iova_of, DmaBuffer, DmaError, DmaMapping, ExternalMemory};
 pub use eal::{
     level_from_dpdk, route_dpdk_log, CArgv, Eal, EalBuilder, EalError, IovaMode, LogLevel,
     LogRouteError,
@@ -79,16 +87,23 @@ pub use pci::devbind::{
 };
 #[cfg(dpdk_pci_driver)]
 pub use pci::driver::{
-    register, DpdkBar, DpdkBarError, DpdkConfig, DriverFlags, PciDriver, PciIdPattern,
-    ProbeFailure, ProbedDevice, RegisterError, Registered, ANY_CLASS, ANY_ID,
+    register, BoundDevice, DpdkBar, DpdkBarError, DpdkConfig, DriverFlags, PciDriver, PciIdPattern,
+    ProbeFailure, ProbedDevice, RegisterError, Registered, Revoked, ANY_CLASS, ANY_ID,
 };
 pub use pci::sysfs::{
     kernel_driver_name, list_device_dirs, sysfs_pci_root, BarInfo, BarKind, KernelDriver, PciClass,
     PciDeviceIds, SysfsDevice, SysfsError, SysfsErrorKind,
 };
+#[doc(hidden)]
+pub use regblock::check_block as __check_block;
+pub use regblock::{
+    BlockError, Field, FieldError, ReadOnly, ReadWrite, Readable, Reg, RegisterDef, RegisterValue,
+    Writable, WriteOnly,
+};
 pub use vfio::{
-    BarError, CapChainError, MsixTable, OpenError, RegionCaps, RegionFlags, RegionInfo,
-    RegionInfoError, RemovalRequests, RequestError, VfioDevice,
+    BarError, BusMasterError, CapChainError, Interrupts, IrqError, IrqKind, MsixTable, OpenError,
+    RegionCaps, RegionFlags, RegionInfo, RegionInfoError, RemovalRequests, RequestError,
+    ResetError, VfioDevice,
 };
 
 /// Parsers of outside input, public only so that the fuzz targets and tests

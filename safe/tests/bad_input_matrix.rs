@@ -1003,10 +1003,11 @@ mod drivers {
     pub struct Nop;
 
     impl PciDriver for Nop {
+        type Device = ();
         fn probe(&self, _device: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
             Ok(())
         }
-        fn remove(&self, _device: &ProbedDevice<'_>) {}
+        fn remove(&self, _device: &ProbedDevice<'_>, _state: ()) {}
     }
 }
 
@@ -1520,6 +1521,7 @@ mod probe_driver {
     }
 
     impl PciDriver for Prober {
+        type Device = ();
         fn probe(&self, device: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
             let mut out = Vec::new();
             let at = device.address();
@@ -1568,7 +1570,7 @@ mod probe_driver {
             Ok(())
         }
 
-        fn remove(&self, _device: &ProbedDevice<'_>) {}
+        fn remove(&self, _device: &ProbedDevice<'_>, _state: ()) {}
     }
 
     fn msg<T, E: std::fmt::Display>(r: &Result<T, E>) -> String {
@@ -1592,10 +1594,11 @@ mod probe_driver {
     struct Refuser(i32);
 
     impl PciDriver for Refuser {
+        type Device = ();
         fn probe(&self, _device: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
             Err(ProbeFailure::new(self.0, "refused by the matrix"))
         }
-        fn remove(&self, _device: &ProbedDevice<'_>) {}
+        fn remove(&self, _device: &ProbedDevice<'_>, _state: ()) {}
     }
 
     pub fn cases(m: &mut Matrix, eal: &mut Eal, prober: Registered<Prober>) {

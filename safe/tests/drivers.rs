@@ -22,6 +22,7 @@ struct Recorder {
 }
 
 impl PciDriver for Recorder {
+    type Device = ();
     fn probe(&self, device: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
         let ids = device.ids();
         self.events.lock().unwrap().push(format!(
@@ -38,7 +39,7 @@ impl PciDriver for Recorder {
         Ok(())
     }
 
-    fn remove(&self, device: &ProbedDevice<'_>) {
+    fn remove(&self, device: &ProbedDevice<'_>, _state: ()) {
         self.events
             .lock()
             .unwrap()
@@ -232,10 +233,11 @@ fn drivers_are_probed_removed_and_refused() {
 struct PanicsOnDrop;
 
 impl PciDriver for PanicsOnDrop {
+    type Device = ();
     fn probe(&self, _: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
         Ok(())
     }
-    fn remove(&self, _: &ProbedDevice<'_>) {}
+    fn remove(&self, _: &ProbedDevice<'_>, _state: ()) {}
 }
 
 impl Drop for PanicsOnDrop {
@@ -248,10 +250,11 @@ impl Drop for PanicsOnDrop {
 struct DropsAnother(Mutex<Option<dpdk_safe::Registered<Recorder>>>);
 
 impl PciDriver for DropsAnother {
+    type Device = ();
     fn probe(&self, _: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
         Ok(())
     }
-    fn remove(&self, _: &ProbedDevice<'_>) {}
+    fn remove(&self, _: &ProbedDevice<'_>, _state: ()) {}
 }
 
 impl Drop for DropsAnother {
@@ -445,10 +448,11 @@ fn probe_failures_with_any_errno_are_refusals() {
     }
     struct Refuses(i32);
     impl PciDriver for Refuses {
+        type Device = ();
         fn probe(&self, _: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
             Err(ProbeFailure::new(self.0, "refused by the test"))
         }
-        fn remove(&self, _: &ProbedDevice<'_>) {}
+        fn remove(&self, _: &ProbedDevice<'_>, _state: ()) {}
     }
     let drivers: Vec<_> = ERRNOS
         .iter()

@@ -25,6 +25,7 @@ const PREFIX_VAR: &str = "DPDK_RS_TEST_FILE_PREFIX";
 struct Recorder(Mutex<Vec<String>>);
 
 impl PciDriver for Recorder {
+    type Device = ();
     fn probe(&self, device: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
         self.0
             .lock()
@@ -33,7 +34,7 @@ impl PciDriver for Recorder {
         Ok(())
     }
 
-    fn remove(&self, device: &ProbedDevice<'_>) {
+    fn remove(&self, device: &ProbedDevice<'_>, _state: ()) {
         self.0
             .lock()
             .unwrap()

@@ -30,6 +30,7 @@ impl Observer {
 }
 
 impl PciDriver for Observer {
+    type Device = ();
     fn probe(&self, dev: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
         let config = dev.config();
         let ids = dev.ids();
@@ -90,7 +91,7 @@ impl PciDriver for Observer {
         Ok(())
     }
 
-    fn remove(&self, dev: &ProbedDevice<'_>) {
+    fn remove(&self, dev: &ProbedDevice<'_>, _state: ()) {
         self.note(format!("remove {}", dev.address()));
     }
 }
@@ -218,6 +219,7 @@ struct BarViews(Mutex<Vec<String>>);
 
 #[cfg(target_pointer_width = "64")]
 impl PciDriver for BarViews {
+    type Device = ();
     fn probe(&self, dev: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
         for index in [BarIndex::BAR0, BarIndex::BAR3] {
             let line = match dev.bar(index) {
@@ -238,7 +240,7 @@ impl PciDriver for BarViews {
         Ok(())
     }
 
-    fn remove(&self, _: &ProbedDevice<'_>) {}
+    fn remove(&self, _: &ProbedDevice<'_>, _state: ()) {}
 }
 
 /// `ProbedDevice::bar` gives views only over what DPDK mapped for this probe:

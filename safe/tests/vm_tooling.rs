@@ -67,9 +67,8 @@ fn edu_moves_off_vfio_pci_and_back_then_opens() {
         // The crate opens it afterwards: edu's ID register through VFIO.
         let eal = base_builder().allow(edu()).init().expect("EAL with edu");
         let dev = eal.vfio_open(edu()).unwrap();
-        let bar = dev.region(RegionIndex::BAR0).unwrap();
-        assert_eq!(bar.read32(0).unwrap(), 0x010000ed, "edu ID register");
-        drop(bar);
+        let id = dev.region(RegionIndex::BAR0).unwrap().read32(0).unwrap();
+        assert_eq!(id, 0x010000ed, "edu ID register");
         drop(dev);
         eal.cleanup().unwrap();
     });

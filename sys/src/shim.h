@@ -20,6 +20,8 @@
 #include <rte_dev.h>
 #include <rte_bus.h>
 #include <rte_memory.h>
+#include <rte_memzone.h>
+#include <rte_malloc.h>
 #include <rte_version.h>
 #include <rte_cycles.h>
 #include <rte_bus_pci.h>

@@ -7,6 +7,7 @@
 #
 #   tools/vm/run.sh [--timeout S] [--ivshmem-file PATH] [--ivshmem-size SIZE]
 #                   [--root DIR]... [--monitor SOCKET] [--device SPEC]...
+#                   [--drive SPEC]...
 #                   [--verbose] -- SHELL-COMMAND...
 #
 # Streams the guest console to stdout and exits with the command's status, as the
@@ -24,7 +25,7 @@ usage() {
 timeout=300 ivshmem_file="" ivshmem_size="" roots=() monitor="" devices=() verbose=0
 while (($#)); do
     case "$1" in
-        --timeout | --ivshmem-file | --ivshmem-size | --root | --i386-root | --monitor | --device)
+        --timeout | --ivshmem-file | --ivshmem-size | --root | --i386-root | --monitor | --device | --drive)
             (($# >= 2)) || usage
             case "$1" in
                 --timeout) timeout=$2 ;;
@@ -33,6 +34,7 @@ while (($#)); do
                 --root | --i386-root) roots+=("$2") ;;
                 --monitor) monitor=$2 ;;
                 --device) devices+=(-device "$2") ;;
+                --drive) devices+=(-drive "$2") ;;
             esac
             shift 2 ;;
         --verbose) verbose=1; shift ;;
@@ -99,7 +101,7 @@ quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
     printf '%s\n' "$*"
 } >"$work/guest.sh"
 
-append="console=ttyS0 edd=off panic=-1 intel_iommu=on iommu=pt dpdkrs.script=$work/guest.sh"
+append="console=ttyS0 edd=off panic=-1 no_timer_check intel_iommu=on iommu=pt dpdkrs.script=$work/guest.sh"
 ((${#roots[@]})) && append+=" dpdkrs.roots=$(IFS=,; echo "${roots[*]}")"
 if ((verbose)); then append+=" loglevel=7"; else append+=" quiet loglevel=3"; fi
 kernel=$cache/vmlinux
@@ -110,7 +112,7 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2
     -machine q35,kernel-irqchip=split
     -device intel-iommu,intremap=on,caching-mode=on
     -kernel "$kernel" -initrd "$cache/initrd.gz" -append "$append"
-    -device edu,addr=03.0
+    -device edu,addr=03.0,dma_mask=0xffffffffffffffff
     -object "memory-backend-file,id=ivmem,mem-path=${ivshmem_file//,/,,},size=$ivshmem_size,share=on"
     -device ivshmem-plain,memdev=ivmem,addr=04.0
     -device e1000e,addr=05.0

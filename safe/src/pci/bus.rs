@@ -250,7 +250,7 @@ impl Eal {
     }
 
     /// DPDK's device at `address`, with the iterator that found it.
-    fn find_rte_device(
+    pub(crate) fn find_rte_device(
         &self,
         address: PciAddress,
     ) -> Result<(PciDevices<'_>, *mut dpdk_sys::rte_device, String), DeviceError> {

@@ -18,12 +18,14 @@
 
 pub(crate) mod caps;
 pub(crate) mod device;
+pub(crate) mod irq;
 pub(crate) mod msix;
 pub(crate) mod region;
 pub(crate) mod request;
 
 pub use caps::{CapChainError, RegionCaps};
 pub use device::{BarError, OpenError, VfioDevice};
+pub use irq::{BusMasterError, Interrupts, IrqError, IrqKind, ResetError};
 pub use msix::MsixTable;
 pub use region::{RegionFlags, RegionInfo, RegionInfoError};
 pub use request::{RemovalRequests, RequestError};

@@ -41,25 +41,13 @@
 
 use std::cell::Cell;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::pci::address::PciAddress;
 use crate::vfio::device::VfioDevice;
-
-/// `struct vfio_irq_set` followed by one eventfd: what `VFIO_DEVICE_SET_IRQS`
-/// reads for `VFIO_IRQ_SET_DATA_EVENTFD` with a count of 1.
-#[repr(C)]
-struct IrqSetOneFd {
-    head: dpdk_sys::vfio_irq_set,
-    fd: i32,
-}
-
-// The kernel reads the descriptor right after the 20-byte header.
-const _: () = assert!(std::mem::size_of::<dpdk_sys::vfio_irq_set>() == 20);
-const _: () = assert!(std::mem::offset_of!(IrqSetOneFd, fd) == 20);
-const _: () = assert!(std::mem::size_of::<IrqSetOneFd>() == 24);
+use crate::vfio::irq::{deadline, irq_info, new_eventfd, read_counter, set_irqs, wait_readable};
 
 /// Why removal requests could not be subscribed to.
 #[derive(Debug, thiserror::Error)]
@@ -210,26 +198,8 @@ impl<'dev> RemovalRequests<'dev> {
         if num_irqs <= index {
             return Err(RequestError::NoRequestIndex { address, num_irqs });
         }
-        let mut info = dpdk_sys::vfio_irq_info {
-            argsz: std::mem::size_of::<dpdk_sys::vfio_irq_info>() as u32,
-            index,
-            ..Default::default()
-        };
-        // SAFETY: VFIO_DEVICE_GET_IRQ_INFO reads and writes one struct
-        // vfio_irq_info of argsz bytes: the live local `info`.
-        let ret = unsafe {
-            libc::ioctl(
-                device.as_raw_fd(),
-                dpdk_sys::dpdk_shim_vfio_ioctl_get_irq_info() as _,
-                &mut info,
-            )
-        };
-        if ret < 0 {
-            return Err(RequestError::IrqInfo {
-                address,
-                source: io::Error::last_os_error(),
-            });
-        }
+        let info =
+            irq_info(device, index).map_err(|source| RequestError::IrqInfo { address, source })?;
         if info.flags & dpdk_sys::VFIO_IRQ_INFO_EVENTFD == 0 || info.count < 1 {
             return Err(RequestError::NoEventfd {
                 address,
@@ -248,16 +218,10 @@ impl<'dev> RemovalRequests<'dev> {
 
     /// A new non-blocking eventfd, not yet registered with the device.
     fn unregistered(device: BorrowedFd<'dev>, address: PciAddress) -> io::Result<Self> {
-        // SAFETY: plain integer arguments; the result is checked before use.
-        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
         Ok(RemovalRequests {
             device,
             address,
-            // SAFETY: raw is a freshly created descriptor that nothing else owns.
-            event: unsafe { OwnedFd::from_raw_fd(raw) },
+            event: new_eventfd()?,
             signals: Cell::new(0),
             subscription: None,
         })
@@ -265,42 +229,14 @@ impl<'dev> RemovalRequests<'dev> {
 
     /// Points the device's request trigger at `fd`, or disables it with -1.
     fn set_trigger(&self, fd: i32) -> io::Result<()> {
-        let mut set = IrqSetOneFd {
-            head: dpdk_sys::vfio_irq_set {
-                argsz: std::mem::size_of::<IrqSetOneFd>() as u32,
-                flags: dpdk_sys::VFIO_IRQ_SET_DATA_EVENTFD | dpdk_sys::VFIO_IRQ_SET_ACTION_TRIGGER,
-                index: dpdk_sys::VFIO_PCI_REQ_IRQ_INDEX,
-                start: 0,
-                count: 1,
-                ..Default::default()
-            },
-            fd,
-        };
-        // SAFETY: argsz covers the header and the one descriptor of `set`
-        // (layout checked at compile time).
-        unsafe { self.set_irqs(&mut set) }
-    }
-
-    /// VFIO_DEVICE_SET_IRQS on the device.
-    ///
-    /// # Safety
-    /// `arg` starts with a `vfio_irq_set` whose `argsz` is at most
-    /// `size_of::<T>()`: the kernel reads that many bytes of `arg`.
-    unsafe fn set_irqs<T>(&self, arg: &mut T) -> io::Result<()> {
-        // SAFETY: `arg` is live and readable for argsz bytes (the caller's
-        // contract); the kernel only reads it.
-        let ret = unsafe {
-            libc::ioctl(
-                self.device.as_raw_fd(),
-                dpdk_sys::dpdk_shim_vfio_ioctl_set_irqs() as _,
-                arg as *mut T,
-            )
-        };
-        if ret < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        set_irqs(
+            self.device,
+            dpdk_sys::VFIO_PCI_REQ_IRQ_INDEX,
+            dpdk_sys::VFIO_IRQ_SET_DATA_EVENTFD | dpdk_sys::VFIO_IRQ_SET_ACTION_TRIGGER,
+            0,
+            1,
+            &[fd],
+        )
     }
 
     /// The device these requests are about.
@@ -317,32 +253,12 @@ impl<'dev> RemovalRequests<'dev> {
     /// Blocks until the kernel asks for the device or `timeout` passes (`None`:
     /// no limit). True when a request has arrived, now or before.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
-        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let deadline = deadline(timeout);
         loop {
             if self.is_requested() {
                 return true;
             }
-            let millis: libc::c_int = match deadline {
-                None | Some(None) => -1,
-                Some(Some(deadline)) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    // Rounded up, so a short wait does not become a busy loop.
-                    let ms = left.as_nanos().div_ceil(1_000_000);
-                    libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
-                }
-            };
-            let mut pollfd = libc::pollfd {
-                fd: self.event.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one live pollfd, for the duration of the call.
-            let ret = unsafe { libc::poll(&mut pollfd, 1, millis) };
-            if ret < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                // Only ENOMEM is left for a valid descriptor: report nothing yet.
+            if !wait_readable(self.event.as_fd(), deadline) {
                 return self.is_requested();
             }
         }
@@ -359,33 +275,20 @@ impl<'dev> RemovalRequests<'dev> {
     /// would (VFIO's loopback: `VFIO_IRQ_SET_DATA_NONE` with a count of 1). For
     /// tests of the notification path; the device is not removed.
     pub fn loopback(&self) -> io::Result<()> {
-        let mut set = dpdk_sys::vfio_irq_set {
-            argsz: std::mem::size_of::<dpdk_sys::vfio_irq_set>() as u32,
-            flags: dpdk_sys::VFIO_IRQ_SET_DATA_NONE | dpdk_sys::VFIO_IRQ_SET_ACTION_TRIGGER,
-            index: dpdk_sys::VFIO_PCI_REQ_IRQ_INDEX,
-            start: 0,
-            count: 1,
-            ..Default::default()
-        };
-        // SAFETY: with DATA_NONE the kernel reads the argsz-byte header: `set`.
-        unsafe { self.set_irqs(&mut set) }
+        set_irqs(
+            self.device,
+            dpdk_sys::VFIO_PCI_REQ_IRQ_INDEX,
+            dpdk_sys::VFIO_IRQ_SET_DATA_NONE | dpdk_sys::VFIO_IRQ_SET_ACTION_TRIGGER,
+            0,
+            1,
+            &[],
+        )
     }
 
     /// Reads the eventfd's counter, if it is non-zero, into `signals`.
     fn drain(&self) {
-        let mut counter = 0u64;
-        // SAFETY: reads at most 8 bytes into the live local `counter`; the
-        // eventfd is non-blocking.
-        let n = unsafe {
-            libc::read(
-                self.event.as_raw_fd(),
-                (&mut counter as *mut u64).cast(),
-                std::mem::size_of::<u64>(),
-            )
-        };
-        if n == std::mem::size_of::<u64>() as isize {
-            self.signals.set(self.signals.get().saturating_add(counter));
-        }
+        let counter = read_counter(self.event.as_fd());
+        self.signals.set(self.signals.get().saturating_add(counter));
     }
 }
 
@@ -408,6 +311,7 @@ impl Drop for RemovalRequests<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn null() -> std::fs::File {
         std::fs::File::open("/dev/null").unwrap()

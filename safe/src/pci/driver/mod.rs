@@ -35,6 +35,7 @@
 //!   still retired when the process exits stays reachable from that list; nothing
 //!   is lost, and DPDK never calls into freed memory.
 
+mod bound;
 mod config;
 mod dpdk_bar;
 mod ids;
@@ -44,6 +45,7 @@ mod trampolines;
 
 use crate::io::error::AccessError;
 
+pub use bound::{BoundDevice, Revoked};
 pub use config::DpdkConfig;
 pub use dpdk_bar::{DpdkBar, DpdkBarError};
 pub use ids::{DriverFlags, PciIdPattern, ANY_CLASS, ANY_ID};
@@ -79,11 +81,19 @@ impl From<AccessError> for ProbeFailure {
 
 /// A PCI driver. DPDK calls it from the thread that probes (EAL start-up, or
 /// [`Eal::probe`](crate::Eal::probe)), hence `Send + Sync`.
+///
+/// `probe` returns the driver's state for the device ([`PciDriver::Device`]);
+/// the framework keeps it until `remove`, which gets it back (the application
+/// reaches it meanwhile through [`Registered::with_device`]). To reach the
+/// device after probe, keep a [`BoundDevice`] ([`ProbedDevice::bind`]) in it.
 pub trait PciDriver: Send + Sync + 'static {
+    /// What the driver keeps for each device it took, from probe to remove.
+    type Device: Send + 'static;
     /// Takes the device, or refuses it with a [`ProbeFailure`].
-    fn probe(&self, device: &ProbedDevice<'_>) -> Result<(), ProbeFailure>;
-    /// Lets the device go (`rte_dev_remove`, or EAL cleanup).
-    fn remove(&self, device: &ProbedDevice<'_>);
+    fn probe(&self, device: &ProbedDevice<'_>) -> Result<Self::Device, ProbeFailure>;
+    /// Lets the device go (`rte_dev_remove`, or EAL cleanup), with the state
+    /// probe returned. Handles bound to the device are revoked after it returns.
+    fn remove(&self, device: &ProbedDevice<'_>, state: Self::Device);
 }
 
 /// Why a driver could not be registered.
@@ -136,6 +146,7 @@ mod tests {
     struct Counting(AtomicUsize);
 
     impl PciDriver for Counting {
+        type Device = ();
         fn probe(&self, device: &ProbedDevice<'_>) -> Result<(), ProbeFailure> {
             self.0.fetch_add(1, Ordering::AcqRel);
             if device.ids().vendor == 0x1234 {
@@ -144,7 +155,7 @@ mod tests {
                 Err(ProbeFailure::new(i32::MIN, "not ours"))
             }
         }
-        fn remove(&self, _: &ProbedDevice<'_>) {
+        fn remove(&self, _: &ProbedDevice<'_>, _state: ()) {
             self.0.fetch_add(100, Ordering::AcqRel);
         }
     }

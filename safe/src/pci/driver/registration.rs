@@ -14,6 +14,7 @@ use dpdk_sys::pci_driver_sdk as sdk;
 
 use crate::bus_lock::{lock_bus, retire, Retiree};
 use crate::eal::{eal_started, Eal};
+use crate::pci::address::PciAddress;
 use crate::pci::driver::ids::{DriverFlags, PciIdPattern};
 use crate::pci::driver::trampolines::{probe_trampoline, remove_trampoline};
 use crate::pci::driver::{PciDriver, RegisterError};
@@ -47,6 +48,8 @@ pub(super) struct Header {
 pub(super) struct Registration<D: PciDriver> {
     pub(super) header: Header,
     pub(super) driver: D,
+    /// Each bound device's state, from probe to remove.
+    pub(super) devices: Mutex<Vec<(PciAddress, D::Device)>>,
 }
 
 /// A registered driver. Dropping it takes the driver off DPDK's driver list (at
@@ -81,6 +84,32 @@ impl<D: PciDriver> Registered<D> {
     /// Number of devices bound to the driver now.
     pub fn bound_devices(&self) -> usize {
         self.registration().header.bound.load(Ordering::Acquire)
+    }
+
+    /// The addresses of the devices bound to the driver now.
+    pub fn devices(&self) -> Vec<PciAddress> {
+        let devices = self.registration().devices.lock();
+        let devices = devices.unwrap_or_else(PoisonError::into_inner);
+        devices.iter().map(|(a, _)| *a).collect()
+    }
+
+    /// Runs `f` with the state the driver's probe returned for the device at
+    /// `address`; `None` when no such device is bound. The state is locked
+    /// meanwhile: a probe or remove of any of this driver's devices waits.
+    pub fn with_device<R>(
+        &self,
+        address: PciAddress,
+        f: impl FnOnce(&mut D::Device) -> R,
+    ) -> Option<R> {
+        let mut devices = self
+            .registration()
+            .devices
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        devices
+            .iter_mut()
+            .find(|(a, _)| *a == address)
+            .map(|(_, state)| f(state))
     }
 
     /// The driver's name, as registered with DPDK.
@@ -287,6 +316,7 @@ pub(super) fn new_registration<D: PciDriver>(
             free: free_registration::<D>,
         },
         driver,
+        devices: Mutex::new(Vec::new()),
     });
     // SAFETY: Box::into_raw never returns NULL.
     unsafe { NonNull::new_unchecked(Box::into_raw(registration)) }

@@ -4,10 +4,12 @@
 use std::ffi::{c_int, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
+use std::sync::PoisonError;
 
 use dpdk_sys::pci_driver_sdk as sdk;
 
 use crate::bus_lock::this_thread_holds_bus;
+use crate::pci::driver::bound::revoke;
 use crate::pci::driver::probed::ProbedDevice;
 use crate::pci::driver::registration::Registration;
 use crate::pci::driver::PciDriver;
@@ -57,11 +59,16 @@ pub(super) unsafe extern "C" fn probe_trampoline<D: PciDriver>(
         return NOT_SUPPORTED;
     }
     match catch_unwind(AssertUnwindSafe(|| reg.driver.probe(&device))) {
-        Ok(Ok(())) => {
+        Ok(Ok(state)) => {
+            let address = device.address();
+            let mut devices = reg.devices.lock().unwrap_or_else(PoisonError::into_inner);
+            devices.retain(|(a, _)| *a != address);
+            devices.push((address, state));
             reg.header.bound.fetch_add(1, Ordering::AcqRel);
             0
         }
         Ok(Err(failure)) => {
+            revoke(device.raw());
             log_error(&format!(
                 "{name}: probe of {} failed: {failure}",
                 device.address()
@@ -69,6 +76,7 @@ pub(super) unsafe extern "C" fn probe_trampoline<D: PciDriver>(
             probe_failure_code(failure.errno)
         }
         Err(_) => {
+            revoke(device.raw());
             log_error(&format!("{name}: probe of {} panicked", device.address()));
             -libc::EIO
         }
@@ -98,7 +106,20 @@ pub(super) unsafe extern "C" fn remove_trampoline<D: PciDriver>(
         ));
         return -libc::EBUSY;
     }
-    if catch_unwind(AssertUnwindSafe(|| reg.driver.remove(&device))).is_err() {
+    let state = {
+        let address = device.address();
+        let mut devices = reg.devices.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = devices.iter().position(|(a, _)| *a == address);
+        at.map(|i| devices.swap_remove(i).1)
+    };
+    let removed = match state {
+        Some(state) => catch_unwind(AssertUnwindSafe(|| reg.driver.remove(&device, state))),
+        // A device this registration never recorded (not probed by it): nothing to give back.
+        None => Ok(()),
+    };
+    // DPDK frees the device once this returns: no handle may reach it after.
+    revoke(device.raw());
+    if removed.is_err() {
         log_error(&format!(
             "{}: remove of {} panicked",
             reg.header.name.to_string_lossy(),

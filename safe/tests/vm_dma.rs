@@ -1,0 +1,451 @@
+//! DMA, interrupts and reset on QEMU's edu, inside the test VM
+//! (`tools/vm-tests.sh` runs these with `--ignored`, as x86_64 and as i686).
+//! Register access is mapped on x86_64 and goes through `pread64`/`pwrite64`
+//! on i686 (see `edu_bar`). edu (0000:00:03.0) has MSI with one vector, INTx, no MSI-X, a DMA
+//! engine (BAR0 0x80 source, 0x88 destination, 0x90 count, 0x98 command) and a
+//! 4 KiB buffer at device address 0x40000; tools/vm/run.sh raises its
+//! `dma_mask` to 64 bits.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{base_builder, in_vm_child};
+use dpdk_safe::{
+    DmaBuffer, DmaError, Eal, Interrupts, IrqError, IrqKind, RegionIndex, Registers, ResetError,
+    VfioDevice,
+};
+
+const EDU: &str = "0000:00:03.0";
+const FACTORIAL_IRQ: u32 = 0x1;
+const DMA_IRQ: u32 = 0x100;
+const EDU_BUFFER: u64 = 0x40000;
+/// Bytes per transfer: QEMU's edu aborts QEMU on a transfer that reaches the
+/// last byte of its buffer (an exclusive end compared as inclusive).
+const LEN: usize = 4000;
+
+fn eal() -> Eal {
+    base_builder()
+        .allow(EDU.parse().unwrap())
+        .init()
+        .expect("EAL with edu allowlisted")
+}
+
+/// Waits for edu's interrupt, checks the status bits and acknowledges them.
+fn take_irq(
+    bar: &impl Registers,
+    irqs: &mut Interrupts<'_>,
+    bits: u32,
+    start: Instant,
+) -> Duration {
+    let n = irqs.wait(0, Some(Duration::from_secs(10))).unwrap();
+    let latency = start.elapsed();
+    assert!(n >= 1, "no interrupt within 10 s");
+    let status = bar.read32(0x24).unwrap();
+    assert_eq!(status & bits, bits, "interrupt status {status:#x}");
+    bar.write32(0x64, status).unwrap();
+    assert_eq!(bar.read32(0x24).unwrap(), 0, "acknowledged");
+    if irqs.automasked() {
+        irqs.unmask(0).unwrap();
+    }
+    latency
+}
+
+fn factorial_with_irq(bar: &impl Registers, irqs: &mut Interrupts<'_>, n: u32) -> (u32, Duration) {
+    bar.write32(0x20, 0x80).unwrap();
+    let start = Instant::now();
+    bar.write32(0x08, n).unwrap();
+    let latency = take_irq(bar, irqs, FACTORIAL_IRQ, start);
+    bar.write32(0x20, 0).unwrap();
+    (bar.read32(0x08).unwrap(), latency)
+}
+
+fn dma(
+    bar: &impl Registers,
+    irqs: &mut Interrupts<'_>,
+    src: u64,
+    dst: u64,
+    len: u64,
+    to_ram: bool,
+) -> Duration {
+    bar.write64(0x80, src).unwrap();
+    bar.write64(0x88, dst).unwrap();
+    bar.write64(0x90, len).unwrap();
+    let start = Instant::now();
+    bar.write64(0x98, 0b101 | if to_ram { 0b10 } else { 0 })
+        .unwrap();
+    let latency = take_irq(bar, irqs, DMA_IRQ, start);
+    assert_eq!(bar.read64(0x98).unwrap() & 1, 0, "the transfer finished");
+    latency
+}
+
+/// edu's BAR0: mapped on 64-bit targets, `pread64`/`pwrite64` on 32-bit ones.
+/// The DMA address registers are 64 bits wide, and vfio-pci before Linux 6.10
+/// splits an 8-byte `pwrite` into two 4-byte writes, of which edu keeps only
+/// the first (it has no register at 0x84): an IOVA above 4 GiB, as DPDK gives
+/// a 64-bit process, is then cut to 32 bits. The mapping stores 8 bytes at
+/// once; a 32-bit process's IOVAs lie below 4 GiB.
+#[cfg(target_pointer_width = "64")]
+fn edu_bar<'d>(dev: &'d VfioDevice<'_>) -> dpdk_safe::MappedRegion<'d> {
+    dev.map_bar(RegionIndex::BAR0).unwrap()
+}
+
+#[cfg(not(target_pointer_width = "64"))]
+fn edu_bar<'d>(dev: &'d VfioDevice<'_>) -> dpdk_safe::RegionIo<'d> {
+    dev.region(RegionIndex::BAR0).unwrap()
+}
+
+fn interrupt_kind(dev: &VfioDevice<'_>) -> IrqKind {
+    assert_eq!(
+        dev.irq_count(IrqKind::Msi).unwrap(),
+        1,
+        "edu has one MSI vector"
+    );
+    assert_eq!(dev.irq_count(IrqKind::Intx).unwrap(), 1, "edu has a pin");
+    assert_eq!(dev.irq_count(IrqKind::Msix).unwrap(), 0, "edu has no MSI-X");
+    IrqKind::Msi
+}
+
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn edu_dma_to_the_device_and_back_with_interrupts() {
+    in_vm_child("edu_dma_to_the_device_and_back_with_interrupts", || {
+        let eal = eal();
+        let dev = eal.vfio_open(EDU.parse().unwrap()).unwrap();
+        let bar = edu_bar(&dev);
+        dev.set_bus_master(true).unwrap();
+        let kind = interrupt_kind(&dev);
+        let mut irqs = dev.enable_interrupts(kind, 1).unwrap();
+        assert_eq!(
+            (irqs.kind(), irqs.count(), irqs.available()),
+            (IrqKind::Msi, 1, 1)
+        );
+        assert!(!irqs.automasked(), "MSI is edge-triggered");
+
+        let mut factorial = Vec::new();
+        for (n, want) in [(5, 120), (10, 3_628_800), (12, 479_001_600)] {
+            let (got, latency) = factorial_with_irq(&bar, &mut irqs, n);
+            assert_eq!(got, want, "{n}!");
+            factorial.push(latency);
+        }
+
+        let out = DmaBuffer::new(&eal, 4096, 4096).unwrap();
+        let back = DmaBuffer::new(&eal, 4096, 4096).unwrap();
+        let pattern: Vec<u8> = (0..LEN as u32).map(|i| (i * 31 + 7) as u8).collect();
+        out.copy_from_slice(0, &pattern).unwrap();
+        back.fill(0xee);
+        let mut to_device = Vec::new();
+        let mut to_ram = Vec::new();
+        for round in 0..3u8 {
+            let shifted: Vec<u8> = pattern.iter().map(|b| b.wrapping_add(round)).collect();
+            out.copy_from_slice(0, &shifted).unwrap();
+            to_device.push(dma(
+                &bar,
+                &mut irqs,
+                out.iova(),
+                EDU_BUFFER,
+                LEN as u64,
+                false,
+            ));
+            to_ram.push(dma(
+                &bar,
+                &mut irqs,
+                EDU_BUFFER,
+                back.iova(),
+                LEN as u64,
+                true,
+            ));
+            assert!(
+                back.to_vec()[..LEN] == shifted[..],
+                "round {round}: the bytes came back unchanged"
+            );
+            // A part of the buffer, at an offset, into the middle of `back`.
+            back.fill(0);
+            dma(
+                &bar,
+                &mut irqs,
+                EDU_BUFFER + 256,
+                back.iova_at(1024).unwrap(),
+                512,
+                true,
+            );
+            let got = back.to_vec();
+            assert!(
+                got[1024..1536] == shifted[256..768],
+                "round {round}: partial copy"
+            );
+            assert!(
+                got[..1024].iter().chain(&got[1536..]).all(|&b| b == 0),
+                "nothing else written"
+            );
+        }
+        let fmt = |v: &[Duration]| {
+            format!(
+                "min {:?} max {:?} over {}",
+                v.iter().min().unwrap(),
+                v.iter().max().unwrap(),
+                v.len()
+            )
+        };
+        println!("latency: factorial interrupt {}", fmt(&factorial));
+        println!("latency: DMA to device (interrupt) {}", fmt(&to_device));
+        println!("latency: DMA to RAM (interrupt) {}", fmt(&to_ram));
+        drop(irqs);
+        drop(out);
+        drop(back);
+    });
+}
+
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn edu_interrupt_bad_input_mask_and_loopback() {
+    in_vm_child("edu_interrupt_bad_input_mask_and_loopback", || {
+        let eal = eal();
+        let dev = eal.vfio_open(EDU.parse().unwrap()).unwrap();
+        let bar = edu_bar(&dev);
+        dev.set_bus_master(true).unwrap();
+        let err = dev.enable_interrupts(IrqKind::Msi, 2).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IrqError::TooManyVectors {
+                    asked: 2,
+                    available: 1,
+                    kind: IrqKind::Msi,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = dev.enable_interrupts(IrqKind::Msi, 0).unwrap_err();
+        assert!(matches!(err, IrqError::ZeroVectors { .. }), "{err}");
+        let err = dev.enable_interrupts(IrqKind::Msix, 1).unwrap_err();
+        assert!(
+            matches!(err, IrqError::Unsupported { count: 0, .. }),
+            "{err}"
+        );
+
+        let mut irqs = dev.enable_interrupts(IrqKind::Msi, 1).unwrap();
+        let err = dev.enable_interrupts(IrqKind::Intx, 1).unwrap_err();
+        assert!(matches!(err, IrqError::AlreadyEnabled { .. }), "{err}");
+        assert!(matches!(
+            irqs.wait(1, None),
+            Err(IrqError::NoSuchVector {
+                vector: 1,
+                enabled: 1,
+                ..
+            })
+        ));
+        assert!(matches!(irqs.fd(3), Err(IrqError::NoSuchVector { .. })));
+        // Nothing pending, and a short wait times out.
+        assert_eq!(irqs.pending(0).unwrap(), 0);
+        let start = Instant::now();
+        assert_eq!(irqs.wait(0, Some(Duration::from_millis(50))).unwrap(), 0);
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        // The kernel's loopback signals the eventfd.
+        irqs.loopback(0).unwrap();
+        assert_eq!(irqs.wait(0, Some(Duration::from_secs(5))).unwrap(), 1);
+        // Masked: waiting is refused; the device's interrupt does not arrive.
+        irqs.mask(0).unwrap();
+        assert!(irqs.is_masked(0).unwrap());
+        assert!(matches!(
+            irqs.wait(0, None),
+            Err(IrqError::Masked { vector: 0, .. })
+        ));
+        bar.write32(0x60, 0x4).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(irqs.pending(0).unwrap(), 0, "masked: no signal");
+        bar.write32(0x64, 0x4).unwrap();
+        irqs.unmask(0).unwrap();
+        // Unmasked: a raised interrupt is seen through the eventfd.
+        let start = Instant::now();
+        bar.write32(0x60, 0x8).unwrap();
+        let latency = take_irq(&bar, &mut irqs, 0x8, start);
+        println!("latency: raised interrupt {latency:?}");
+        drop(irqs);
+
+        // INTx, after MSI was disabled: level-triggered, masked by the kernel
+        // on each interrupt and unmasked after the acknowledgement.
+        let mut intx = dev.enable_interrupts(IrqKind::Intx, 1).unwrap();
+        assert!(intx.automasked());
+        let (got, latency) = factorial_with_irq(&bar, &mut intx, 6);
+        assert_eq!(got, 720);
+        let (got, _) = factorial_with_irq(&bar, &mut intx, 7);
+        assert_eq!(got, 5040, "a second INTx after the unmask");
+        println!("latency: factorial INTx {latency:?}");
+        drop(intx);
+
+        // Reset: as the kernel reports it for this device.
+        match dev.reset() {
+            Ok(()) => {
+                assert_ne!(dev.flags() & 1, 0);
+                println!("reset: done");
+            }
+            Err(ResetError::Unsupported { .. }) => {
+                assert_eq!(dev.flags() & 1, 0);
+                println!("reset: edu offers none (typed error)");
+            }
+            Err(e) => panic!("reset failed: {e}"),
+        }
+    });
+}
+
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn dma_buffers_have_iovas_the_device_reaches() {
+    in_vm_child("dma_buffers_have_iovas_the_device_reaches", || {
+        let eal = eal();
+        // A buffer from rte_malloc works as well as a memzone.
+        let dev = eal.vfio_open(EDU.parse().unwrap()).unwrap();
+        let bar = edu_bar(&dev);
+        dev.set_bus_master(true).unwrap();
+        let mut irqs = dev.enable_interrupts(IrqKind::Msi, 1).unwrap();
+        let heap = DmaBuffer::malloc(&eal, 8192, 4096, None).unwrap();
+        heap.copy_from_slice(4096, b"from the heap, through edu")
+            .unwrap();
+        dma(
+            &bar,
+            &mut irqs,
+            heap.iova_at(4096).unwrap(),
+            EDU_BUFFER,
+            26,
+            false,
+        );
+        dma(&bar, &mut irqs, EDU_BUFFER, heap.iova(), 26, true);
+        let mut got = [0u8; 26];
+        heap.copy_to_slice(0, &mut got).unwrap();
+        assert_eq!(&got, b"from the heap, through edu");
+        assert!(matches!(
+            DmaBuffer::new(&eal, 0, 64),
+            Err(DmaError::ZeroSize)
+        ));
+        drop(irqs);
+    });
+}
+
+/// One edu DMA transfer, polled to completion.
+#[cfg(dpdk_pci_driver)]
+fn poll_dma(bar: &impl Registers, src: u64, dst: u64, len: u64, to_ram: bool) {
+    bar.write64(0x80, src).unwrap();
+    bar.write64(0x88, dst).unwrap();
+    bar.write64(0x90, len).unwrap();
+    bar.write64(0x98, 1 | if to_ram { 2 } else { 0 }).unwrap();
+    let start = Instant::now();
+    while bar.read64(0x98).unwrap() & 1 != 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "DMA timed out");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A Rust driver that keeps a bound handle to each device it probes.
+#[cfg(dpdk_pci_driver)]
+struct Keeper;
+
+#[cfg(dpdk_pci_driver)]
+impl dpdk_safe::PciDriver for Keeper {
+    type Device = dpdk_safe::BoundDevice;
+    fn probe(
+        &self,
+        dev: &dpdk_safe::ProbedDevice<'_>,
+    ) -> Result<dpdk_safe::BoundDevice, dpdk_safe::ProbeFailure> {
+        Ok(dev.bind())
+    }
+    fn remove(&self, _: &dpdk_safe::ProbedDevice<'_>, _state: dpdk_safe::BoundDevice) {}
+}
+
+/// edu probed by DPDK for a Rust driver (BARs mapped by DPDK, bus mastering
+/// set by DPDK): after init, the application drives DMA through the kept
+/// handle, from a DMA buffer and from application memory mapped with
+/// `rte_dev_dma_map`; after `Eal::remove` the same handle is revoked.
+#[cfg(dpdk_pci_driver)]
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn a_probed_device_does_dma_through_its_kept_handle_until_removed() {
+    in_vm_child(
+        "a_probed_device_does_dma_through_its_kept_handle_until_removed",
+        || {
+            use dpdk_safe::{
+                register, BarIndex, DriverFlags, ExternalMemory, PciIdPattern, Revoked,
+            };
+            let edu: dpdk_safe::PciAddress = EDU.parse().unwrap();
+            let driver = register(
+                "rs_keeper",
+                &[PciIdPattern::new(0x1234, 0x11e8)],
+                DriverFlags::NEED_MAPPING,
+                Keeper,
+            )
+            .unwrap();
+            let mut eal = base_builder().allow(edu).init().unwrap();
+            assert_eq!(driver.devices(), [edu]);
+            let handle = driver.with_device(edu, |h| h.clone()).unwrap();
+
+            let buffer = DmaBuffer::new(&eal, 4096, 4096).unwrap();
+            buffer
+                .copy_from_slice(0, b"probed: from a DMA buffer")
+                .unwrap();
+            let external = ExternalMemory::new(&eal, 16 << 10).unwrap();
+            // The emulated IOMMU takes 39-bit IOVAs, fewer bits than user
+            // addresses have: IOVA = VA is refused there, so the memory goes
+            // at 384 GiB, far above DPDK's own (IOVA = VA from 4 GiB up).
+            match external.map_for(&eal, edu) {
+                Ok(at_va) => assert_eq!(at_va.iova(), external.as_ptr() as u64),
+                Err(e) => assert!(matches!(e, DmaError::Map { .. }), "{e}"),
+            }
+            // On i686 edu's address registers are written through pwrite64,
+            // split into two 4-byte writes of which edu keeps the low one
+            // (see `edu_bar`): there the IOVA stays below 4 GiB, at 256 MiB,
+            // away from DPDK's (its virtual addresses, near 4 GiB).
+            let iova: u64 = if cfg!(target_pointer_width = "64") {
+                384 << 30
+            } else {
+                256 << 20
+            };
+            let mapping = external.map_for_at(&eal, edu, iova).unwrap();
+            assert_eq!(mapping.iova(), iova);
+
+            // Polls edu's DMA command register until the transfer is done;
+            // DPDK's mapping on 64-bit targets (8-byte stores, see `edu_bar`).
+            let transfer = |src: u64, dst: u64, len: u64, to_ram: bool| {
+                handle
+                    .with(|dev| {
+                        #[cfg(target_pointer_width = "64")]
+                        let bar = dev.bar(BarIndex::BAR0).expect("DPDK mapped BAR0");
+                        #[cfg(not(target_pointer_width = "64"))]
+                        let bar = dev.bar_registers(BarIndex::BAR0).unwrap();
+                        poll_dma(&bar, src, dst, len, to_ram);
+                    })
+                    .expect("bound until removed")
+            };
+            transfer(buffer.iova(), EDU_BUFFER, 25, false);
+            transfer(EDU_BUFFER, mapping.iova() + 100, 25, true);
+            let got: Vec<u8> = (100..125)
+                .map(|i| external.read::<u8>(i).unwrap())
+                .collect();
+            assert_eq!(&got, b"probed: from a DMA buffer");
+            drop(mapping);
+            drop(external);
+
+            // From another thread, through the same handle.
+            let id = std::thread::scope(|s| {
+                s.spawn(|| {
+                    handle.with(|dev| {
+                        dev.bar_registers(BarIndex::BAR0)
+                            .unwrap()
+                            .read32(0)
+                            .unwrap()
+                    })
+                })
+                .join()
+                .unwrap()
+            });
+            assert_eq!(id, Ok(0x010000ed));
+
+            // Removed: DPDK unmaps the BARs and frees its device; the kept
+            // handle is revoked, a typed error.
+            drop(buffer);
+            eal.remove(edu).unwrap();
+            assert_eq!(handle.with(|_| ()), Err(Revoked(edu)));
+            assert!(driver.devices().is_empty());
+        },
+    );
+}

@@ -26,7 +26,7 @@
 //! * Ethernet ports that DPDK's own NIC drivers created ([`Eal::eth_ports`]).
 //! * Around the EAL: DPDK's log as records of the `log` crate (on by default,
 //!   [`EalBuilder::log_to_rust`]), hugepage status ([`hugepage_status`]), and
-//!   binding devices to vfio-pci as `dpdk-devbind.py` does ([`bind`]).
+//!   binding devices to vfio-pci as `dpdk-devbind.py` does ([`Devbind`]).
 //! * Errors: each operation has its own enum; [`Error`] wraps them all, and
 //!   [`DpdkErrno`] is the error code DPDK returned, with its text.
 //!

@@ -5,6 +5,7 @@
 mod bindings;
 mod features;
 mod link;
+mod mbuf_fields;
 mod probe;
 
 use std::env;
@@ -32,6 +33,13 @@ fn main() {
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     if let Err(err) = bindings::generate(&dpdk, &target, &manifest_dir, &out_dir) {
         eprintln!("{err}");
+        std::process::exit(1);
+    }
+    if let Err(err) = mbuf_fields::generate(
+        &out_dir.join("bindings.rs"),
+        &out_dir.join("mbuf_fields.rs"),
+    ) {
+        eprintln!("dpdk-sys: {err}");
         std::process::exit(1);
     }
     // After the shim, so the linker sees its references to DPDK before DPDK's libraries.

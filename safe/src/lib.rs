@@ -6,12 +6,15 @@
 //! * [`vfio`]: open a device bound to vfio-pci through DPDK's VFIO container and
 //!   reach its regions (config space, BARs, ROM) with `pread64`/`pwrite64` on every
 //!   target, or through an `mmap64` mapping on 64-bit targets.
-//! * [`eth`]: the ethdev ports DPDK's own NIC drivers created.
+//! * [`eth`]: the ethdev ports DPDK's own NIC drivers created, mempools, mbufs,
+//!   port configuration and RX/TX bursts.
+//! * [`lcore`]: Rust closures on the EAL's worker lcores, and a stop flag.
 //! * [`testing`]: fake sysfs PCI trees for tests that must never touch real hardware.
 
 pub mod eal;
 pub mod error;
 pub mod eth;
+pub mod lcore;
 pub mod pci;
 pub mod testing;
 pub mod vfio;

@@ -231,3 +231,10 @@ uint16_t dpdk_shim_eth_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf *
 unsigned int dpdk_shim_lcore_id(void) { return rte_lcore_id(); }
 
 size_t dpdk_shim_mbuf_size(void) { return sizeof(struct rte_mbuf); }
+
+const char *dpdk_shim_eth_offload_name(uint64_t offload, int tx)
+{
+	return tx ? rte_eth_dev_tx_offload_name(offload) : rte_eth_dev_rx_offload_name(offload);
+}
+
+int dpdk_shim_eth_port_by_name(const char *name, uint16_t *port) { return rte_eth_dev_get_port_by_name(name, port); }

@@ -141,6 +141,11 @@ int dpdk_shim_eth_xstats_reset(uint16_t port);
 /* Is `port` a valid port id (rte_eth_dev_is_valid_port)? */
 int dpdk_shim_eth_is_valid(uint16_t port);
 
+/* DPDK's name of one RX or TX offload bit ("VLAN_STRIP"), or "UNKNOWN". */
+const char *dpdk_shim_eth_offload_name(uint64_t offload, int tx);
+/* The port id of ethdev `name` into *port; 0 or a negative errno. */
+int dpdk_shim_eth_port_by_name(const char *name, uint16_t *port);
+
 /* rte_eth_rx_burst and rte_eth_tx_burst, static inline in rte_ethdev.h. */
 uint16_t dpdk_shim_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 uint16_t dpdk_shim_eth_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);

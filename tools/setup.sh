@@ -9,11 +9,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 export DEBIAN_FRONTEND=noninteractive
 
 # libsystemd-dev: the static link (feature `static`) needs libsystemd.so's link name.
-# tcpdump reads back the net_pcap test's output; dpdk ships dpdk-testpmd, the
+# tcpdump reads back the net_pcap test's output; dpdk-dev ships dpdk-testpmd, the
 # net_memif peer; iproute2 makes the net_af_packet test's namespace and veth pair.
 packages=(libdpdk-dev libsystemd-dev pkg-config clang libclang-dev gcc gcc-multilib binutils
           debootstrap curl qemu-system-x86 busybox-static cpio kmod util-linux
-          tcpdump dpdk iproute2)
+          tcpdump dpdk-dev iproute2)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

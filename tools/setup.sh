@@ -47,6 +47,16 @@ fi
 # the host's toolchain (tools/tree/run). Debian 13 ships no i386 DPDK.
 "$here/debian13-tree.sh"
 
+# tcpdump inside both trees: the net_pcap test reads its output back with it
+# there too (the test binary runs inside the tree).
+for t in "$tree" "$("$here/debian13-tree.sh")"; do
+    if [ ! -x "$t/usr/bin/tcpdump" ]; then
+        echo "setup: installing tcpdump into $t"
+        cp /etc/resolv.conf "$t/etc/resolv.conf" 2>/dev/null || true
+        "$here/tree/run" "$t" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump >/dev/null'
+    fi
+done
+
 # The VM's kernel and initramfs.
 "$here/vm/prepare.sh" >/dev/null
 echo "setup: ready (cache: $DPDK_RS_CACHE)"

@@ -47,13 +47,14 @@ fi
 # the host's toolchain (tools/tree/run). Debian 13 ships no i386 DPDK.
 "$here/debian13-tree.sh"
 
-# tcpdump inside both trees: the net_pcap test reads its output back with it
-# there too (the test binary runs inside the tree).
+# tcpdump and dpdk-testpmd (dpdk-dev) inside both trees: the net_pcap test
+# reads its output back with tcpdump, the net_memif test talks to testpmd, and
+# there the test binaries run inside the tree.
 for t in "$tree" "$("$here/debian13-tree.sh")"; do
-    if [ ! -x "$t/usr/bin/tcpdump" ]; then
-        echo "setup: installing tcpdump into $t"
+    if [ ! -x "$t/usr/bin/tcpdump" ] || [ ! -x "$t/usr/bin/dpdk-testpmd" ]; then
+        echo "setup: installing tcpdump and dpdk-dev into $t"
         cp /etc/resolv.conf "$t/etc/resolv.conf" 2>/dev/null || true
-        "$here/tree/run" "$t" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump >/dev/null'
+        "$here/tree/run" "$t" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump dpdk-dev >/dev/null'
     fi
 done
 

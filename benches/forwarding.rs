@@ -290,11 +290,14 @@ fn main() {
     let mut null = pair(&n0, &n1);
     let mut bulk_burst = Burst::new(BURST).unwrap();
 
-    // SAFETY (the C kernels below): the ports are started, the queues set up,
-    // and no Rust queue handle polls while a C kernel runs (one thread).
+    // SAFETY: the ports are started with their queues set up, and no Rust
+    // queue handle polls while a C kernel runs (one thread).
     let c_ring = |n| unsafe { bench_c_io_fwd_ring(ring_a, ring_b, n) };
+    // SAFETY: as above.
     let c_null = |n| unsafe { bench_c_io_fwd_null(null_a, null_b, n) };
+    // SAFETY: the pool is a live packet pool; every mbuf taken is freed.
     let c_single = |n| unsafe { bench_c_mbuf_single(alloc_pool.as_ptr(), n) };
+    // SAFETY: as above.
     let c_bulk = |n| unsafe { bench_c_mbuf_bulk(alloc_pool.as_ptr(), n) };
 
     if let Some(n) = kernels_n {

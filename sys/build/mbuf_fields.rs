@@ -100,6 +100,7 @@ pub fn generate(bindings: &Path, out: &Path) -> Result<(), String> {
             code,
             "/// Pointer to `rte_mbuf::{}`.\n///\n/// # Safety\n/// `m` points to an `rte_mbuf`.\n\
              #[inline(always)]\npub unsafe fn {func}(m: *mut crate::rte_mbuf) -> *mut {ty} {{\n    \
+             // SAFETY: the caller passes a valid rte_mbuf; no reference is made.\n    \
              unsafe {{ ::core::ptr::addr_of_mut!((*m).{}) }}\n}}",
             path.join("."),
             members.join(".")

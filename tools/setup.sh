@@ -49,10 +49,10 @@ fi
 
 # tcpdump, dpdk-testpmd (dpdk-dev) and ip (iproute2) inside both trees: the net_pcap test
 # reads its output back with tcpdump, the net_memif test talks to testpmd, the
-# net_af_packet test makes its namespace with ip, and
-# there the test binaries run inside the tree.
+# net_af_packet test makes its namespace with ip, and there the test binaries
+# run inside the tree.
 for t in "$tree" "$("$here/debian13-tree.sh")"; do
-    if [ ! -x "$t/usr/bin/tcpdump" ] || [ ! -x "$t/usr/bin/dpdk-testpmd" ] || [ ! -x "$t/usr/sbin/ip" ] && [ ! -x "$t/bin/ip" ]; then
+    if [ ! -x "$t/usr/bin/tcpdump" ] || [ ! -x "$t/usr/bin/dpdk-testpmd" ] || { [ ! -x "$t/usr/sbin/ip" ] && [ ! -x "$t/bin/ip" ]; }; then
         echo "setup: installing tcpdump, dpdk-dev and iproute2 into $t"
         cp /etc/resolv.conf "$t/etc/resolv.conf" 2>/dev/null || true
         "$here/tree/run" "$t" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump dpdk-dev iproute2 >/dev/null'

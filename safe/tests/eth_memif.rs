@@ -18,6 +18,10 @@ use dpdk_safe::eth::{Burst, Mempool, MempoolConfig, Port, PortConfig};
 
 const TESTPMD: &str = "/usr/bin/dpdk-testpmd";
 
+/// The two scenarios run one after the other: each busy-polls two lcores of
+/// testpmd's and one of its own, on machines with two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
 /// memif registers a multi-process action, which `--no-shconf` refuses: both
 /// sides keep DPDK's runtime directory, under a prefix of their own, removed
 /// when the test ends.
@@ -248,6 +252,7 @@ fn memif_testpmd_txonly_to_rust() {
         assert_eq!(bad, 0);
         return;
     }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let sock = socket("tx");
     let tp = testpmd(&sock, "txonly");
     let child = run_child(NAME, &sock);
@@ -310,6 +315,7 @@ fn memif_rust_to_testpmd_rxonly() {
         }
         return;
     }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let sock = socket("rx");
     let (sent_file, done_file) = marker_files(&sock);
     let tp = testpmd(&sock, "rxonly");

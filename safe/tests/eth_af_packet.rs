@@ -1,8 +1,9 @@
 //! `net_af_packet` on a veth pair inside a network namespace this test creates
 //! and removes: frames the Rust side sends on one end cross the kernel's veth
 //! driver and arrive on the other end's port, in order and intact. Nothing
-//! outside the namespace is touched (no addresses; the child process runs
-//! inside it via `ip netns exec`). Needs root and iproute2 (tools/setup.sh).
+//! outside the namespace is touched (no addresses; the child process runs in a
+//! namespace of its own, made by `unshare --net`, which goes with the process).
+//! Needs root, util-linux and iproute2 (tools/setup.sh).
 
 mod common;
 
@@ -16,26 +17,13 @@ const NAME: &str = "af_packet_over_a_veth_pair";
 const FRAMES: u64 = 20_000;
 const ETHERTYPE: [u8; 2] = [0x88, 0xb5];
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("ip (iproute2)");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The namespace and its veth pair; removed on drop (the pair goes with it).
-struct Namespace(String);
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
+/// Run by `unshare --net` before the test binary: the veth pair in the new,
+/// unnamed namespace, which (with the pair) goes away with the process.
+const SETUP: &str = "set -e
+ip link add veth-a type veth peer name veth-b
+sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
+for dev in lo veth-a veth-b; do ip link set \"$dev\" up; done
+exec \"$@\"";
 
 fn frame(seq: u64, len: usize) -> Vec<u8> {
     let mut f: Vec<u8> = (0..len).map(|i| (seq as usize * 3 + i) as u8).collect();
@@ -49,34 +37,17 @@ fn frame(seq: u64, len: usize) -> Vec<u8> {
 #[test]
 fn af_packet_over_a_veth_pair() {
     if !is_child(NAME) {
-        let ns = Namespace(format!("dpdkrs-afp-{}", std::process::id()));
-        ip(&["netns", "add", &ns.0]);
-        ip(&[
-            "-n", &ns.0, "link", "add", "veth-a", "type", "veth", "peer", "name", "veth-b",
-        ]);
-        // No IPv6 autoconfiguration traffic of the kernel's own on the pair.
-        let _ = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &ns.0,
-                "sysctl",
-                "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1",
-            ])
-            .status();
-        for dev in ["veth-a", "veth-b", "lo"] {
-            ip(&["-n", &ns.0, "link", "set", dev, "up"]);
-        }
-        let out = child_command(NAME, &["ip", "netns", "exec", &ns.0])
+        let out = child_command(NAME, &["unshare", "--net", "sh", "-c", SETUP, "sh"])
             .output()
-            .unwrap();
+            .expect("unshare (util-linux) and ip (iproute2)");
         let text = check_passed(NAME, out.status, output_text(&out));
         println!("{text}");
-        drop(ns);
-        let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
-        assert!(!String::from_utf8_lossy(&left.stdout)
-            .contains(&format!("dpdkrs-afp-{}", std::process::id())));
+        // The pair lived in the child's namespace only.
+        let here = Command::new("ip").args(["link", "show", "veth-a"]).output();
+        assert!(
+            here.map_or(true, |o| !o.status.success()),
+            "veth-a leaked into this namespace"
+        );
         return;
     }
     let eal = base_builder()

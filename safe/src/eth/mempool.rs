@@ -176,7 +176,8 @@ impl<'eal> Mempool<'eal> {
                 let errno = unsafe { dpdk_sys::dpdk_shim_errno_get() };
                 Err(match errno {
                     libc::EEXIST => MempoolError::NameInUse(config.name.clone()),
-                    libc::ENOMEM | libc::ENOSPC => MempoolError::NoMemory {
+                    // ENOBUFS: what populating the pool returns on 32-bit targets.
+                    libc::ENOMEM | libc::ENOSPC | libc::ENOBUFS => MempoolError::NoMemory {
                         count: config.count,
                         data_room: config.data_room,
                         socket: config.socket,

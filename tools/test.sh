@@ -24,6 +24,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 step "tests, x86_64"
 cargo test --workspace
 
+step "net_memif: this crate against dpdk-testpmd in a second process (txonly to Rust, Rust to rxonly)"
+cargo test -p dpdk-safe --test eth_memif -- --ignored --test-threads=1
+
 step "multi-process: a secondary's hotplug requests are refused (reserves hugepages)"
 cargo test -p dpdk-safe --test multi_process -- --ignored --exact secondary_hotplug_requests_are_refused
 

@@ -74,6 +74,7 @@ run bar_access
 run enumeration
 run startup
 run shim_call
+run forwarding
 
 # The hot loops' machine code: the bounds check of the run-time-checked
 # accessor must be hoisted out of the loop (constant offset) or be one
@@ -109,11 +110,13 @@ if ((lto)); then
         export CARGO_TARGET_DIR="$target_dir-lto"
         export CC_x86_64_unknown_linux_gnu=clang CFLAGS_x86_64_unknown_linux_gnu=-flto=thin
         export RUSTFLAGS="-Clinker-plugin-lto -Ctarget-cpu=corei7 -Clink-arg=-fuse-ld=lld -Clink-arg=-B$gcc_ld"
-        cargo bench -p dpdk-benches --bench shim_call --no-run --target x86_64-unknown-linux-gnu >"$lto_log" 2>&1 &&
-            bench_binaries --bench shim_call --target x86_64-unknown-linux-gnu
+        cargo bench -p dpdk-benches --bench shim_call --bench forwarding --no-run --target x86_64-unknown-linux-gnu >"$lto_log" 2>&1 &&
+            bench_binaries --bench shim_call --bench forwarding --target x86_64-unknown-linux-gnu
     ); then
         lto_bin=$(awk '$1 == "shim_call" { print $2 }' <<<"$lto_bins")
         "$lto_bin" --label "cross-language LTO" | tee -a "$raw" | grep -v '^RESULT'
+        lto_fwd=$(awk '$1 == "forwarding" { print $2 }' <<<"$lto_bins")
+        "$lto_fwd" --label "cross-language LTO" | tee -a "$raw" | grep -v '^RESULT'
         objdump -d --no-show-raw-insn "$lto_bin" >"$out/.disassembly"
         {
             echo "== bench_rust_lcore_id, cross-language LTO build"

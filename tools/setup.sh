@@ -11,9 +11,11 @@ export DEBIAN_FRONTEND=noninteractive
 # libsystemd-dev: the static link (feature `static`) needs libsystemd.so's link name.
 # linux-source-6.1, codespell: checkpatch.pl and its dictionary for DPDK's
 # devtools/checkpatches.sh over patches/upstream (patches/check-upstream.sh).
+# tcpdump reads back the net_pcap test's output; dpdk-dev ships dpdk-testpmd, the
+# net_memif peer; iproute2 makes the net_af_packet test's namespace and veth pair.
 packages=(libdpdk-dev libsystemd-dev pkg-config clang libclang-dev gcc gcc-multilib binutils
           debootstrap curl qemu-system-x86 busybox-static cpio kmod util-linux
-          linux-source-6.1 codespell)
+          linux-source-6.1 codespell tcpdump dpdk-dev iproute2)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -46,6 +48,18 @@ fi
 # Debian 13's amd64 DPDK (24.11) in a tree of its own: cargo runs inside it with
 # the host's toolchain (tools/tree/run). Debian 13 ships no i386 DPDK.
 "$here/debian13-tree.sh"
+
+# tcpdump, dpdk-testpmd (dpdk-dev) and ip (iproute2) inside both trees: the net_pcap test
+# reads its output back with tcpdump, the net_memif test talks to testpmd, the
+# net_af_packet test makes its namespace with ip, and there the test binaries
+# run inside the tree.
+for t in "$tree" "$("$here/debian13-tree.sh")"; do
+    if [ ! -x "$t/usr/bin/tcpdump" ] || [ ! -x "$t/usr/bin/dpdk-testpmd" ] || { [ ! -x "$t/usr/sbin/ip" ] && [ ! -x "$t/bin/ip" ]; }; then
+        echo "setup: installing tcpdump, dpdk-dev and iproute2 into $t"
+        cp /etc/resolv.conf "$t/etc/resolv.conf" 2>/dev/null || true
+        "$here/tree/run" "$t" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump dpdk-dev iproute2 >/dev/null'
+    fi
+done
 
 # The VM's kernel and initramfs.
 "$here/vm/prepare.sh" >/dev/null

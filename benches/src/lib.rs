@@ -47,6 +47,10 @@ extern "C" {
     pub fn bench_c_bus_scan() -> c_int;
     /// Counts the devices on DPDK's PCI bus with a device iterator, as a C program would.
     pub fn bench_c_count_pci() -> c_int;
+    pub fn bench_c_io_fwd_ring(a: u16, b: u16, n: u64) -> u64;
+    pub fn bench_c_io_fwd_null(a: u16, b: u16, n: u64) -> u64;
+    pub fn bench_c_mbuf_single(mp: *mut dpdk::sys::rte_mempool, n: u64) -> u64;
+    pub fn bench_c_mbuf_bulk(mp: *mut dpdk::sys::rte_mempool, n: u64) -> u64;
 }
 
 /// Prints one result line for the report.

@@ -63,6 +63,18 @@ pub enum Error {
     /// Routing DPDK's log to the `log` crate.
     #[error(transparent)]
     LogRoute(#[from] crate::eal::LogRouteError),
+    /// Creating a packet mempool.
+    #[error(transparent)]
+    Mempool(#[from] crate::eth::MempoolError),
+    /// An mbuf operation.
+    #[error(transparent)]
+    Mbuf(#[from] crate::eth::MbufError),
+    /// Configuring or using an ethdev port.
+    #[error(transparent)]
+    Port(#[from] crate::eth::PortError),
+    /// Launching work on an lcore.
+    #[error(transparent)]
+    Launch(#[from] crate::lcore::LaunchError),
     /// An error code from DPDK.
     #[error(transparent)]
     Dpdk(#[from] DpdkErrno),

@@ -23,7 +23,9 @@
 //!   [`VfioDevice::enable_interrupts`]), device reset ([`VfioDevice::reset`]),
 //!   typed register blocks ([`register_block!`]), and per-device driver state
 //!   with handles revoked on removal (`PciDriver::Device`, `BoundDevice`).
-//! * Ethernet ports that DPDK's own NIC drivers created ([`Eal::eth_ports`]).
+//! * Packets through DPDK's own NIC drivers: mempools and mbufs ([`Mempool`],
+//!   [`Mbuf`], [`Burst`]), ports ([`Port`]), queues ([`RxQueue`], [`TxQueue`]),
+//!   and Rust closures on worker lcores ([`lcore_scope`], [`StopFlag`]).
 //! * Around the EAL: DPDK's log as records of the `log` crate (on by default,
 //!   [`EalBuilder::log_to_rust`]), hugepage status ([`hugepage_status`]), and
 //!   binding devices to vfio-pci as `dpdk-devbind.py` does ([`Devbind`]).
@@ -56,6 +58,7 @@ mod error;
 mod eth;
 mod hugepages;
 mod io;
+mod lcore;
 mod pci;
 mod regblock;
 #[cfg(feature = "testing")]
@@ -69,7 +72,11 @@ pub use eal::{
 };
 pub use errno::DpdkErrno;
 pub use error::{Error, Result};
-pub use eth::{EthError, EthPort};
+pub use eth::{
+    rss, rx_offload, tx_offload, Burst, EthError, EthPort, Link, Mbuf, MbufError, Mempool,
+    MempoolConfig, MempoolError, OffloadFlags, PacketType, Port, PortConfig, PortError, PortInfo,
+    PortStats, RxQueue, TxQueue, MAX_BURST, MAX_CACHE_SIZE, MAX_NAME_LEN,
+};
 pub use hugepages::{
     hugepage_status, hugepage_status_at, HugepageError, HugepageRoots, HugepageStatus,
     HugetlbfsMount, NodePages, PageSize,
@@ -80,6 +87,9 @@ pub use io::{
 };
 #[cfg(target_pointer_width = "64")]
 pub use io::{FixedMapping, MapError, MappedRegion, RegionView};
+pub use lcore::{
+    current_lcore, lcore_scope, LaunchError, LcoreHandle, LcoreResult, LcoreScope, StopFlag,
+};
 pub use pci::address::{AddressErrorKind, AddressField, ParseAddressError, PciAddress};
 pub use pci::bus::{DeviceError, NamedPciDevices, PciDevice, PciDevices};
 pub use pci::devbind::{

@@ -6,6 +6,7 @@ mod bindings;
 mod docs_rs;
 mod features;
 mod link;
+mod mbuf_fields;
 mod probe;
 
 use std::env;
@@ -41,6 +42,13 @@ fn main() {
 
     if let Err(err) = bindings::generate(&dpdk, &target, &manifest_dir, &out_dir) {
         eprintln!("{err}");
+        std::process::exit(1);
+    }
+    if let Err(err) = mbuf_fields::generate(
+        &out_dir.join("bindings.rs"),
+        &out_dir.join("mbuf_fields.rs"),
+    ) {
+        eprintln!("dpdk-sys: {err}");
         std::process::exit(1);
     }
     // After the shim, so the linker sees its references to DPDK before DPDK's libraries.

@@ -73,5 +73,12 @@ mod generated {
 }
 pub use generated::*;
 
+/// Raw pointers to the fields of [`rte_mbuf`], whatever anonymous unions the
+/// installed release wraps them in (written by the build script from the
+/// bindings: `build/mbuf_fields.rs`).
+pub mod mbuf_fields {
+    include!(concat!(env!("OUT_DIR"), "/mbuf_fields.rs"));
+}
+
 #[cfg(any(dpdk_hand_driver_structs, dpdk_driver_sdk_bindgen))]
 pub mod pci_driver_sdk;

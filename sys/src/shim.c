@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <errno.h>
 #include <rte_ethdev.h>
 
 int dpdk_shim_errno_get(void) { return rte_errno; }
@@ -53,3 +55,186 @@ int dpdk_shim_eth_names(uint16_t port, char *driver, size_t driver_len, char *de
 	snprintf(device, device_len, "%s", info.device ? rte_dev_name(info.device) : "");
 	return 0;
 }
+
+int dpdk_shim_eth_info(uint16_t port, struct dpdk_shim_eth_info *out)
+{
+	struct rte_eth_dev_info info;
+	int ret = rte_eth_dev_info_get(port, &info);
+
+	if (ret != 0)
+		return ret;
+	memset(out, 0, sizeof(*out));
+	out->max_rx_queues = info.max_rx_queues;
+	out->max_tx_queues = info.max_tx_queues;
+	out->rx_desc_max = info.rx_desc_lim.nb_max;
+	out->rx_desc_min = info.rx_desc_lim.nb_min;
+	out->tx_desc_max = info.tx_desc_lim.nb_max;
+	out->tx_desc_min = info.tx_desc_lim.nb_min;
+	out->min_mtu = info.min_mtu;
+	out->max_mtu = info.max_mtu;
+	out->max_rx_pktlen = info.max_rx_pktlen;
+	out->rx_offload_capa = info.rx_offload_capa;
+	out->tx_offload_capa = info.tx_offload_capa;
+	out->flow_type_rss_offloads = info.flow_type_rss_offloads;
+	out->reta_size = info.reta_size;
+	out->hash_key_size = info.hash_key_size;
+	out->socket_id = rte_eth_dev_socket_id(port);
+	out->nb_rx_queues = info.nb_rx_queues;
+	out->nb_tx_queues = info.nb_tx_queues;
+	return 0;
+}
+
+int dpdk_shim_eth_configure(uint16_t port, uint16_t nb_rx, uint16_t nb_tx, uint64_t rx_offloads,
+			    uint64_t tx_offloads, int rss, uint64_t rss_hf, uint32_t mtu)
+{
+	struct rte_eth_conf conf;
+
+	memset(&conf, 0, sizeof(conf));
+	conf.rxmode.offloads = rx_offloads;
+	conf.txmode.offloads = tx_offloads;
+	conf.rxmode.mtu = mtu;
+	if (rss) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+	}
+	return rte_eth_dev_configure(port, nb_rx, nb_tx, &conf);
+}
+
+int dpdk_shim_eth_rx_queue_setup(uint16_t port, uint16_t queue, uint16_t nb_desc, unsigned int socket,
+				 struct rte_mempool *pool)
+{
+	return rte_eth_rx_queue_setup(port, queue, nb_desc, socket, NULL, pool);
+}
+
+int dpdk_shim_eth_tx_queue_setup(uint16_t port, uint16_t queue, uint16_t nb_desc, unsigned int socket)
+{
+	return rte_eth_tx_queue_setup(port, queue, nb_desc, socket, NULL);
+}
+
+int dpdk_shim_eth_start(uint16_t port) { return rte_eth_dev_start(port); }
+
+int dpdk_shim_eth_stop(uint16_t port) { return rte_eth_dev_stop(port); }
+
+int dpdk_shim_eth_close(uint16_t port) { return rte_eth_dev_close(port); }
+
+int dpdk_shim_eth_reset(uint16_t port) { return rte_eth_dev_reset(port); }
+
+int dpdk_shim_eth_promiscuous(uint16_t port, int enable)
+{
+	return enable ? rte_eth_promiscuous_enable(port) : rte_eth_promiscuous_disable(port);
+}
+
+int dpdk_shim_eth_promiscuous_get(uint16_t port) { return rte_eth_promiscuous_get(port); }
+
+int dpdk_shim_eth_mtu_get(uint16_t port, uint16_t *mtu) { return rte_eth_dev_get_mtu(port, mtu); }
+
+int dpdk_shim_eth_mtu_set(uint16_t port, uint16_t mtu) { return rte_eth_dev_set_mtu(port, mtu); }
+
+int dpdk_shim_eth_macaddr_set(uint16_t port, const uint8_t mac[6])
+{
+	struct rte_ether_addr addr;
+
+	memcpy(addr.addr_bytes, mac, RTE_ETHER_ADDR_LEN);
+	return rte_eth_dev_default_mac_addr_set(port, &addr);
+}
+
+int dpdk_shim_eth_socket_id(uint16_t port) { return rte_eth_dev_socket_id(port); }
+
+int dpdk_shim_eth_link(uint16_t port, struct dpdk_shim_eth_link *out)
+{
+	struct rte_eth_link link;
+	int ret;
+
+	memset(&link, 0, sizeof(link));
+	ret = rte_eth_link_get_nowait(port, &link);
+	if (ret != 0)
+		return ret;
+	out->speed_mbps = link.link_speed;
+	out->full_duplex = link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX;
+	out->autoneg = link.link_autoneg == RTE_ETH_LINK_AUTONEG;
+	out->up = link.link_status == RTE_ETH_LINK_UP;
+	return 0;
+}
+
+int dpdk_shim_eth_stats(uint16_t port, struct dpdk_shim_eth_stats *out)
+{
+	struct rte_eth_stats stats;
+	int ret = rte_eth_stats_get(port, &stats);
+
+	if (ret != 0)
+		return ret;
+	out->ipackets = stats.ipackets;
+	out->opackets = stats.opackets;
+	out->ibytes = stats.ibytes;
+	out->obytes = stats.obytes;
+	out->imissed = stats.imissed;
+	out->ierrors = stats.ierrors;
+	out->oerrors = stats.oerrors;
+	out->rx_nombuf = stats.rx_nombuf;
+	return 0;
+}
+
+int dpdk_shim_eth_stats_reset(uint16_t port) { return rte_eth_stats_reset(port); }
+
+int dpdk_shim_eth_xstats_count(uint16_t port) { return rte_eth_xstats_get_names(port, NULL, 0); }
+
+int dpdk_shim_eth_xstats(uint16_t port, char *names, uint64_t *values, unsigned int n)
+{
+	struct rte_eth_xstat_name *xnames;
+	struct rte_eth_xstat *xvalues;
+	int got_names, got_values, i;
+
+	xnames = calloc(n ? n : 1, sizeof(*xnames));
+	xvalues = calloc(n ? n : 1, sizeof(*xvalues));
+	if (xnames == NULL || xvalues == NULL) {
+		free(xnames);
+		free(xvalues);
+		return -ENOMEM;
+	}
+	got_names = rte_eth_xstats_get_names(port, xnames, n);
+	got_values = rte_eth_xstats_get(port, xvalues, n);
+	if (got_names < 0 || got_values < 0 || got_names != got_values || (unsigned int)got_names > n) {
+		free(xnames);
+		free(xvalues);
+		if (got_names < 0)
+			return got_names;
+		if (got_values < 0)
+			return got_values;
+		return -EAGAIN;
+	}
+	for (i = 0; i < got_values; i++) {
+		uint64_t id = xvalues[i].id;
+
+		snprintf(names + (size_t)i * RTE_ETH_XSTATS_NAME_SIZE, RTE_ETH_XSTATS_NAME_SIZE, "%s",
+			 id < (uint64_t)got_names ? xnames[id].name : "");
+		values[i] = xvalues[i].value;
+	}
+	free(xnames);
+	free(xvalues);
+	return got_values;
+}
+
+int dpdk_shim_eth_xstats_reset(uint16_t port) { return rte_eth_xstats_reset(port); }
+
+int dpdk_shim_eth_is_valid(uint16_t port) { return rte_eth_dev_is_valid_port(port); }
+
+uint16_t dpdk_shim_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_eth_rx_burst(port, queue, pkts, n);
+}
+
+uint16_t dpdk_shim_eth_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_eth_tx_burst(port, queue, pkts, n);
+}
+
+unsigned int dpdk_shim_lcore_id(void) { return rte_lcore_id(); }
+
+size_t dpdk_shim_mbuf_size(void) { return sizeof(struct rte_mbuf); }
+
+const char *dpdk_shim_eth_offload_name(uint64_t offload, int tx)
+{
+	return tx ? rte_eth_dev_tx_offload_name(offload) : rte_eth_dev_rx_offload_name(offload);
+}
+
+int dpdk_shim_eth_port_by_name(const char *name, uint16_t *port) { return rte_eth_dev_get_port_by_name(name, port); }

@@ -27,6 +27,10 @@
 #include <rte_bus_pci.h>
 #include <rte_pci.h>
 #include <rte_vfio.h>
+#include <rte_launch.h>
+#include <rte_per_lcore.h>
+#include <rte_mempool.h>
+#include <rte_mbuf.h>
 #include <linux/vfio.h>
 
 /* rte_errno is a per-lcore variable behind a macro. */
@@ -60,5 +64,98 @@ uint16_t dpdk_shim_eth_find_next(uint16_t port);
 int dpdk_shim_eth_macaddr(uint16_t port, uint8_t mac[6]);
 /* The port's DPDK driver name and device name into the buffers; 0 or a negative errno. */
 int dpdk_shim_eth_names(uint16_t port, char *driver, size_t driver_len, char *device, size_t device_len);
+
+
+/*
+ * The data plane (safe/src/eth/). rte_mbuf and rte_mempool are bindgen's
+ * (rte_mbuf.h is in the list above, and bindgen wraps its static inline
+ * functions: rte_pktmbuf_alloc, rte_pktmbuf_free, rte_pktmbuf_append, ...).
+ * rte_ethdev.h stays out of the bindings (see above): the port calls below take
+ * and return plain types, and the two burst calls, static inline in
+ * rte_ethdev.h, are wrapped here.
+ */
+
+/* What rte_eth_dev_info_get reports that the safe crate checks requests against. */
+struct dpdk_shim_eth_info {
+	uint16_t max_rx_queues;
+	uint16_t max_tx_queues;
+	uint16_t rx_desc_max;
+	uint16_t rx_desc_min;
+	uint16_t tx_desc_max;
+	uint16_t tx_desc_min;
+	uint16_t min_mtu;
+	uint16_t max_mtu;
+	uint32_t max_rx_pktlen;
+	uint64_t rx_offload_capa;
+	uint64_t tx_offload_capa;
+	uint64_t flow_type_rss_offloads;
+	uint16_t reta_size;
+	uint8_t hash_key_size;
+	int32_t socket_id;
+	uint16_t nb_rx_queues;
+	uint16_t nb_tx_queues;
+};
+int dpdk_shim_eth_info(uint16_t port, struct dpdk_shim_eth_info *info);
+
+/* rte_eth_dev_configure with the fields the safe crate sets; mtu 0 keeps the default. */
+int dpdk_shim_eth_configure(uint16_t port, uint16_t nb_rx, uint16_t nb_tx, uint64_t rx_offloads,
+			    uint64_t tx_offloads, int rss, uint64_t rss_hf, uint32_t mtu);
+int dpdk_shim_eth_rx_queue_setup(uint16_t port, uint16_t queue, uint16_t nb_desc, unsigned int socket,
+				 struct rte_mempool *pool);
+int dpdk_shim_eth_tx_queue_setup(uint16_t port, uint16_t queue, uint16_t nb_desc, unsigned int socket);
+int dpdk_shim_eth_start(uint16_t port);
+int dpdk_shim_eth_stop(uint16_t port);
+int dpdk_shim_eth_close(uint16_t port);
+int dpdk_shim_eth_reset(uint16_t port);
+int dpdk_shim_eth_promiscuous(uint16_t port, int enable);
+/* 1 enabled, 0 disabled, negative errno. */
+int dpdk_shim_eth_promiscuous_get(uint16_t port);
+int dpdk_shim_eth_mtu_get(uint16_t port, uint16_t *mtu);
+int dpdk_shim_eth_mtu_set(uint16_t port, uint16_t mtu);
+int dpdk_shim_eth_macaddr_set(uint16_t port, const uint8_t mac[6]);
+int dpdk_shim_eth_socket_id(uint16_t port);
+
+struct dpdk_shim_eth_link {
+	uint32_t speed_mbps;
+	uint8_t full_duplex;
+	uint8_t autoneg;
+	uint8_t up;
+};
+int dpdk_shim_eth_link(uint16_t port, struct dpdk_shim_eth_link *link);
+
+struct dpdk_shim_eth_stats {
+	uint64_t ipackets;
+	uint64_t opackets;
+	uint64_t ibytes;
+	uint64_t obytes;
+	uint64_t imissed;
+	uint64_t ierrors;
+	uint64_t oerrors;
+	uint64_t rx_nombuf;
+};
+int dpdk_shim_eth_stats(uint16_t port, struct dpdk_shim_eth_stats *stats);
+int dpdk_shim_eth_stats_reset(uint16_t port);
+/* Number of extended stats, or a negative errno. */
+int dpdk_shim_eth_xstats_count(uint16_t port);
+/* Up to n names (64 bytes each, NUL-terminated) and values; the count or a negative errno. */
+int dpdk_shim_eth_xstats(uint16_t port, char *names, uint64_t *values, unsigned int n);
+int dpdk_shim_eth_xstats_reset(uint16_t port);
+/* Is `port` a valid port id (rte_eth_dev_is_valid_port)? */
+int dpdk_shim_eth_is_valid(uint16_t port);
+
+/* DPDK's name of one RX or TX offload bit ("VLAN_STRIP"), or "UNKNOWN". */
+const char *dpdk_shim_eth_offload_name(uint64_t offload, int tx);
+/* The port id of ethdev `name` into *port; 0 or a negative errno. */
+int dpdk_shim_eth_port_by_name(const char *name, uint16_t *port);
+
+/* rte_eth_rx_burst and rte_eth_tx_burst, static inline in rte_ethdev.h. */
+uint16_t dpdk_shim_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+uint16_t dpdk_shim_eth_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+
+/* rte_lcore_id(), a per-lcore variable. */
+unsigned int dpdk_shim_lcore_id(void);
+
+/* The layout line of rte_mbuf this shim was built against (sizeof, buf_addr offset checks). */
+size_t dpdk_shim_mbuf_size(void);
 
 #endif

@@ -1,5 +1,25 @@
 //! Ethernet ports of DPDK's own drivers (ethdev): how a Rust application sees
-//! the NICs that DPDK's C drivers took, beside its own PCI drivers.
+//! the NICs that DPDK's C drivers took, beside its own PCI drivers, and how it
+//! moves packets through them.
+//!
+//! * [`Eal::eth_ports`]: the ports DPDK's probe and the vdev arguments created.
+//! * [`Mempool`]: packet mempools (`rte_pktmbuf_pool_create`).
+//! * [`Mbuf`], [`Burst`]: owned packets and reusable arrays of them.
+//! * [`Port`]: configure, queues, start/stop/close, promiscuous mode, MTU, MAC,
+//!   link, statistics.
+//! * [`RxQueue`], [`TxQueue`]: the fast path, one lcore per queue.
+
+mod mbuf;
+mod mempool;
+mod port;
+mod queue;
+
+pub use mbuf::{Burst, Mbuf, MbufError, OffloadFlags, PacketType, MAX_BURST};
+pub use mempool::{Mempool, MempoolConfig, MempoolError, MAX_CACHE_SIZE, MAX_NAME_LEN};
+pub use port::{
+    rss, rx_offload, tx_offload, Link, Port, PortConfig, PortError, PortInfo, PortStats,
+};
+pub use queue::{RxQueue, TxQueue};
 
 use std::ffi::{c_char, CStr};
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # VM tests: builds the VFIO test binaries for x86_64 and i686 against Debian 12's
-# DPDK 22.11 and for x86_64 against Debian 13's DPDK 24.11 (inside the Debian 13
-# tree), boots the VM with QEMU's edu, ivshmem and e1000e bound to vfio-pci, runs
-# all three builds there (the i686 one inside Debian 12's i386 tree, the 24.11
-# one inside the Debian 13 tree), and checks on the host that each build's write
-# through ivshmem BAR2 reached the backing file.
+# DPDK 22.11 and for x86_64 against Debian 13's DPDK 24.11 and Debian testing's
+# 25.11 (inside their trees), boots the VM with QEMU's edu, ivshmem and e1000e
+# bound to vfio-pci, runs all four builds there (the i686 one inside Debian 12's
+# i386 tree, the 24.11 and 25.11 ones inside their trees), and checks on the
+# host that each build's write through ivshmem BAR2 reached the backing file.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
@@ -35,14 +35,19 @@ for t in "${tests[@]}"; do
 done
 tree="$DPDK_RS_CACHE/bookworm-i386"
 
-# Debian 13: cargo inside the tree (tools/tree/run), its own target directory.
+# Debian 13 (24.11) and Debian testing (25.11): cargo inside each tree
+# (tools/tree/run), a target directory of its own per tree.
 trixie="$DPDK_RS_CACHE/trixie-amd64"
-declare -A x24
-trixie_cargo() { CARGO_TARGET_DIR="$PWD/target/trixie-amd64" "$here/tree/run" "$trixie" cargo "$@"; }
-trixie_cargo test -p dpdk-safe --test vm_devices --test vm_drivers --no-run --quiet
-for t in "${tests[@]}"; do
-    x24[$t]=$(CARGO=trixie_cargo test_binary "$t" -p dpdk-safe)
-    [ -x "${x24[$t]}" ] || { echo "vm-tests: Debian 13 test binary of $t not found"; exit 1; }
+forky="$DPDK_RS_CACHE/forky-amd64"
+declare -A x24 x25
+tree_cargo() { CARGO_TARGET_DIR="$PWD/target/$tree_name" "$here/tree/run" "$DPDK_RS_CACHE/$tree_name" cargo "$@"; }
+for tree_name in trixie-amd64 forky-amd64; do
+    tree_cargo test -p dpdk-safe --test vm_devices --test vm_drivers --no-run --quiet
+    for t in "${tests[@]}"; do
+        bin=$(CARGO=tree_cargo test_binary "$t" -p dpdk-safe)
+        [ -x "$bin" ] || { echo "vm-tests: $tree_name test binary of $t not found"; exit 1; }
+        if [ "$tree_name" = trixie-amd64 ]; then x24[$t]=$bin; else x25[$t]=$bin; fi
+    done
 done
 
 work=$(mktemp -d)
@@ -113,10 +118,15 @@ cp '${x24[vm_drivers]}' '$trixie/tmp/vm_drivers'
 section debian13 env DPDK_RS_GUEST_MARKER=dpdk-24.11-was-here DPDK_RS_GUEST_MARKER_AT=12288 \
     TMPDIR=/tmp chroot '$trixie' /tmp/vm_devices
 section "debian13 drivers" env TMPDIR=/tmp chroot '$trixie' /tmp/vm_drivers
+cp '${x25[vm_devices]}' '$forky/tmp/vm_devices'
+cp '${x25[vm_drivers]}' '$forky/tmp/vm_drivers'
+section testing env DPDK_RS_GUEST_MARKER=dpdk-25.11-was-here DPDK_RS_GUEST_MARKER_AT=16384 \
+    TMPDIR=/tmp chroot '$forky' /tmp/vm_devices
+section "testing drivers" env TMPDIR=/tmp chroot '$forky' /tmp/vm_drivers
 GUEST
 cp "$work/guest.sh" "$DPDK_RS_CACHE/vm/last-guest.sh"
 set +e
-"$here/vm/run.sh" --timeout 1200 --ivshmem-file "$ivshmem" --root "$tree" --root "$trixie" -- \
+"$here/vm/run.sh" --timeout 1200 --ivshmem-file "$ivshmem" --root "$tree" --root "$trixie" --root "$forky" -- \
     "sh $DPDK_RS_CACHE/vm/last-guest.sh" | tee "$work/out.log" | grep -v '^\['
 status=${PIPESTATUS[0]}
 set -e
@@ -125,7 +135,7 @@ grep -q "^examples: ok" "$work/out.log" || { echo "vm-tests: the examples failed
 # Each section: the count its binary listed, and exactly that many passed.
 declare -A host_count=([x86_64]=$("${x86[vm_devices]}" --ignored --list --format terse | grep -c ': test$')
     ["x86_64 drivers"]=$("${x86[vm_drivers]}" --ignored --list --format terse | grep -c ': test$'))
-for section in x86_64 "x86_64 drivers" i686 "i686 drivers" debian13 "debian13 drivers"; do
+for section in x86_64 "x86_64 drivers" i686 "i686 drivers" debian13 "debian13 drivers" testing "testing drivers"; do
     head=$(grep -m1 "^== $section ([0-9]* tests)\$" "$work/out.log") ||
         { echo "vm-tests: section '$section' did not start"; exit 1; }
     n=${head##*(}
@@ -149,4 +159,5 @@ check() {
 check 4096 x86_64-was-here
 check 8192 i686-was-here
 check 12288 dpdk-24.11-was-here
+check 16384 dpdk-25.11-was-here
 echo "vm-tests: passed"

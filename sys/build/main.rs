@@ -5,6 +5,7 @@
 mod bindings;
 mod features;
 mod link;
+mod machine;
 mod probe;
 
 use std::env;
@@ -20,6 +21,12 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // The machine flags DPDK exports must be for the target's architecture.
+    let foreign = machine::foreign_flags(&target.arch, &dpdk.cflags);
+    if !foreign.is_empty() {
+        eprintln!("{}", machine::foreign_flags_message(&target.arch, &foreign));
+        std::process::exit(1);
+    }
     println!(
         "cargo:warning=dpdk-sys: building against DPDK {} from {} ({})",
         dpdk.version,
@@ -92,6 +99,8 @@ pub struct Target {
     pub triple: String,
     pub host: String,
     pub pointer_width: u32,
+    /// `CARGO_CFG_TARGET_ARCH`: `x86_64`, `x86`, `aarch64`...
+    pub arch: String,
 }
 
 impl Target {
@@ -102,10 +111,12 @@ impl Target {
             .ok()
             .and_then(|w| w.parse().ok())
             .unwrap_or(64);
+        let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
         Target {
             triple,
             host,
             pointer_width,
+            arch,
         }
     }
 

@@ -11,9 +11,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 export DEBIAN_FRONTEND=noninteractive
 
 # libsystemd-dev: the static link (feature `static`) needs libsystemd.so's link name.
+# aarch64 is compiled and linked by clang with binutils-aarch64-linux-gnu's ld:
+# gcc-aarch64-linux-gnu conflicts with gcc-multilib on Debian 12 (installing
+# either removes the other).
 packages=(libdpdk-dev libsystemd-dev pkg-config clang libclang-dev gcc gcc-multilib binutils
           debootstrap curl qemu-system-x86 busybox-static cpio kmod util-linux file
-          qemu-user-static gcc-aarch64-linux-gnu)
+          qemu-user-static binutils-aarch64-linux-gnu)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -22,9 +22,10 @@ declare -A spec=(
     [forky-amd64]="forky amd64 libdpdk-dev,clang,libclang-dev,gcc,libc6-dev,pkg-config,binutils"
     # Debian's arm64 DPDK 22.11 and 24.11, unpacked (no second stage): the
     # aarch64 sysroots, and the roots aarch64 test binaries run in under
-    # qemu-aarch64 (tools/aarch64/).
-    [bookworm-arm64]="bookworm arm64 libdpdk-dev,libc6-dev --extract"
-    [trixie-arm64]="trixie arm64 libdpdk-dev,libc6-dev --extract"
+    # qemu-aarch64 (tools/aarch64/); libgcc-N-dev for clang's links (crt files,
+    # libgcc).
+    [bookworm-arm64]="bookworm arm64 libdpdk-dev,libc6-dev,libgcc-12-dev --extract"
+    [trixie-arm64]="trixie arm64 libdpdk-dev,libc6-dev,libgcc-14-dev --extract"
 )
 order=(bookworm-i386 trixie-amd64 forky-amd64 bookworm-arm64 trixie-arm64)
 

@@ -1,18 +1,42 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints and docs, the tests on x86_64 and on
-# i686 (run inside Debian's i386 tree), against Debian 13's DPDK 24.11 (inside
-# the Debian 13 tree), the static link, the crates against the
+# i686 (run inside Debian's i386 tree), against Debian 13's DPDK 24.11 and
+# Debian testing's 25.11 (inside their trees), on aarch64 against Debian 12's
+# and 13's arm64 DPDK (under qemu-aarch64), the static link, the crates against the
 # patched DPDK of patches/, the build-script checks, and the VM tests against
 # emulated PCI devices bound to vfio-pci. Run as root on Debian 12.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
-"$here/setup.sh"
 
-# Each step's heading says how long the suite has run so far (for CI's budget).
+# Each step's heading says how long the suite has run so far, and each step's
+# duration is printed when it ends and again, all together, at the end (for
+# CI's budget).
 started=$SECONDS
-step() { printf '\n== %s (at %d s)\n' "$*" $((SECONDS - started)); }
-trap 'printf "\n== done (at %d s)\n" $((SECONDS - started))' EXIT
+current="" current_at=0 durations=()
+end_step() {
+    [ -n "$current" ] || return 0
+    local took=$((SECONDS - current_at))
+    printf -- '-- took %d s: %s\n' "$took" "$current"
+    durations+=("$(printf '%6d s  %s' "$took" "$current")")
+    current=""
+}
+step() {
+    end_step
+    current="$*" current_at=$SECONDS
+    printf '\n== %s (at %d s)\n' "$*" $((SECONDS - started))
+}
+summary() {
+    local rc=$?
+    end_step
+    printf '\n== step durations\n'
+    printf '%s\n' "${durations[@]}"
+    printf '== done (at %d s, %s)\n' $((SECONDS - started)) "$([ $rc = 0 ] && echo passed || echo "FAILED: $rc")"
+}
+trap summary EXIT
+
+step "setup: packages, targets, Debian trees, the VM's kernel"
+"$here/setup.sh"
 i686=(--target i686-unknown-linux-gnu)
 
 step "format, lints and docs"
@@ -46,7 +70,16 @@ step "tests, i686 (Debian's i386 DPDK)"
 )
 
 step "tests, Debian 13 x86_64 (DPDK 24.11, inside the Debian 13 tree)"
-"$here/debian13-tests.sh"
+"$here/tree-tests.sh" trixie-amd64
+
+step "tests, Debian testing x86_64 (DPDK 25.11, inside the Debian testing tree)"
+"$here/tree-tests.sh" forky-amd64
+
+step "tests, aarch64 (Debian 12's arm64 DPDK 22.11, under qemu-aarch64)"
+"$here/aarch64-tests.sh" bookworm-arm64
+
+step "tests, aarch64 (Debian 13's arm64 DPDK 24.11, under qemu-aarch64)"
+"$here/aarch64-tests.sh" trixie-arm64
 
 step "README's support matrix matches the trees"
 "$here/support-matrix.sh" --check

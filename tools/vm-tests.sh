@@ -28,7 +28,7 @@ done
 #   label | build | test target | environment of the run
 # build: x86_64 (Debian 12, run in the host's root; its test count is compared
 # with the host's listing), i686 (Debian 12's i386 tree), debian13 (DPDK 24.11,
-# the Debian 13 tree). DPDK_RS_GUEST_MARKER(_AT): the test writes the marker at
+# the Debian 13 tree), testing (DPDK 25.11, the Debian testing tree). DPDK_RS_GUEST_MARKER(_AT): the test writes the marker at
 # that offset of ivshmem BAR2, and the host checks its backing file for it.
 sections=(
     "x86_64           | x86_64   | vm_devices | DPDK_RS_GUEST_MARKER=x86_64-was-here DPDK_RS_GUEST_MARKER_AT=4096"
@@ -44,6 +44,8 @@ sections=(
     "debian13         | debian13 | vm_devices | DPDK_RS_GUEST_MARKER=dpdk-24.11-was-here DPDK_RS_GUEST_MARKER_AT=12288"
     "debian13 drivers | debian13 | vm_drivers |"
     "debian13 dma     | debian13 | vm_dma     | RUST_TEST_NOCAPTURE=1"
+    "testing          | testing  | vm_devices | DPDK_RS_GUEST_MARKER=dpdk-25.11-was-here DPDK_RS_GUEST_MARKER_AT=16384"
+    "testing drivers  | testing  | vm_drivers |"
 )
 # The examples (x86_64, host's root), run after the sections, one a line:
 #   ok or fails | command (example and arguments) | lines it must print...
@@ -106,6 +108,7 @@ build() {
 }
 tree="$DPDK_RS_CACHE/bookworm-i386"
 trixie="$DPDK_RS_CACHE/trixie-amd64"
+forky="$DPDK_RS_CACHE/forky-amd64"
 build x86_64 cargo
 # The i686 paths come back through a file: the build runs in a subshell (env.sh).
 (
@@ -117,6 +120,8 @@ while read -r k v; do bin[$k]=$v; done <"${TMPDIR:-/tmp}/vm-tests-i686.$$"
 rm -f "${TMPDIR:-/tmp}/vm-tests-i686.$$"
 # Debian 13: cargo inside the tree (tools/tree/run), its own target directory.
 build debian13 env CARGO_TARGET_DIR="$PWD/target/trixie-amd64" "$here/tree/run" "$trixie" cargo
+# Debian testing (DPDK 25.11), the same way.
+build testing env CARGO_TARGET_DIR="$PWD/target/forky-amd64" "$here/tree/run" "$forky" cargo
 mapfile -t names < <(printf '%s\n' "${!example_names[@]}" | sort)
 name_args=()
 for n in "${names[@]}"; do name_args+=(--name "$n"); done
@@ -186,9 +191,10 @@ for entry in "${sections[@]}"; do
     path=${bin[$build/$target]}
     case $build in
         x86_64) printf "section '%s' env %s '%s'\n" "$label" "$env" "$path" ;;
-        i686 | debian13)
+        i686 | debian13 | testing)
             root=$tree
             [[ $build == debian13 ]] && root=$trixie
+            [[ $build == testing ]] && root=$forky
             printf "cp '%s' '%s/tmp/%s'\n" "$path" "$root" "$target"
             printf "section '%s' env %s TMPDIR=/tmp chroot '%s' /tmp/%s\n" "$label" "$env" "$root" "$target" ;;
     esac
@@ -200,7 +206,7 @@ for entry in "${examples[@]}"; do
 done >>"$work/guest.sh"
 cp "$work/guest.sh" "$DPDK_RS_CACHE/vm/last-guest.sh"
 set +e
-"$here/vm/run.sh" --timeout 1200 --ivshmem-file "$ivshmem" --root "$tree" --root "$trixie" -- \
+"$here/vm/run.sh" --timeout 3000 --ivshmem-file "$ivshmem" --root "$tree" --root "$trixie" --root "$forky" -- \
     "sh $work/guest.sh" | tee "$work/out.log" | grep -v '^\['
 status=${PIPESTATUS[0]}
 set -e

@@ -17,7 +17,7 @@ use std::path::Path;
 /// checked by behaviour only (the driver tests in the Debian 13 tree and in
 /// the VM read these structures as 24.11 fills them in), and by the header
 /// comparison where `DPDK_RS_SDK_INCLUDE_24_11` points at its headers.
-const HAND_DRIVER_STRUCTS: &[&str] = &["22.11", "24.11"];
+const HAND_DRIVER_STRUCTS: &[&str] = &["22.11", "24.11", "25.11"];
 
 /// Where the PCI driver structures come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@ mod bindings;
 mod docs_rs;
 mod features;
 mod link;
+mod machine;
 mod mbuf_fields;
 mod probe;
 
@@ -33,6 +34,12 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // The machine flags DPDK exports must be for the target's architecture.
+    let foreign = machine::foreign_flags(&target.arch, &dpdk.cflags);
+    if !foreign.is_empty() {
+        eprintln!("{}", machine::foreign_flags_message(&target.arch, &foreign));
+        std::process::exit(1);
+    }
     println!(
         "cargo:warning=dpdk-sys: building against DPDK {} from {} ({})",
         dpdk.version,
@@ -117,6 +124,8 @@ pub struct Target {
     pub host: String,
     /// Bus-specific text about the device, or null.
     pub pointer_width: u32,
+    /// `CARGO_CFG_TARGET_ARCH`: `x86_64`, `x86`, `aarch64`...
+    pub arch: String,
 }
 
 impl Target {
@@ -127,10 +136,12 @@ impl Target {
             .ok()
             .and_then(|w| w.parse().ok())
             .unwrap_or(64);
+        let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
         Target {
             triple,
             host,
             pointer_width,
+            arch,
         }
     }
 

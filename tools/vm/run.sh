@@ -101,6 +101,8 @@ quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
     printf '%s\n' "$*"
 } >"$work/guest.sh"
 
+# no_timer_check: on a loaded host, TCG can be too slow for the kernel's boot-time
+# check of the timer through the interrupt-remapped IO-APIC, which then panics.
 append="console=ttyS0 edd=off panic=-1 no_timer_check intel_iommu=on iommu=pt dpdkrs.script=$work/guest.sh"
 ((${#roots[@]})) && append+=" dpdkrs.roots=$(IFS=,; echo "${roots[*]}")"
 if ((verbose)); then append+=" loglevel=7"; else append+=" quiet loglevel=3"; fi

@@ -119,7 +119,7 @@ fn log_refusal(request: &HotplugMessage) {
         .devargs
         .iter()
         .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
+        .map(|&c| c.to_ne_bytes()[0]) // c_char: i8 on x86, u8 on aarch64
         .collect();
     let text = format!(
         "dpdk-rs: refused a device hotplug request (type {}) for {:?} from another \

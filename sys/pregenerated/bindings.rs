@@ -516,6 +516,17 @@ pub const RTE_PGSIZE_4G: u64 = 4294967296;
 pub const RTE_PGSIZE_16G: u64 = 17179869184;
 pub const RTE_MEM_EVENT_CALLBACK_NAME_LEN: u32 = 64;
 pub const RTE_MEM_ALLOC_VALIDATOR_NAME_LEN: u32 = 64;
+pub const RTE_MEMZONE_2MB: u32 = 1;
+pub const RTE_MEMZONE_1GB: u32 = 2;
+pub const RTE_MEMZONE_16MB: u32 = 256;
+pub const RTE_MEMZONE_16GB: u32 = 512;
+pub const RTE_MEMZONE_256KB: u32 = 65536;
+pub const RTE_MEMZONE_256MB: u32 = 131072;
+pub const RTE_MEMZONE_512MB: u32 = 262144;
+pub const RTE_MEMZONE_4GB: u32 = 524288;
+pub const RTE_MEMZONE_SIZE_HINT_ONLY: u32 = 4;
+pub const RTE_MEMZONE_IOVA_CONTIG: u32 = 1048576;
+pub const RTE_MEMZONE_NAMESIZE: u32 = 32;
 pub const RTE_INTR_EVENT_ADD: u32 = 1;
 pub const RTE_INTR_EVENT_DEL: u32 = 2;
 pub const RTE_EPOLL_PER_THREAD: i32 = -1;
@@ -689,6 +700,160 @@ pub const RTE_VFIO_NOIOMMU: u32 = 8;
 pub const RTE_VFIO_INFO_FLAG_CAPS: u32 = 8;
 pub const RTE_VFIO_CAP_MSIX_MAPPABLE: u32 = 3;
 pub const RTE_VFIO_DEFAULT_CONTAINER_FD: i32 = -1;
+pub const RTE_TAILQ_RING_NAME: &[u8; 9] = b"RTE_RING\0";
+pub const RTE_RING_MZ_PREFIX: &[u8; 4] = b"RG_\0";
+pub const RTE_RING_SZ_MASK: u32 = 2147483647;
+pub const RTE_MEMPOOL_HEADER_COOKIE1: i64 = -4982197544707871147;
+pub const RTE_MEMPOOL_HEADER_COOKIE2: i64 = -941548164385788331;
+pub const RTE_MEMPOOL_TRAILER_COOKIE: i64 = -5921418378119291987;
+pub const RTE_MEMPOOL_MZ_PREFIX: &[u8; 4] = b"MP_\0";
+pub const RTE_MEMPOOL_MZ_FORMAT: &[u8; 6] = b"MP_%s\0";
+pub const RTE_MEMPOOL_ALIGN: u32 = 64;
+pub const RTE_MEMPOOL_ALIGN_MASK: u32 = 63;
+pub const RTE_MEMPOOL_F_NO_SPREAD: u32 = 1;
+pub const RTE_MEMPOOL_F_NO_CACHE_ALIGN: u32 = 2;
+pub const RTE_MEMPOOL_F_SP_PUT: u32 = 4;
+pub const RTE_MEMPOOL_F_SC_GET: u32 = 8;
+pub const RTE_MEMPOOL_F_POOL_CREATED: u32 = 16;
+pub const RTE_MEMPOOL_F_NO_IOVA_CONTIG: u32 = 32;
+pub const RTE_MEMPOOL_F_NON_IO: u32 = 64;
+pub const RTE_MEMPOOL_VALID_USER_FLAGS: u32 = 47;
+pub const RTE_MEMPOOL_OPS_NAMESIZE: u32 = 32;
+pub const RTE_MEMPOOL_POPULATE_F_ALIGN_OBJ: u32 = 1;
+pub const RTE_MEMPOOL_MAX_OPS_IDX: u32 = 16;
+pub const RTE_PTYPE_UNKNOWN: u32 = 0;
+pub const RTE_PTYPE_L2_ETHER: u32 = 1;
+pub const RTE_PTYPE_L2_ETHER_TIMESYNC: u32 = 2;
+pub const RTE_PTYPE_L2_ETHER_ARP: u32 = 3;
+pub const RTE_PTYPE_L2_ETHER_LLDP: u32 = 4;
+pub const RTE_PTYPE_L2_ETHER_NSH: u32 = 5;
+pub const RTE_PTYPE_L2_ETHER_VLAN: u32 = 6;
+pub const RTE_PTYPE_L2_ETHER_QINQ: u32 = 7;
+pub const RTE_PTYPE_L2_ETHER_PPPOE: u32 = 8;
+pub const RTE_PTYPE_L2_ETHER_FCOE: u32 = 9;
+pub const RTE_PTYPE_L2_ETHER_MPLS: u32 = 10;
+pub const RTE_PTYPE_L2_MASK: u32 = 15;
+pub const RTE_PTYPE_L3_IPV4: u32 = 16;
+pub const RTE_PTYPE_L3_IPV4_EXT: u32 = 48;
+pub const RTE_PTYPE_L3_IPV6: u32 = 64;
+pub const RTE_PTYPE_L3_IPV4_EXT_UNKNOWN: u32 = 144;
+pub const RTE_PTYPE_L3_IPV6_EXT: u32 = 192;
+pub const RTE_PTYPE_L3_IPV6_EXT_UNKNOWN: u32 = 224;
+pub const RTE_PTYPE_L3_MASK: u32 = 240;
+pub const RTE_PTYPE_L4_TCP: u32 = 256;
+pub const RTE_PTYPE_L4_UDP: u32 = 512;
+pub const RTE_PTYPE_L4_FRAG: u32 = 768;
+pub const RTE_PTYPE_L4_SCTP: u32 = 1024;
+pub const RTE_PTYPE_L4_ICMP: u32 = 1280;
+pub const RTE_PTYPE_L4_NONFRAG: u32 = 1536;
+pub const RTE_PTYPE_L4_IGMP: u32 = 1792;
+pub const RTE_PTYPE_L4_MASK: u32 = 3840;
+pub const RTE_PTYPE_TUNNEL_IP: u32 = 4096;
+pub const RTE_PTYPE_TUNNEL_GRE: u32 = 8192;
+pub const RTE_PTYPE_TUNNEL_VXLAN: u32 = 12288;
+pub const RTE_PTYPE_TUNNEL_NVGRE: u32 = 16384;
+pub const RTE_PTYPE_TUNNEL_GENEVE: u32 = 20480;
+pub const RTE_PTYPE_TUNNEL_GRENAT: u32 = 24576;
+pub const RTE_PTYPE_TUNNEL_GTPC: u32 = 28672;
+pub const RTE_PTYPE_TUNNEL_GTPU: u32 = 32768;
+pub const RTE_PTYPE_TUNNEL_ESP: u32 = 36864;
+pub const RTE_PTYPE_TUNNEL_L2TP: u32 = 40960;
+pub const RTE_PTYPE_TUNNEL_VXLAN_GPE: u32 = 45056;
+pub const RTE_PTYPE_TUNNEL_MPLS_IN_GRE: u32 = 49152;
+pub const RTE_PTYPE_TUNNEL_MPLS_IN_UDP: u32 = 53248;
+pub const RTE_PTYPE_TUNNEL_MASK: u32 = 61440;
+pub const RTE_PTYPE_INNER_L2_ETHER: u32 = 65536;
+pub const RTE_PTYPE_INNER_L2_ETHER_VLAN: u32 = 131072;
+pub const RTE_PTYPE_INNER_L2_ETHER_QINQ: u32 = 196608;
+pub const RTE_PTYPE_INNER_L2_MASK: u32 = 983040;
+pub const RTE_PTYPE_INNER_L3_IPV4: u32 = 1048576;
+pub const RTE_PTYPE_INNER_L3_IPV4_EXT: u32 = 2097152;
+pub const RTE_PTYPE_INNER_L3_IPV6: u32 = 3145728;
+pub const RTE_PTYPE_INNER_L3_IPV4_EXT_UNKNOWN: u32 = 4194304;
+pub const RTE_PTYPE_INNER_L3_IPV6_EXT: u32 = 5242880;
+pub const RTE_PTYPE_INNER_L3_IPV6_EXT_UNKNOWN: u32 = 6291456;
+pub const RTE_PTYPE_INNER_L3_MASK: u32 = 15728640;
+pub const RTE_PTYPE_INNER_L4_TCP: u32 = 16777216;
+pub const RTE_PTYPE_INNER_L4_UDP: u32 = 33554432;
+pub const RTE_PTYPE_INNER_L4_FRAG: u32 = 50331648;
+pub const RTE_PTYPE_INNER_L4_SCTP: u32 = 67108864;
+pub const RTE_PTYPE_INNER_L4_ICMP: u32 = 83886080;
+pub const RTE_PTYPE_INNER_L4_NONFRAG: u32 = 100663296;
+pub const RTE_PTYPE_INNER_L4_MASK: u32 = 251658240;
+pub const RTE_PTYPE_ALL_MASK: u32 = 268435455;
+pub const RTE_BIG_ENDIAN: u32 = 1;
+pub const RTE_LITTLE_ENDIAN: u32 = 2;
+pub const RTE_BYTE_ORDER: u32 = 2;
+pub const RTE_MBUF_F_RX_VLAN: u32 = 1;
+pub const RTE_MBUF_F_RX_RSS_HASH: u32 = 2;
+pub const RTE_MBUF_F_RX_FDIR: u32 = 4;
+pub const RTE_MBUF_F_RX_OUTER_IP_CKSUM_BAD: u32 = 32;
+pub const RTE_MBUF_F_RX_VLAN_STRIPPED: u32 = 64;
+pub const RTE_MBUF_F_RX_IP_CKSUM_MASK: u32 = 144;
+pub const RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN: u32 = 0;
+pub const RTE_MBUF_F_RX_IP_CKSUM_BAD: u32 = 16;
+pub const RTE_MBUF_F_RX_IP_CKSUM_GOOD: u32 = 128;
+pub const RTE_MBUF_F_RX_IP_CKSUM_NONE: u32 = 144;
+pub const RTE_MBUF_F_RX_L4_CKSUM_MASK: u32 = 264;
+pub const RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN: u32 = 0;
+pub const RTE_MBUF_F_RX_L4_CKSUM_BAD: u32 = 8;
+pub const RTE_MBUF_F_RX_L4_CKSUM_GOOD: u32 = 256;
+pub const RTE_MBUF_F_RX_L4_CKSUM_NONE: u32 = 264;
+pub const RTE_MBUF_F_RX_IEEE1588_PTP: u32 = 512;
+pub const RTE_MBUF_F_RX_IEEE1588_TMST: u32 = 1024;
+pub const RTE_MBUF_F_RX_FDIR_ID: u32 = 8192;
+pub const RTE_MBUF_F_RX_FDIR_FLX: u32 = 16384;
+pub const RTE_MBUF_F_RX_QINQ_STRIPPED: u32 = 32768;
+pub const RTE_MBUF_F_RX_LRO: u32 = 65536;
+pub const RTE_MBUF_F_RX_SEC_OFFLOAD: u32 = 262144;
+pub const RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED: u32 = 524288;
+pub const RTE_MBUF_F_RX_QINQ: u32 = 1048576;
+pub const RTE_MBUF_F_RX_OUTER_L4_CKSUM_MASK: u32 = 6291456;
+pub const RTE_MBUF_F_RX_OUTER_L4_CKSUM_UNKNOWN: u32 = 0;
+pub const RTE_MBUF_F_RX_OUTER_L4_CKSUM_BAD: u32 = 2097152;
+pub const RTE_MBUF_F_RX_OUTER_L4_CKSUM_GOOD: u32 = 4194304;
+pub const RTE_MBUF_F_RX_OUTER_L4_CKSUM_INVALID: u32 = 6291456;
+pub const RTE_MBUF_F_FIRST_FREE: u32 = 8388608;
+pub const RTE_MBUF_F_LAST_FREE: u64 = 1099511627776;
+pub const RTE_MBUF_F_TX_OUTER_UDP_CKSUM: u64 = 2199023255552;
+pub const RTE_MBUF_F_TX_UDP_SEG: u64 = 4398046511104;
+pub const RTE_MBUF_F_TX_SEC_OFFLOAD: u64 = 8796093022208;
+pub const RTE_MBUF_F_TX_MACSEC: u64 = 17592186044416;
+pub const RTE_MBUF_F_TX_TUNNEL_VXLAN: u64 = 35184372088832;
+pub const RTE_MBUF_F_TX_TUNNEL_GRE: u64 = 70368744177664;
+pub const RTE_MBUF_F_TX_TUNNEL_IPIP: u64 = 105553116266496;
+pub const RTE_MBUF_F_TX_TUNNEL_GENEVE: u64 = 140737488355328;
+pub const RTE_MBUF_F_TX_TUNNEL_MPLSINUDP: u64 = 175921860444160;
+pub const RTE_MBUF_F_TX_TUNNEL_VXLAN_GPE: u64 = 211106232532992;
+pub const RTE_MBUF_F_TX_TUNNEL_GTP: u64 = 246290604621824;
+pub const RTE_MBUF_F_TX_TUNNEL_ESP: u64 = 281474976710656;
+pub const RTE_MBUF_F_TX_TUNNEL_IP: u64 = 457396837154816;
+pub const RTE_MBUF_F_TX_TUNNEL_UDP: u64 = 492581209243648;
+pub const RTE_MBUF_F_TX_TUNNEL_MASK: u64 = 527765581332480;
+pub const RTE_MBUF_F_TX_QINQ: u64 = 562949953421312;
+pub const RTE_MBUF_F_TX_TCP_SEG: u64 = 1125899906842624;
+pub const RTE_MBUF_F_TX_IEEE1588_TMST: u64 = 2251799813685248;
+pub const RTE_MBUF_F_TX_L4_NO_CKSUM: u32 = 0;
+pub const RTE_MBUF_F_TX_TCP_CKSUM: u64 = 4503599627370496;
+pub const RTE_MBUF_F_TX_SCTP_CKSUM: u64 = 9007199254740992;
+pub const RTE_MBUF_F_TX_UDP_CKSUM: u64 = 13510798882111488;
+pub const RTE_MBUF_F_TX_L4_MASK: u64 = 13510798882111488;
+pub const RTE_MBUF_F_TX_IP_CKSUM: u64 = 18014398509481984;
+pub const RTE_MBUF_F_TX_IPV4: u64 = 36028797018963968;
+pub const RTE_MBUF_F_TX_IPV6: u64 = 72057594037927936;
+pub const RTE_MBUF_F_TX_VLAN: u64 = 144115188075855872;
+pub const RTE_MBUF_F_TX_OUTER_IP_CKSUM: u64 = 288230376151711744;
+pub const RTE_MBUF_F_TX_OUTER_IPV4: u64 = 576460752303423488;
+pub const RTE_MBUF_F_TX_OUTER_IPV6: u64 = 1152921504606846976;
+pub const RTE_MBUF_F_TX_OFFLOAD_MASK: u64 = 2305840810190438400;
+pub const RTE_MBUF_F_EXTERNAL: u64 = 2305843009213693952;
+pub const RTE_MBUF_F_INDIRECT: u64 = 4611686018427387904;
+pub const RTE_MBUF_PRIV_ALIGN: u32 = 8;
+pub const RTE_MBUF_DEFAULT_DATAROOM: u32 = 2048;
+pub const RTE_MBUF_DEFAULT_BUF_SIZE: u32 = 2176;
+pub const RTE_MBUF_MAX_NB_SEGS: u32 = 65535;
+pub const RTE_MBUF_PORT_INVALID: u32 = 65535;
+pub const RTE_PKTMBUF_POOL_F_PINNED_EXT_BUF: u32 = 1;
 pub type __off_t = ::std::os::raw::c_long;
 pub type __off64_t = ::std::os::raw::c_long;
 pub type __time_t = ::std::os::raw::c_long;
@@ -1037,6 +1202,10 @@ pub type _bindgen_ty_11 = ::std::os::raw::c_uint;
 pub type phys_addr_t = u64;
 #[doc = " IO virtual address type.\n When the physical addressing mode (IOVA as PA) is in use,\n the translation from an IO virtual address (IOVA) to a physical address\n is a direct mapping, i.e. the same value.\n Otherwise, in virtual mode (IOVA as VA), an IOMMU may do the translation."]
 pub type rte_iova_t = u64;
+#[doc = " Generic marker for any place in a structure."]
+pub type RTE_MARKER = [*mut ::std::os::raw::c_void; 0usize];
+#[doc = " Marker for 8B alignment in a structure."]
+pub type RTE_MARKER64 = [u64; 0usize];
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct rte_bus {
@@ -1176,6 +1345,7 @@ pub type rte_bus_cmp_t = ::std::option::Option<
         data: *const ::std::os::raw::c_void,
     ) -> ::std::os::raw::c_int,
 >;
+pub type __m128i = [::std::os::raw::c_longlong; 2usize];
 #[doc = " The atomic counter structure."]
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
@@ -1889,6 +2059,109 @@ pub type rte_mem_alloc_validator_t = ::std::option::Option<
         new_len: usize,
     ) -> ::std::os::raw::c_int,
 >;
+#[doc = " A structure describing a memzone, which is a contiguous portion of\n physical memory identified by a name."]
+#[repr(C, packed)]
+#[derive(Copy, Clone)]
+pub struct rte_memzone {
+    #[doc = "< Name of the memory zone."]
+    pub name: [::std::os::raw::c_char; 32usize],
+    #[doc = "< Start IO address."]
+    pub iova: rte_iova_t,
+    pub __bindgen_anon_1: rte_memzone__bindgen_ty_1,
+    #[doc = "< Length of the memzone."]
+    pub len: usize,
+    #[doc = "< The page size of underlying memory"]
+    pub hugepage_sz: u64,
+    #[doc = "< NUMA socket ID."]
+    pub socket_id: i32,
+    #[doc = "< Characteristics of this memzone."]
+    pub flags: u32,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union rte_memzone__bindgen_ty_1 {
+    #[doc = "< Start virtual address."]
+    pub addr: *mut ::std::os::raw::c_void,
+    #[doc = "< Makes sure addr is always 64-bits"]
+    pub addr_64: u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_memzone__bindgen_ty_1"]
+        [::std::mem::size_of::<rte_memzone__bindgen_ty_1>() - 8usize];
+    ["Alignment of rte_memzone__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_memzone__bindgen_ty_1>() - 8usize];
+    ["Offset of field: rte_memzone__bindgen_ty_1::addr"]
+        [::std::mem::offset_of!(rte_memzone__bindgen_ty_1, addr) - 0usize];
+    ["Offset of field: rte_memzone__bindgen_ty_1::addr_64"]
+        [::std::mem::offset_of!(rte_memzone__bindgen_ty_1, addr_64) - 0usize];
+};
+impl Default for rte_memzone__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_memzone"][::std::mem::size_of::<rte_memzone>() - 72usize];
+    ["Alignment of rte_memzone"][::std::mem::align_of::<rte_memzone>() - 1usize];
+    ["Offset of field: rte_memzone::name"][::std::mem::offset_of!(rte_memzone, name) - 0usize];
+    ["Offset of field: rte_memzone::iova"][::std::mem::offset_of!(rte_memzone, iova) - 32usize];
+    ["Offset of field: rte_memzone::len"][::std::mem::offset_of!(rte_memzone, len) - 48usize];
+    ["Offset of field: rte_memzone::hugepage_sz"]
+        [::std::mem::offset_of!(rte_memzone, hugepage_sz) - 56usize];
+    ["Offset of field: rte_memzone::socket_id"]
+        [::std::mem::offset_of!(rte_memzone, socket_id) - 64usize];
+    ["Offset of field: rte_memzone::flags"][::std::mem::offset_of!(rte_memzone, flags) - 68usize];
+};
+impl Default for rte_memzone {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = "  Structure to hold heap statistics obtained from rte_malloc_get_socket_stats function."]
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct rte_malloc_socket_stats {
+    #[doc = "< Total bytes on heap"]
+    pub heap_totalsz_bytes: usize,
+    #[doc = "< Total free bytes on heap"]
+    pub heap_freesz_bytes: usize,
+    #[doc = "< Size in bytes of largest free block"]
+    pub greatest_free_size: usize,
+    #[doc = "< Number of free elements on heap"]
+    pub free_count: ::std::os::raw::c_uint,
+    #[doc = "< Number of allocated elements on heap"]
+    pub alloc_count: ::std::os::raw::c_uint,
+    #[doc = "< Total allocated bytes on heap"]
+    pub heap_allocsz_bytes: usize,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_malloc_socket_stats"][::std::mem::size_of::<rte_malloc_socket_stats>() - 40usize];
+    ["Alignment of rte_malloc_socket_stats"]
+        [::std::mem::align_of::<rte_malloc_socket_stats>() - 8usize];
+    ["Offset of field: rte_malloc_socket_stats::heap_totalsz_bytes"]
+        [::std::mem::offset_of!(rte_malloc_socket_stats, heap_totalsz_bytes) - 0usize];
+    ["Offset of field: rte_malloc_socket_stats::heap_freesz_bytes"]
+        [::std::mem::offset_of!(rte_malloc_socket_stats, heap_freesz_bytes) - 8usize];
+    ["Offset of field: rte_malloc_socket_stats::greatest_free_size"]
+        [::std::mem::offset_of!(rte_malloc_socket_stats, greatest_free_size) - 16usize];
+    ["Offset of field: rte_malloc_socket_stats::free_count"]
+        [::std::mem::offset_of!(rte_malloc_socket_stats, free_count) - 24usize];
+    ["Offset of field: rte_malloc_socket_stats::alloc_count"]
+        [::std::mem::offset_of!(rte_malloc_socket_stats, alloc_count) - 28usize];
+    ["Offset of field: rte_malloc_socket_stats::heap_allocsz_bytes"]
+        [::std::mem::offset_of!(rte_malloc_socket_stats, heap_allocsz_bytes) - 32usize];
+};
 pub type rte_intr_event_cb_t = ::std::option::Option<
     unsafe extern "C" fn(fd: ::std::os::raw::c_int, arg: *mut ::std::os::raw::c_void),
 >;
@@ -3115,6 +3388,2198 @@ const _: () = {
     ["Offset of field: vfio_iommu_spapr_tce_remove::start_addr"]
         [::std::mem::offset_of!(vfio_iommu_spapr_tce_remove, start_addr) - 8usize];
 };
+#[doc = " Enq/Deq a fixed number of items from a ring"]
+pub const rte_ring_queue_behavior_RTE_RING_QUEUE_FIXED: rte_ring_queue_behavior = 0;
+#[doc = " Enq/Deq as many items as possible from ring"]
+pub const rte_ring_queue_behavior_RTE_RING_QUEUE_VARIABLE: rte_ring_queue_behavior = 1;
+#[doc = " enqueue/dequeue behavior types"]
+pub type rte_ring_queue_behavior = ::std::os::raw::c_uint;
+#[doc = "< multi-thread safe (default mode)"]
+pub const rte_ring_sync_type_RTE_RING_SYNC_MT: rte_ring_sync_type = 0;
+#[doc = "< single thread only"]
+pub const rte_ring_sync_type_RTE_RING_SYNC_ST: rte_ring_sync_type = 1;
+#[doc = "< multi-thread relaxed tail sync"]
+pub const rte_ring_sync_type_RTE_RING_SYNC_MT_RTS: rte_ring_sync_type = 2;
+#[doc = "< multi-thread head/tail sync"]
+pub const rte_ring_sync_type_RTE_RING_SYNC_MT_HTS: rte_ring_sync_type = 3;
+#[doc = " prod/cons sync types"]
+pub type rte_ring_sync_type = ::std::os::raw::c_uint;
+#[doc = " structures to hold a pair of head/tail values and other metadata.\n Depending on sync_type format of that structure might be different,\n but offset for *sync_type* and *tail* values should remain the same."]
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct rte_ring_headtail {
+    #[doc = "< prod/consumer head."]
+    pub head: u32,
+    #[doc = "< prod/consumer tail."]
+    pub tail: u32,
+    pub __bindgen_anon_1: rte_ring_headtail__bindgen_ty_1,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union rte_ring_headtail__bindgen_ty_1 {
+    #[doc = " sync type of prod/cons"]
+    pub sync_type: rte_ring_sync_type,
+    #[doc = " deprecated -  True if single prod/cons"]
+    pub single: u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_ring_headtail__bindgen_ty_1"]
+        [::std::mem::size_of::<rte_ring_headtail__bindgen_ty_1>() - 4usize];
+    ["Alignment of rte_ring_headtail__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_ring_headtail__bindgen_ty_1>() - 4usize];
+    ["Offset of field: rte_ring_headtail__bindgen_ty_1::sync_type"]
+        [::std::mem::offset_of!(rte_ring_headtail__bindgen_ty_1, sync_type) - 0usize];
+    ["Offset of field: rte_ring_headtail__bindgen_ty_1::single"]
+        [::std::mem::offset_of!(rte_ring_headtail__bindgen_ty_1, single) - 0usize];
+};
+impl Default for rte_ring_headtail__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_ring_headtail"][::std::mem::size_of::<rte_ring_headtail>() - 12usize];
+    ["Alignment of rte_ring_headtail"][::std::mem::align_of::<rte_ring_headtail>() - 4usize];
+    ["Offset of field: rte_ring_headtail::head"]
+        [::std::mem::offset_of!(rte_ring_headtail, head) - 0usize];
+    ["Offset of field: rte_ring_headtail::tail"]
+        [::std::mem::offset_of!(rte_ring_headtail, tail) - 4usize];
+};
+impl Default for rte_ring_headtail {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union __rte_ring_rts_poscnt {
+    #[doc = " raw 8B value to read/write *cnt* and *pos* as one atomic op"]
+    pub raw: u64,
+    pub val: __rte_ring_rts_poscnt__bindgen_ty_1,
+}
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct __rte_ring_rts_poscnt__bindgen_ty_1 {
+    #[doc = "< head/tail reference counter"]
+    pub cnt: u32,
+    #[doc = "< head/tail position"]
+    pub pos: u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of __rte_ring_rts_poscnt__bindgen_ty_1"]
+        [::std::mem::size_of::<__rte_ring_rts_poscnt__bindgen_ty_1>() - 8usize];
+    ["Alignment of __rte_ring_rts_poscnt__bindgen_ty_1"]
+        [::std::mem::align_of::<__rte_ring_rts_poscnt__bindgen_ty_1>() - 4usize];
+    ["Offset of field: __rte_ring_rts_poscnt__bindgen_ty_1::cnt"]
+        [::std::mem::offset_of!(__rte_ring_rts_poscnt__bindgen_ty_1, cnt) - 0usize];
+    ["Offset of field: __rte_ring_rts_poscnt__bindgen_ty_1::pos"]
+        [::std::mem::offset_of!(__rte_ring_rts_poscnt__bindgen_ty_1, pos) - 4usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of __rte_ring_rts_poscnt"][::std::mem::size_of::<__rte_ring_rts_poscnt>() - 8usize];
+    ["Alignment of __rte_ring_rts_poscnt"]
+        [::std::mem::align_of::<__rte_ring_rts_poscnt>() - 8usize];
+    ["Offset of field: __rte_ring_rts_poscnt::raw"]
+        [::std::mem::offset_of!(__rte_ring_rts_poscnt, raw) - 0usize];
+    ["Offset of field: __rte_ring_rts_poscnt::val"]
+        [::std::mem::offset_of!(__rte_ring_rts_poscnt, val) - 0usize];
+};
+impl Default for __rte_ring_rts_poscnt {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct rte_ring_rts_headtail {
+    pub tail: __rte_ring_rts_poscnt,
+    #[doc = "< sync type of prod/cons"]
+    pub sync_type: rte_ring_sync_type,
+    #[doc = "< max allowed distance between head/tail"]
+    pub htd_max: u32,
+    pub head: __rte_ring_rts_poscnt,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_ring_rts_headtail"][::std::mem::size_of::<rte_ring_rts_headtail>() - 24usize];
+    ["Alignment of rte_ring_rts_headtail"]
+        [::std::mem::align_of::<rte_ring_rts_headtail>() - 8usize];
+    ["Offset of field: rte_ring_rts_headtail::tail"]
+        [::std::mem::offset_of!(rte_ring_rts_headtail, tail) - 0usize];
+    ["Offset of field: rte_ring_rts_headtail::sync_type"]
+        [::std::mem::offset_of!(rte_ring_rts_headtail, sync_type) - 8usize];
+    ["Offset of field: rte_ring_rts_headtail::htd_max"]
+        [::std::mem::offset_of!(rte_ring_rts_headtail, htd_max) - 12usize];
+    ["Offset of field: rte_ring_rts_headtail::head"]
+        [::std::mem::offset_of!(rte_ring_rts_headtail, head) - 16usize];
+};
+impl Default for rte_ring_rts_headtail {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union __rte_ring_hts_pos {
+    #[doc = " raw 8B value to read/write *head* and *tail* as one atomic op"]
+    pub raw: u64,
+    pub pos: __rte_ring_hts_pos__bindgen_ty_1,
+}
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct __rte_ring_hts_pos__bindgen_ty_1 {
+    #[doc = "< head position"]
+    pub head: u32,
+    #[doc = "< tail position"]
+    pub tail: u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of __rte_ring_hts_pos__bindgen_ty_1"]
+        [::std::mem::size_of::<__rte_ring_hts_pos__bindgen_ty_1>() - 8usize];
+    ["Alignment of __rte_ring_hts_pos__bindgen_ty_1"]
+        [::std::mem::align_of::<__rte_ring_hts_pos__bindgen_ty_1>() - 4usize];
+    ["Offset of field: __rte_ring_hts_pos__bindgen_ty_1::head"]
+        [::std::mem::offset_of!(__rte_ring_hts_pos__bindgen_ty_1, head) - 0usize];
+    ["Offset of field: __rte_ring_hts_pos__bindgen_ty_1::tail"]
+        [::std::mem::offset_of!(__rte_ring_hts_pos__bindgen_ty_1, tail) - 4usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of __rte_ring_hts_pos"][::std::mem::size_of::<__rte_ring_hts_pos>() - 8usize];
+    ["Alignment of __rte_ring_hts_pos"][::std::mem::align_of::<__rte_ring_hts_pos>() - 8usize];
+    ["Offset of field: __rte_ring_hts_pos::raw"]
+        [::std::mem::offset_of!(__rte_ring_hts_pos, raw) - 0usize];
+    ["Offset of field: __rte_ring_hts_pos::pos"]
+        [::std::mem::offset_of!(__rte_ring_hts_pos, pos) - 0usize];
+};
+impl Default for __rte_ring_hts_pos {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct rte_ring_hts_headtail {
+    pub ht: __rte_ring_hts_pos,
+    #[doc = "< sync type of prod/cons"]
+    pub sync_type: rte_ring_sync_type,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_ring_hts_headtail"][::std::mem::size_of::<rte_ring_hts_headtail>() - 16usize];
+    ["Alignment of rte_ring_hts_headtail"]
+        [::std::mem::align_of::<rte_ring_hts_headtail>() - 8usize];
+    ["Offset of field: rte_ring_hts_headtail::ht"]
+        [::std::mem::offset_of!(rte_ring_hts_headtail, ht) - 0usize];
+    ["Offset of field: rte_ring_hts_headtail::sync_type"]
+        [::std::mem::offset_of!(rte_ring_hts_headtail, sync_type) - 8usize];
+};
+impl Default for rte_ring_hts_headtail {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " An RTE ring structure.\n\n The producer and the consumer have a head and a tail index. The particularity\n of these index is that they are not between 0 and size(ring)-1. These indexes\n are between 0 and 2^32 -1, and we mask their value when we access the ring[]\n field. Thanks to this assumption, we can do subtractions between 2 index\n values in a modulo-32bit base: that's why the overflow of the indexes is not\n a problem."]
+#[repr(C)]
+#[repr(align(64))]
+#[derive(Copy, Clone)]
+pub struct rte_ring {
+    pub name: [::std::os::raw::c_char; 29usize],
+    #[doc = "< Flags supplied at creation."]
+    pub flags: ::std::os::raw::c_int,
+    pub memzone: *const rte_memzone,
+    #[doc = "< Size of ring."]
+    pub size: u32,
+    #[doc = "< Mask (size-1) of ring."]
+    pub mask: u32,
+    #[doc = "< Usable size of ring"]
+    pub capacity: u32,
+    pub __bindgen_padding_0: [u8; 4usize],
+    #[doc = "< empty cache line"]
+    pub pad0: ::std::os::raw::c_char,
+    pub __bindgen_padding_1: [u64; 7usize],
+    pub __bindgen_anon_1: rte_ring__bindgen_ty_1,
+    #[doc = "< empty cache line"]
+    pub pad1: ::std::os::raw::c_char,
+    pub __bindgen_padding_2: [u64; 7usize],
+    pub __bindgen_anon_2: rte_ring__bindgen_ty_2,
+    #[doc = "< empty cache line"]
+    pub pad2: ::std::os::raw::c_char,
+}
+#[doc = " Ring producer status."]
+#[repr(C)]
+#[repr(align(64))]
+#[derive(Copy, Clone)]
+pub union rte_ring__bindgen_ty_1 {
+    pub prod: rte_ring_headtail,
+    pub hts_prod: rte_ring_hts_headtail,
+    pub rts_prod: rte_ring_rts_headtail,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_ring__bindgen_ty_1"][::std::mem::size_of::<rte_ring__bindgen_ty_1>() - 64usize];
+    ["Alignment of rte_ring__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_ring__bindgen_ty_1>() - 64usize];
+    ["Offset of field: rte_ring__bindgen_ty_1::prod"]
+        [::std::mem::offset_of!(rte_ring__bindgen_ty_1, prod) - 0usize];
+    ["Offset of field: rte_ring__bindgen_ty_1::hts_prod"]
+        [::std::mem::offset_of!(rte_ring__bindgen_ty_1, hts_prod) - 0usize];
+    ["Offset of field: rte_ring__bindgen_ty_1::rts_prod"]
+        [::std::mem::offset_of!(rte_ring__bindgen_ty_1, rts_prod) - 0usize];
+};
+impl Default for rte_ring__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " Ring consumer status."]
+#[repr(C)]
+#[repr(align(64))]
+#[derive(Copy, Clone)]
+pub union rte_ring__bindgen_ty_2 {
+    pub cons: rte_ring_headtail,
+    pub hts_cons: rte_ring_hts_headtail,
+    pub rts_cons: rte_ring_rts_headtail,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_ring__bindgen_ty_2"][::std::mem::size_of::<rte_ring__bindgen_ty_2>() - 64usize];
+    ["Alignment of rte_ring__bindgen_ty_2"]
+        [::std::mem::align_of::<rte_ring__bindgen_ty_2>() - 64usize];
+    ["Offset of field: rte_ring__bindgen_ty_2::cons"]
+        [::std::mem::offset_of!(rte_ring__bindgen_ty_2, cons) - 0usize];
+    ["Offset of field: rte_ring__bindgen_ty_2::hts_cons"]
+        [::std::mem::offset_of!(rte_ring__bindgen_ty_2, hts_cons) - 0usize];
+    ["Offset of field: rte_ring__bindgen_ty_2::rts_cons"]
+        [::std::mem::offset_of!(rte_ring__bindgen_ty_2, rts_cons) - 0usize];
+};
+impl Default for rte_ring__bindgen_ty_2 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_ring"][::std::mem::size_of::<rte_ring>() - 384usize];
+    ["Alignment of rte_ring"][::std::mem::align_of::<rte_ring>() - 64usize];
+    ["Offset of field: rte_ring::name"][::std::mem::offset_of!(rte_ring, name) - 0usize];
+    ["Offset of field: rte_ring::flags"][::std::mem::offset_of!(rte_ring, flags) - 32usize];
+    ["Offset of field: rte_ring::memzone"][::std::mem::offset_of!(rte_ring, memzone) - 40usize];
+    ["Offset of field: rte_ring::size"][::std::mem::offset_of!(rte_ring, size) - 48usize];
+    ["Offset of field: rte_ring::mask"][::std::mem::offset_of!(rte_ring, mask) - 52usize];
+    ["Offset of field: rte_ring::capacity"][::std::mem::offset_of!(rte_ring, capacity) - 56usize];
+    ["Offset of field: rte_ring::pad0"][::std::mem::offset_of!(rte_ring, pad0) - 64usize];
+    ["Offset of field: rte_ring::pad1"][::std::mem::offset_of!(rte_ring, pad1) - 192usize];
+    ["Offset of field: rte_ring::pad2"][::std::mem::offset_of!(rte_ring, pad2) - 320usize];
+};
+impl Default for rte_ring {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " Ring zero-copy information structure.\n\n This structure contains the pointers and length of the space\n reserved on the ring storage."]
+#[repr(C)]
+#[repr(align(64))]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_ring_zc_data {
+    pub ptr1: *mut ::std::os::raw::c_void,
+    pub ptr2: *mut ::std::os::raw::c_void,
+    pub n1: ::std::os::raw::c_uint,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_ring_zc_data"][::std::mem::size_of::<rte_ring_zc_data>() - 64usize];
+    ["Alignment of rte_ring_zc_data"][::std::mem::align_of::<rte_ring_zc_data>() - 64usize];
+    ["Offset of field: rte_ring_zc_data::ptr1"]
+        [::std::mem::offset_of!(rte_ring_zc_data, ptr1) - 0usize];
+    ["Offset of field: rte_ring_zc_data::ptr2"]
+        [::std::mem::offset_of!(rte_ring_zc_data, ptr2) - 8usize];
+    ["Offset of field: rte_ring_zc_data::n1"]
+        [::std::mem::offset_of!(rte_ring_zc_data, n1) - 16usize];
+};
+impl Default for rte_ring_zc_data {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " 64 bits vector size to use with unsigned 8 bits elements.\n\n a = (rte_v64u8_t){ a0, a1, a2, a3, a4, a5, a6, a7 }"]
+pub type rte_v64u8_t = [u8; 8usize];
+#[doc = " 64 bits vector size to use with unsigned 16 bits elements.\n\n a = (rte_v64u16_t){ a0, a1, a2, a3 }"]
+pub type rte_v64u16_t = [u16; 4usize];
+#[doc = " 64 bits vector size to use with unsigned 32 bits elements.\n\n a = (rte_v64u32_t){ a0, a1 }"]
+pub type rte_v64u32_t = [u32; 2usize];
+#[doc = " 128 bits vector size to use with unsigned 8 bits elements.\n\n a = (rte_v128u8_t){ a00, a01, a02, a03, a04, a05, a06, a07,\n                     a08, a09, a10, a11, a12, a13, a14, a15 }"]
+pub type rte_v128u8_t = [u8; 16usize];
+#[doc = " 128 bits vector size to use with unsigned 16 bits elements.\n\n a = (rte_v128u16_t){ a0, a1, a2, a3, a4, a5, a6, a7 }"]
+pub type rte_v128u16_t = [u16; 8usize];
+#[doc = " 128 bits vector size to use with unsigned 32 bits elements.\n\n a = (rte_v128u32_t){ a0, a1, a2, a3 }"]
+pub type rte_v128u32_t = [u32; 4usize];
+#[doc = " 128 bits vector size to use with unsigned 64 bits elements.\n\n a = (rte_v128u64_t){ a0, a1 }"]
+pub type rte_v128u64_t = [u64; 2usize];
+#[doc = " 256 bits vector size to use with unsigned 8 bits elements.\n\n a = (rte_v256u8_t){ a00, a01, a02, a03, a04, a05, a06, a07,\n                     a08, a09, a10, a11, a12, a13, a14, a15,\n                     a16, a17, a18, a19, a20, a21, a22, a23,\n                     a24, a25, a26, a27, a28, a29, a30, a31 }"]
+pub type rte_v256u8_t = [u8; 32usize];
+#[doc = " 256 bits vector size to use with unsigned 16 bits elements.\n\n a = (rte_v256u16_t){ a00, a01, a02, a03, a04, a05, a06, a07,\n                      a08, a09, a10, a11, a12, a13, a14, a15 }"]
+pub type rte_v256u16_t = [u16; 16usize];
+#[doc = " 256 bits vector size to use with unsigned 32 bits elements.\n\n a = (rte_v256u32_t){ a0, a1, a2, a3, a4, a5, a6, a7 }"]
+pub type rte_v256u32_t = [u32; 8usize];
+#[doc = " 256 bits vector size to use with unsigned 64 bits elements.\n\n a = (rte_v256u64_t){ a0, a1, a2, a3 }"]
+pub type rte_v256u64_t = [u64; 4usize];
+#[doc = " 64 bits vector size to use with 8 bits elements.\n\n a = (rte_v64s8_t){ a0, a1, a2, a3, a4, a5, a6, a7 }"]
+pub type rte_v64s8_t = [i8; 8usize];
+#[doc = " 64 bits vector size to use with 16 bits elements.\n\n a = (rte_v64s16_t){ a0, a1, a2, a3 }"]
+pub type rte_v64s16_t = [i16; 4usize];
+#[doc = " 64 bits vector size to use with 32 bits elements.\n\n a = (rte_v64s32_t){ a0, a1 }"]
+pub type rte_v64s32_t = [i32; 2usize];
+#[doc = " 128 bits vector size to use with 8 bits elements.\n\n a = (rte_v128s8_t){ a00, a01, a02, a03, a04, a05, a06, a07,\n                     a08, a09, a10, a11, a12, a13, a14, a15 }"]
+pub type rte_v128s8_t = [i8; 16usize];
+#[doc = " 128 bits vector size to use with 16 bits elements.\n\n a = (rte_v128s16_t){ a0, a1, a2, a3, a4, a5, a6, a7 }"]
+pub type rte_v128s16_t = [i16; 8usize];
+#[doc = " 128 bits vector size to use with 32 bits elements.\n\n a = (rte_v128s32_t){ a0, a1, a2, a3 }"]
+pub type rte_v128s32_t = [i32; 4usize];
+#[doc = " 128 bits vector size to use with 64 bits elements.\n\n a = (rte_v128s64_t){ a1, a2 }"]
+pub type rte_v128s64_t = [i64; 2usize];
+#[doc = " 256 bits vector size to use with 8 bits elements.\n\n a = (rte_v256s8_t){ a00, a01, a02, a03, a04, a05, a06, a07,\n                     a08, a09, a10, a11, a12, a13, a14, a15,\n                     a16, a17, a18, a19, a20, a21, a22, a23,\n                     a24, a25, a26, a27, a28, a29, a30, a31 }"]
+pub type rte_v256s8_t = [i8; 32usize];
+#[doc = " 256 bits vector size to use with 16 bits elements.\n\n a = (rte_v256s16_t){ a00, a01, a02, a03, a04, a05, a06, a07,\n                      a08, a09, a10, a11, a12, a13, a14, a15 }"]
+pub type rte_v256s16_t = [i16; 16usize];
+#[doc = " 256 bits vector size to use with 32 bits elements.\n\n a = (rte_v256s32_t){ a0, a1, a2, a3, a4, a5, a6, a7 }"]
+pub type rte_v256s32_t = [i32; 8usize];
+#[doc = " 256 bits vector size to use with 64 bits elements.\n\n a = (rte_v256s64_t){ a0, a1, a2, a3 }"]
+pub type rte_v256s64_t = [i64; 4usize];
+pub const rte_vect_max_simd_RTE_VECT_SIMD_DISABLED: rte_vect_max_simd = 64;
+pub const rte_vect_max_simd_RTE_VECT_SIMD_128: rte_vect_max_simd = 128;
+#[doc = "< Limits path selection to AVX2 or below."]
+pub const rte_vect_max_simd_RTE_VECT_SIMD_256: rte_vect_max_simd = 256;
+#[doc = "< Limits path selection to AVX512 or below."]
+pub const rte_vect_max_simd_RTE_VECT_SIMD_512: rte_vect_max_simd = 512;
+pub const rte_vect_max_simd_RTE_VECT_SIMD_MAX: rte_vect_max_simd = 32768;
+#[doc = " The max SIMD bitwidth value to limit vector path selection."]
+pub type rte_vect_max_simd = ::std::os::raw::c_uint;
+pub type xmm_t = __m128i;
+#[repr(C)]
+#[repr(align(16))]
+#[derive(Copy, Clone)]
+pub union rte_xmm {
+    pub x: xmm_t,
+    pub u8_: [u8; 16usize],
+    pub u16_: [u16; 8usize],
+    pub u32_: [u32; 4usize],
+    pub u64_: [u64; 2usize],
+    pub pd: [f64; 2usize],
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_xmm"][::std::mem::size_of::<rte_xmm>() - 16usize];
+    ["Alignment of rte_xmm"][::std::mem::align_of::<rte_xmm>() - 16usize];
+    ["Offset of field: rte_xmm::x"][::std::mem::offset_of!(rte_xmm, x) - 0usize];
+    ["Offset of field: rte_xmm::u8_"][::std::mem::offset_of!(rte_xmm, u8_) - 0usize];
+    ["Offset of field: rte_xmm::u16_"][::std::mem::offset_of!(rte_xmm, u16_) - 0usize];
+    ["Offset of field: rte_xmm::u32_"][::std::mem::offset_of!(rte_xmm, u32_) - 0usize];
+    ["Offset of field: rte_xmm::u64_"][::std::mem::offset_of!(rte_xmm, u64_) - 0usize];
+    ["Offset of field: rte_xmm::pd"][::std::mem::offset_of!(rte_xmm, pd) - 0usize];
+};
+impl Default for rte_xmm {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+pub type rte_xmm_t = rte_xmm;
+#[doc = " The tracepoint object."]
+pub type rte_trace_point_t = u64;
+#[doc = " A structure that stores a per-core object cache."]
+#[repr(C)]
+#[repr(align(64))]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mempool_cache {
+    #[doc = "< Size of the cache"]
+    pub size: u32,
+    #[doc = "< Threshold before we flush excess elements"]
+    pub flushthresh: u32,
+    #[doc = "< Current cache count"]
+    pub len: u32,
+    pub __bindgen_padding_0: [u64; 6usize],
+    #[doc = " Cache objects\n\n Cache is allocated to this size to allow it to overflow in certain\n cases to avoid needless emptying of cache."]
+    pub objs: [*mut ::std::os::raw::c_void; 1024usize],
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool_cache"][::std::mem::size_of::<rte_mempool_cache>() - 8256usize];
+    ["Alignment of rte_mempool_cache"][::std::mem::align_of::<rte_mempool_cache>() - 64usize];
+    ["Offset of field: rte_mempool_cache::size"]
+        [::std::mem::offset_of!(rte_mempool_cache, size) - 0usize];
+    ["Offset of field: rte_mempool_cache::flushthresh"]
+        [::std::mem::offset_of!(rte_mempool_cache, flushthresh) - 4usize];
+    ["Offset of field: rte_mempool_cache::len"]
+        [::std::mem::offset_of!(rte_mempool_cache, len) - 8usize];
+    ["Offset of field: rte_mempool_cache::objs"]
+        [::std::mem::offset_of!(rte_mempool_cache, objs) - 64usize];
+};
+impl Default for rte_mempool_cache {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " A structure that stores the size of mempool elements."]
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct rte_mempool_objsz {
+    #[doc = "< Size of an element."]
+    pub elt_size: u32,
+    #[doc = "< Size of header (before elt)."]
+    pub header_size: u32,
+    #[doc = "< Size of trailer (after elt)."]
+    pub trailer_size: u32,
+    pub total_size: u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool_objsz"][::std::mem::size_of::<rte_mempool_objsz>() - 16usize];
+    ["Alignment of rte_mempool_objsz"][::std::mem::align_of::<rte_mempool_objsz>() - 4usize];
+    ["Offset of field: rte_mempool_objsz::elt_size"]
+        [::std::mem::offset_of!(rte_mempool_objsz, elt_size) - 0usize];
+    ["Offset of field: rte_mempool_objsz::header_size"]
+        [::std::mem::offset_of!(rte_mempool_objsz, header_size) - 4usize];
+    ["Offset of field: rte_mempool_objsz::trailer_size"]
+        [::std::mem::offset_of!(rte_mempool_objsz, trailer_size) - 8usize];
+    ["Offset of field: rte_mempool_objsz::total_size"]
+        [::std::mem::offset_of!(rte_mempool_objsz, total_size) - 12usize];
+};
+#[doc = " Mempool object header structure\n\n Each object stored in mempools are prefixed by this header structure,\n it allows to retrieve the mempool pointer from the object and to\n iterate on all objects attached to a mempool. When debug is enabled,\n a cookie is also added in this structure preventing corruptions and\n double-frees."]
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mempool_objhdr {
+    #[doc = "< Next in list."]
+    pub next: rte_mempool_objhdr__bindgen_ty_1,
+    #[doc = "< The mempool owning the object."]
+    pub mp: *mut rte_mempool,
+    #[doc = "< IO address of the object."]
+    pub iova: rte_iova_t,
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mempool_objhdr__bindgen_ty_1 {
+    pub stqe_next: *mut rte_mempool_objhdr,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool_objhdr__bindgen_ty_1"]
+        [::std::mem::size_of::<rte_mempool_objhdr__bindgen_ty_1>() - 8usize];
+    ["Alignment of rte_mempool_objhdr__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_mempool_objhdr__bindgen_ty_1>() - 8usize];
+    ["Offset of field: rte_mempool_objhdr__bindgen_ty_1::stqe_next"]
+        [::std::mem::offset_of!(rte_mempool_objhdr__bindgen_ty_1, stqe_next) - 0usize];
+};
+impl Default for rte_mempool_objhdr__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool_objhdr"][::std::mem::size_of::<rte_mempool_objhdr>() - 24usize];
+    ["Alignment of rte_mempool_objhdr"][::std::mem::align_of::<rte_mempool_objhdr>() - 8usize];
+    ["Offset of field: rte_mempool_objhdr::next"]
+        [::std::mem::offset_of!(rte_mempool_objhdr, next) - 0usize];
+    ["Offset of field: rte_mempool_objhdr::mp"]
+        [::std::mem::offset_of!(rte_mempool_objhdr, mp) - 8usize];
+    ["Offset of field: rte_mempool_objhdr::iova"]
+        [::std::mem::offset_of!(rte_mempool_objhdr, iova) - 16usize];
+};
+impl Default for rte_mempool_objhdr {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " A list of object headers type"]
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mempool_objhdr_list {
+    pub stqh_first: *mut rte_mempool_objhdr,
+    pub stqh_last: *mut *mut rte_mempool_objhdr,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool_objhdr_list"][::std::mem::size_of::<rte_mempool_objhdr_list>() - 16usize];
+    ["Alignment of rte_mempool_objhdr_list"]
+        [::std::mem::align_of::<rte_mempool_objhdr_list>() - 8usize];
+    ["Offset of field: rte_mempool_objhdr_list::stqh_first"]
+        [::std::mem::offset_of!(rte_mempool_objhdr_list, stqh_first) - 0usize];
+    ["Offset of field: rte_mempool_objhdr_list::stqh_last"]
+        [::std::mem::offset_of!(rte_mempool_objhdr_list, stqh_last) - 8usize];
+};
+impl Default for rte_mempool_objhdr_list {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " A list of memory where objects are stored"]
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mempool_memhdr_list {
+    pub stqh_first: *mut rte_mempool_memhdr,
+    pub stqh_last: *mut *mut rte_mempool_memhdr,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool_memhdr_list"][::std::mem::size_of::<rte_mempool_memhdr_list>() - 16usize];
+    ["Alignment of rte_mempool_memhdr_list"]
+        [::std::mem::align_of::<rte_mempool_memhdr_list>() - 8usize];
+    ["Offset of field: rte_mempool_memhdr_list::stqh_first"]
+        [::std::mem::offset_of!(rte_mempool_memhdr_list, stqh_first) - 0usize];
+    ["Offset of field: rte_mempool_memhdr_list::stqh_last"]
+        [::std::mem::offset_of!(rte_mempool_memhdr_list, stqh_last) - 8usize];
+};
+impl Default for rte_mempool_memhdr_list {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " Callback used to free a memory chunk"]
+pub type rte_mempool_memchunk_free_cb_t = ::std::option::Option<
+    unsafe extern "C" fn(memhdr: *mut rte_mempool_memhdr, opaque: *mut ::std::os::raw::c_void),
+>;
+#[doc = " Mempool objects memory header structure\n\n The memory chunks where objects are stored. Each chunk is virtually\n and physically contiguous."]
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mempool_memhdr {
+    #[doc = "< Next in list."]
+    pub next: rte_mempool_memhdr__bindgen_ty_1,
+    #[doc = "< The mempool owning the chunk"]
+    pub mp: *mut rte_mempool,
+    #[doc = "< Virtual address of the chunk"]
+    pub addr: *mut ::std::os::raw::c_void,
+    #[doc = "< IO address of the chunk"]
+    pub iova: rte_iova_t,
+    #[doc = "< length of the chunk"]
+    pub len: usize,
+    #[doc = "< Free callback"]
+    pub free_cb: rte_mempool_memchunk_free_cb_t,
+    #[doc = "< Argument passed to the free callback"]
+    pub opaque: *mut ::std::os::raw::c_void,
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mempool_memhdr__bindgen_ty_1 {
+    pub stqe_next: *mut rte_mempool_memhdr,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool_memhdr__bindgen_ty_1"]
+        [::std::mem::size_of::<rte_mempool_memhdr__bindgen_ty_1>() - 8usize];
+    ["Alignment of rte_mempool_memhdr__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_mempool_memhdr__bindgen_ty_1>() - 8usize];
+    ["Offset of field: rte_mempool_memhdr__bindgen_ty_1::stqe_next"]
+        [::std::mem::offset_of!(rte_mempool_memhdr__bindgen_ty_1, stqe_next) - 0usize];
+};
+impl Default for rte_mempool_memhdr__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool_memhdr"][::std::mem::size_of::<rte_mempool_memhdr>() - 56usize];
+    ["Alignment of rte_mempool_memhdr"][::std::mem::align_of::<rte_mempool_memhdr>() - 8usize];
+    ["Offset of field: rte_mempool_memhdr::next"]
+        [::std::mem::offset_of!(rte_mempool_memhdr, next) - 0usize];
+    ["Offset of field: rte_mempool_memhdr::mp"]
+        [::std::mem::offset_of!(rte_mempool_memhdr, mp) - 8usize];
+    ["Offset of field: rte_mempool_memhdr::addr"]
+        [::std::mem::offset_of!(rte_mempool_memhdr, addr) - 16usize];
+    ["Offset of field: rte_mempool_memhdr::iova"]
+        [::std::mem::offset_of!(rte_mempool_memhdr, iova) - 24usize];
+    ["Offset of field: rte_mempool_memhdr::len"]
+        [::std::mem::offset_of!(rte_mempool_memhdr, len) - 32usize];
+    ["Offset of field: rte_mempool_memhdr::free_cb"]
+        [::std::mem::offset_of!(rte_mempool_memhdr, free_cb) - 40usize];
+    ["Offset of field: rte_mempool_memhdr::opaque"]
+        [::std::mem::offset_of!(rte_mempool_memhdr, opaque) - 48usize];
+};
+impl Default for rte_mempool_memhdr {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " Additional information about the mempool\n\n The structure is cache-line aligned to avoid ABI breakages in\n a number of cases when something small is added."]
+#[repr(C)]
+#[repr(align(64))]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mempool_info {
+    #[doc = " Number of objects in the contiguous block"]
+    pub contig_block_size: ::std::os::raw::c_uint,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool_info"][::std::mem::size_of::<rte_mempool_info>() - 64usize];
+    ["Alignment of rte_mempool_info"][::std::mem::align_of::<rte_mempool_info>() - 64usize];
+    ["Offset of field: rte_mempool_info::contig_block_size"]
+        [::std::mem::offset_of!(rte_mempool_info, contig_block_size) - 0usize];
+};
+impl Default for rte_mempool_info {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " The RTE mempool structure."]
+#[repr(C)]
+#[repr(align(64))]
+#[derive(Copy, Clone)]
+pub struct rte_mempool {
+    #[doc = "< Name of mempool."]
+    pub name: [::std::os::raw::c_char; 26usize],
+    pub __bindgen_anon_1: rte_mempool__bindgen_ty_1,
+    #[doc = "< optional args for ops alloc."]
+    pub pool_config: *mut ::std::os::raw::c_void,
+    #[doc = "< Memzone where pool is alloc'd."]
+    pub mz: *const rte_memzone,
+    #[doc = "< Flags of the mempool."]
+    pub flags: ::std::os::raw::c_uint,
+    #[doc = "< Socket id passed at create."]
+    pub socket_id: ::std::os::raw::c_int,
+    #[doc = "< Max size of the mempool."]
+    pub size: u32,
+    pub cache_size: u32,
+    #[doc = "< Size of an element."]
+    pub elt_size: u32,
+    #[doc = "< Size of header (before elt)."]
+    pub header_size: u32,
+    #[doc = "< Size of trailer (after elt)."]
+    pub trailer_size: u32,
+    #[doc = "< Size of private data."]
+    pub private_data_size: ::std::os::raw::c_uint,
+    #[doc = " Index into rte_mempool_ops_table array of mempool ops\n structs, which contain callback function pointers.\n We're using an index here rather than pointers to the callbacks\n to facilitate any secondary processes that may want to use\n this mempool."]
+    pub ops_index: i32,
+    #[doc = "< Per-lcore local cache"]
+    pub local_cache: *mut rte_mempool_cache,
+    #[doc = "< Number of populated objects."]
+    pub populated_size: u32,
+    #[doc = "< List of objects in pool"]
+    pub elt_list: rte_mempool_objhdr_list,
+    #[doc = "< Number of memory chunks"]
+    pub nb_mem_chunks: u32,
+    #[doc = "< List of memory chunks"]
+    pub mem_list: rte_mempool_memhdr_list,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union rte_mempool__bindgen_ty_1 {
+    #[doc = "< Ring or pool to store objects."]
+    pub pool_data: *mut ::std::os::raw::c_void,
+    #[doc = "< External mempool identifier."]
+    pub pool_id: u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool__bindgen_ty_1"]
+        [::std::mem::size_of::<rte_mempool__bindgen_ty_1>() - 8usize];
+    ["Alignment of rte_mempool__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_mempool__bindgen_ty_1>() - 8usize];
+    ["Offset of field: rte_mempool__bindgen_ty_1::pool_data"]
+        [::std::mem::offset_of!(rte_mempool__bindgen_ty_1, pool_data) - 0usize];
+    ["Offset of field: rte_mempool__bindgen_ty_1::pool_id"]
+        [::std::mem::offset_of!(rte_mempool__bindgen_ty_1, pool_id) - 0usize];
+};
+impl Default for rte_mempool__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool"][::std::mem::size_of::<rte_mempool>() - 192usize];
+    ["Alignment of rte_mempool"][::std::mem::align_of::<rte_mempool>() - 64usize];
+    ["Offset of field: rte_mempool::name"][::std::mem::offset_of!(rte_mempool, name) - 0usize];
+    ["Offset of field: rte_mempool::pool_config"]
+        [::std::mem::offset_of!(rte_mempool, pool_config) - 40usize];
+    ["Offset of field: rte_mempool::mz"][::std::mem::offset_of!(rte_mempool, mz) - 48usize];
+    ["Offset of field: rte_mempool::flags"][::std::mem::offset_of!(rte_mempool, flags) - 56usize];
+    ["Offset of field: rte_mempool::socket_id"]
+        [::std::mem::offset_of!(rte_mempool, socket_id) - 60usize];
+    ["Offset of field: rte_mempool::size"][::std::mem::offset_of!(rte_mempool, size) - 64usize];
+    ["Offset of field: rte_mempool::cache_size"]
+        [::std::mem::offset_of!(rte_mempool, cache_size) - 68usize];
+    ["Offset of field: rte_mempool::elt_size"]
+        [::std::mem::offset_of!(rte_mempool, elt_size) - 72usize];
+    ["Offset of field: rte_mempool::header_size"]
+        [::std::mem::offset_of!(rte_mempool, header_size) - 76usize];
+    ["Offset of field: rte_mempool::trailer_size"]
+        [::std::mem::offset_of!(rte_mempool, trailer_size) - 80usize];
+    ["Offset of field: rte_mempool::private_data_size"]
+        [::std::mem::offset_of!(rte_mempool, private_data_size) - 84usize];
+    ["Offset of field: rte_mempool::ops_index"]
+        [::std::mem::offset_of!(rte_mempool, ops_index) - 88usize];
+    ["Offset of field: rte_mempool::local_cache"]
+        [::std::mem::offset_of!(rte_mempool, local_cache) - 96usize];
+    ["Offset of field: rte_mempool::populated_size"]
+        [::std::mem::offset_of!(rte_mempool, populated_size) - 104usize];
+    ["Offset of field: rte_mempool::elt_list"]
+        [::std::mem::offset_of!(rte_mempool, elt_list) - 112usize];
+    ["Offset of field: rte_mempool::nb_mem_chunks"]
+        [::std::mem::offset_of!(rte_mempool, nb_mem_chunks) - 128usize];
+    ["Offset of field: rte_mempool::mem_list"]
+        [::std::mem::offset_of!(rte_mempool, mem_list) - 136usize];
+};
+impl Default for rte_mempool {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mempool_objtlr {
+    _unused: [u8; 0],
+}
+#[doc = " Prototype for implementation specific data provisioning function.\n\n The function should provide the implementation specific memory for\n use by the other mempool ops functions in a given mempool ops struct.\n E.g. the default ops provides an instance of the rte_ring for this purpose.\n it will most likely point to a different type of data structure, and\n will be transparent to the application programmer.\n This function should set mp->pool_data."]
+pub type rte_mempool_alloc_t =
+    ::std::option::Option<unsafe extern "C" fn(mp: *mut rte_mempool) -> ::std::os::raw::c_int>;
+#[doc = " Free the opaque private data pointed to by mp->pool_data pointer."]
+pub type rte_mempool_free_t = ::std::option::Option<unsafe extern "C" fn(mp: *mut rte_mempool)>;
+#[doc = " Enqueue 'n' objects into the external pool.\n @return\n   - 0: Success\n   - <0: Error"]
+pub type rte_mempool_enqueue_t = ::std::option::Option<
+    unsafe extern "C" fn(
+        mp: *mut rte_mempool,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int,
+>;
+#[doc = " Dequeue 'n' objects from the external pool.\n @return\n   - 0: Success\n   - <0: Error"]
+pub type rte_mempool_dequeue_t = ::std::option::Option<
+    unsafe extern "C" fn(
+        mp: *mut rte_mempool,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int,
+>;
+#[doc = " Dequeue a number of contiguous object blocks from the external pool."]
+pub type rte_mempool_dequeue_contig_blocks_t = ::std::option::Option<
+    unsafe extern "C" fn(
+        mp: *mut rte_mempool,
+        first_obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int,
+>;
+#[doc = " Return the number of available objects in the external pool."]
+pub type rte_mempool_get_count =
+    ::std::option::Option<unsafe extern "C" fn(mp: *const rte_mempool) -> ::std::os::raw::c_uint>;
+#[doc = " Calculate memory size required to store given number of objects.\n\n If mempool objects are not required to be IOVA-contiguous\n (the flag RTE_MEMPOOL_F_NO_IOVA_CONTIG is set), min_chunk_size defines\n virtually contiguous chunk size. Otherwise, if mempool objects must\n be IOVA-contiguous (the flag RTE_MEMPOOL_F_NO_IOVA_CONTIG is clear),\n min_chunk_size defines IOVA-contiguous chunk size.\n\n @param[in] mp\n   Pointer to the memory pool.\n @param[in] obj_num\n   Number of objects.\n @param[in] pg_shift\n   LOG2 of the physical pages size. If set to 0, ignore page boundaries.\n @param[out] min_chunk_size\n   Location for minimum size of the memory chunk which may be used to\n   store memory pool objects.\n @param[out] align\n   Location for required memory chunk alignment.\n @return\n   Required memory size."]
+pub type rte_mempool_calc_mem_size_t = ::std::option::Option<
+    unsafe extern "C" fn(
+        mp: *const rte_mempool,
+        obj_num: u32,
+        pg_shift: u32,
+        min_chunk_size: *mut usize,
+        align: *mut usize,
+    ) -> isize,
+>;
+#[doc = " Function to be called for each populated object.\n\n @param[in] mp\n   A pointer to the mempool structure.\n @param[in] opaque\n   An opaque pointer passed to iterator.\n @param[in] vaddr\n   Object virtual address.\n @param[in] iova\n   Input/output virtual address of the object or RTE_BAD_IOVA."]
+pub type rte_mempool_populate_obj_cb_t = ::std::option::Option<
+    unsafe extern "C" fn(
+        mp: *mut rte_mempool,
+        opaque: *mut ::std::os::raw::c_void,
+        vaddr: *mut ::std::os::raw::c_void,
+        iova: rte_iova_t,
+    ),
+>;
+#[doc = " Populate memory pool objects using provided memory chunk.\n\n Populated objects should be enqueued to the pool, e.g. using\n rte_mempool_ops_enqueue_bulk().\n\n If the given IO address is unknown (iova = RTE_BAD_IOVA),\n the chunk doesn't need to be physically contiguous (only virtually),\n and allocated objects may span two pages.\n\n @param[in] mp\n   A pointer to the mempool structure.\n @param[in] max_objs\n   Maximum number of objects to be populated.\n @param[in] vaddr\n   The virtual address of memory that should be used to store objects.\n @param[in] iova\n   The IO address\n @param[in] len\n   The length of memory in bytes.\n @param[in] obj_cb\n   Callback function to be executed for each populated object.\n @param[in] obj_cb_arg\n   An opaque pointer passed to the callback function.\n @return\n   The number of objects added on success.\n   On error, no objects are populated and a negative errno is returned."]
+pub type rte_mempool_populate_t = ::std::option::Option<
+    unsafe extern "C" fn(
+        mp: *mut rte_mempool,
+        max_objs: ::std::os::raw::c_uint,
+        vaddr: *mut ::std::os::raw::c_void,
+        iova: rte_iova_t,
+        len: usize,
+        obj_cb: rte_mempool_populate_obj_cb_t,
+        obj_cb_arg: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int,
+>;
+#[doc = " Get some additional information about a mempool."]
+pub type rte_mempool_get_info_t = ::std::option::Option<
+    unsafe extern "C" fn(
+        mp: *const rte_mempool,
+        info: *mut rte_mempool_info,
+    ) -> ::std::os::raw::c_int,
+>;
+#[doc = " Structure defining mempool operations structure"]
+#[repr(C)]
+#[repr(align(64))]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mempool_ops {
+    #[doc = "< Name of mempool ops struct."]
+    pub name: [::std::os::raw::c_char; 32usize],
+    #[doc = "< Allocate private data."]
+    pub alloc: rte_mempool_alloc_t,
+    #[doc = "< Free the external pool."]
+    pub free: rte_mempool_free_t,
+    #[doc = "< Enqueue an object."]
+    pub enqueue: rte_mempool_enqueue_t,
+    #[doc = "< Dequeue an object."]
+    pub dequeue: rte_mempool_dequeue_t,
+    #[doc = "< Get qty of available objs."]
+    pub get_count: rte_mempool_get_count,
+    #[doc = " Optional callback to calculate memory size required to\n store specified number of objects."]
+    pub calc_mem_size: rte_mempool_calc_mem_size_t,
+    #[doc = " Optional callback to populate mempool objects using\n provided memory chunk."]
+    pub populate: rte_mempool_populate_t,
+    #[doc = " Get mempool info"]
+    pub get_info: rte_mempool_get_info_t,
+    #[doc = " Dequeue a number of contiguous object blocks."]
+    pub dequeue_contig_blocks: rte_mempool_dequeue_contig_blocks_t,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool_ops"][::std::mem::size_of::<rte_mempool_ops>() - 128usize];
+    ["Alignment of rte_mempool_ops"][::std::mem::align_of::<rte_mempool_ops>() - 64usize];
+    ["Offset of field: rte_mempool_ops::name"]
+        [::std::mem::offset_of!(rte_mempool_ops, name) - 0usize];
+    ["Offset of field: rte_mempool_ops::alloc"]
+        [::std::mem::offset_of!(rte_mempool_ops, alloc) - 32usize];
+    ["Offset of field: rte_mempool_ops::free"]
+        [::std::mem::offset_of!(rte_mempool_ops, free) - 40usize];
+    ["Offset of field: rte_mempool_ops::enqueue"]
+        [::std::mem::offset_of!(rte_mempool_ops, enqueue) - 48usize];
+    ["Offset of field: rte_mempool_ops::dequeue"]
+        [::std::mem::offset_of!(rte_mempool_ops, dequeue) - 56usize];
+    ["Offset of field: rte_mempool_ops::get_count"]
+        [::std::mem::offset_of!(rte_mempool_ops, get_count) - 64usize];
+    ["Offset of field: rte_mempool_ops::calc_mem_size"]
+        [::std::mem::offset_of!(rte_mempool_ops, calc_mem_size) - 72usize];
+    ["Offset of field: rte_mempool_ops::populate"]
+        [::std::mem::offset_of!(rte_mempool_ops, populate) - 80usize];
+    ["Offset of field: rte_mempool_ops::get_info"]
+        [::std::mem::offset_of!(rte_mempool_ops, get_info) - 88usize];
+    ["Offset of field: rte_mempool_ops::dequeue_contig_blocks"]
+        [::std::mem::offset_of!(rte_mempool_ops, dequeue_contig_blocks) - 96usize];
+};
+impl Default for rte_mempool_ops {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " Structure storing the table of registered ops structs, each of which contain\n the function pointers for the mempool ops functions.\n Each process has its own storage for this ops struct array so that\n the mempools can be shared across primary and secondary processes.\n The indices used to access the array are valid across processes, whereas\n any function pointers stored directly in the mempool struct would not be.\n This results in us simply having \"ops_index\" in the mempool struct."]
+#[repr(C)]
+#[repr(align(64))]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mempool_ops_table {
+    #[doc = "< Spinlock for add/delete."]
+    pub sl: rte_spinlock_t,
+    #[doc = "< Number of used ops structs in the table."]
+    pub num_ops: u32,
+    pub __bindgen_padding_0: [u64; 7usize],
+    #[doc = " Storage for all possible ops structs."]
+    pub ops: [rte_mempool_ops; 16usize],
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mempool_ops_table"][::std::mem::size_of::<rte_mempool_ops_table>() - 2112usize];
+    ["Alignment of rte_mempool_ops_table"]
+        [::std::mem::align_of::<rte_mempool_ops_table>() - 64usize];
+    ["Offset of field: rte_mempool_ops_table::sl"]
+        [::std::mem::offset_of!(rte_mempool_ops_table, sl) - 0usize];
+    ["Offset of field: rte_mempool_ops_table::num_ops"]
+        [::std::mem::offset_of!(rte_mempool_ops_table, num_ops) - 4usize];
+    ["Offset of field: rte_mempool_ops_table::ops"]
+        [::std::mem::offset_of!(rte_mempool_ops_table, ops) - 64usize];
+};
+impl Default for rte_mempool_ops_table {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " An object callback function for mempool.\n\n Used by rte_mempool_create() and rte_mempool_obj_iter()."]
+pub type rte_mempool_obj_cb_t = ::std::option::Option<
+    unsafe extern "C" fn(
+        mp: *mut rte_mempool,
+        opaque: *mut ::std::os::raw::c_void,
+        obj: *mut ::std::os::raw::c_void,
+        obj_idx: ::std::os::raw::c_uint,
+    ),
+>;
+pub type rte_mempool_obj_ctor_t = rte_mempool_obj_cb_t;
+#[doc = " A memory callback function for mempool.\n\n Used by rte_mempool_mem_iter()."]
+pub type rte_mempool_mem_cb_t = ::std::option::Option<
+    unsafe extern "C" fn(
+        mp: *mut rte_mempool,
+        opaque: *mut ::std::os::raw::c_void,
+        memhdr: *mut rte_mempool_memhdr,
+        mem_idx: ::std::os::raw::c_uint,
+    ),
+>;
+#[doc = " A mempool constructor callback function.\n\n Arguments are the mempool and the opaque pointer given by the user in\n rte_mempool_create()."]
+pub type rte_mempool_ctor_t = ::std::option::Option<
+    unsafe extern "C" fn(arg1: *mut rte_mempool, arg2: *mut ::std::os::raw::c_void),
+>;
+#[doc = " Occurs after a mempool is fully populated."]
+pub const rte_mempool_event_RTE_MEMPOOL_EVENT_READY: rte_mempool_event = 0;
+#[doc = " Occurs before the destruction of a mempool begins."]
+pub const rte_mempool_event_RTE_MEMPOOL_EVENT_DESTROY: rte_mempool_event = 1;
+#[doc = " Mempool event type.\n @internal"]
+pub type rte_mempool_event = ::std::os::raw::c_uint;
+#[doc = " @internal\n Mempool event callback.\n\n rte_mempool_event_callback_register() may be called from within the callback,\n but the callbacks registered this way will not be invoked for the same event.\n rte_mempool_event_callback_unregister() may only be safely called\n to remove the running callback."]
+pub type rte_mempool_event_callback = ::std::option::Option<
+    unsafe extern "C" fn(
+        event: rte_mempool_event,
+        mp: *mut rte_mempool,
+        user_data: *mut ::std::os::raw::c_void,
+    ),
+>;
+pub type rte_be16_t = u16;
+pub type rte_be32_t = u32;
+pub type rte_be64_t = u64;
+pub type rte_le16_t = u16;
+pub type rte_le32_t = u32;
+pub type rte_le64_t = u64;
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct rte_mbuf_sched {
+    #[doc = "< Queue ID."]
+    pub queue_id: u32,
+    pub traffic_class: u8,
+    pub color: u8,
+    #[doc = "< Reserved."]
+    pub reserved: u16,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf_sched"][::std::mem::size_of::<rte_mbuf_sched>() - 8usize];
+    ["Alignment of rte_mbuf_sched"][::std::mem::align_of::<rte_mbuf_sched>() - 4usize];
+    ["Offset of field: rte_mbuf_sched::queue_id"]
+        [::std::mem::offset_of!(rte_mbuf_sched, queue_id) - 0usize];
+    ["Offset of field: rte_mbuf_sched::traffic_class"]
+        [::std::mem::offset_of!(rte_mbuf_sched, traffic_class) - 4usize];
+    ["Offset of field: rte_mbuf_sched::color"]
+        [::std::mem::offset_of!(rte_mbuf_sched, color) - 5usize];
+    ["Offset of field: rte_mbuf_sched::reserved"]
+        [::std::mem::offset_of!(rte_mbuf_sched, reserved) - 6usize];
+};
+pub const RTE_MBUF_L2_LEN_BITS: _bindgen_ty_17 = 7;
+pub const RTE_MBUF_L3_LEN_BITS: _bindgen_ty_17 = 9;
+pub const RTE_MBUF_L4_LEN_BITS: _bindgen_ty_17 = 8;
+pub const RTE_MBUF_TSO_SEGSZ_BITS: _bindgen_ty_17 = 16;
+pub const RTE_MBUF_OUTL3_LEN_BITS: _bindgen_ty_17 = 9;
+pub const RTE_MBUF_OUTL2_LEN_BITS: _bindgen_ty_17 = 7;
+pub const RTE_MBUF_TXOFLD_UNUSED_BITS: _bindgen_ty_17 = 8;
+pub const RTE_MBUF_L2_LEN_OFS: _bindgen_ty_17 = 0;
+pub const RTE_MBUF_L3_LEN_OFS: _bindgen_ty_17 = 7;
+pub const RTE_MBUF_L4_LEN_OFS: _bindgen_ty_17 = 16;
+pub const RTE_MBUF_TSO_SEGSZ_OFS: _bindgen_ty_17 = 24;
+pub const RTE_MBUF_OUTL3_LEN_OFS: _bindgen_ty_17 = 40;
+pub const RTE_MBUF_OUTL2_LEN_OFS: _bindgen_ty_17 = 49;
+pub const RTE_MBUF_TXOFLD_UNUSED_OFS: _bindgen_ty_17 = 56;
+#[doc = " enum for the tx_offload bit-fields lengths and offsets.\n defines the layout of rte_mbuf tx_offload field."]
+pub type _bindgen_ty_17 = ::std::os::raw::c_uint;
+#[doc = " The generic rte_mbuf, containing a packet mbuf."]
+#[repr(C)]
+#[repr(align(64))]
+pub struct rte_mbuf {
+    pub cacheline0: RTE_MARKER,
+    #[doc = "< Virtual address of segment buffer."]
+    pub buf_addr: *mut ::std::os::raw::c_void,
+    #[doc = " Physical address of segment buffer.\n This field is undefined if the build is configured to use only\n virtual address as IOVA (i.e. RTE_IOVA_AS_PA is 0).\n Force alignment to 8-bytes, so as to ensure we have the exact\n same mbuf cacheline0 layout for 32-bit and 64-bit. This makes\n working on vector drivers easier."]
+    pub buf_iova: rte_iova_t,
+    pub rearm_data: RTE_MARKER64,
+    pub data_off: u16,
+    #[doc = " Reference counter. Its size should at least equal to the size\n of port field (16 bits), to support zero-copy broadcast.\n It should only be accessed using the following functions:\n rte_mbuf_refcnt_update(), rte_mbuf_refcnt_read(), and\n rte_mbuf_refcnt_set(). The functionality of these functions (atomic,\n or non-atomic) is controlled by the RTE_MBUF_REFCNT_ATOMIC flag."]
+    pub refcnt: u16,
+    #[doc = " Number of segments. Only valid for the first segment of an mbuf\n chain."]
+    pub nb_segs: u16,
+    #[doc = " Input port (16 bits to support more than 256 virtual ports).\n The event eth Tx adapter uses this field to specify the output port."]
+    pub port: u16,
+    #[doc = "< Offload features."]
+    pub ol_flags: u64,
+    pub rx_descriptor_fields1: RTE_MARKER,
+    pub __bindgen_anon_1: rte_mbuf__bindgen_ty_1,
+    #[doc = "< Total pkt len: sum of all segments."]
+    pub pkt_len: u32,
+    #[doc = "< Amount of data in segment buffer."]
+    pub data_len: u16,
+    #[doc = " VLAN TCI (CPU order), valid if RTE_MBUF_F_RX_VLAN is set."]
+    pub vlan_tci: u16,
+    pub __bindgen_anon_2: rte_mbuf__bindgen_ty_2,
+    #[doc = " Outer VLAN TCI (CPU order), valid if RTE_MBUF_F_RX_QINQ is set."]
+    pub vlan_tci_outer: u16,
+    #[doc = "< Length of segment buffer."]
+    pub buf_len: u16,
+    #[doc = "< Pool from which mbuf was allocated."]
+    pub pool: *mut rte_mempool,
+    pub cacheline1: RTE_MARKER,
+    #[doc = " Next segment of scattered packet. Must be NULL in the last\n segment or in case of non-segmented packet."]
+    pub next: *mut rte_mbuf,
+    pub __bindgen_anon_3: rte_mbuf__bindgen_ty_3,
+    #[doc = " Shared data for external buffer attached to mbuf. See\n rte_pktmbuf_attach_extbuf()."]
+    pub shinfo: *mut rte_mbuf_ext_shared_info,
+    #[doc = " Size of the application private data. In case of an indirect\n mbuf, it stores the direct mbuf private data size."]
+    pub priv_size: u16,
+    #[doc = " Timesync flags for use with IEEE1588."]
+    pub timesync: u16,
+    #[doc = "< Reserved for dynamic fields."]
+    pub dynfield1: [u32; 9usize],
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union rte_mbuf__bindgen_ty_1 {
+    #[doc = "< L2/L3/L4 and tunnel information."]
+    pub packet_type: u32,
+    pub __bindgen_anon_1: rte_mbuf__bindgen_ty_1__bindgen_ty_1,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct rte_mbuf__bindgen_ty_1__bindgen_ty_1 {
+    pub _bitfield_align_1: [u8; 0],
+    pub _bitfield_1: __BindgenBitfieldUnit<[u8; 2usize]>,
+    pub __bindgen_anon_1: rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+    pub _bitfield_align_2: [u8; 0],
+    pub _bitfield_2: __BindgenBitfieldUnit<[u8; 1usize]>,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1 {
+    pub inner_esp_next_proto: u8,
+    pub __bindgen_anon_1: rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+}
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1 {
+    pub _bitfield_align_1: [u8; 0],
+    pub _bitfield_1: __BindgenBitfieldUnit<[u8; 1usize]>,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1"][::std::mem::size_of::<
+        rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+    >() - 1usize];
+    ["Alignment of rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1>(
+        ) - 1usize];
+};
+impl rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1 {
+    #[inline]
+    pub fn inner_l2_type(&self) -> u8 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(0usize, 4u8) as u8) }
+    }
+    #[inline]
+    pub fn set_inner_l2_type(&mut self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            self._bitfield_1.set(0usize, 4u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn inner_l2_type_raw(this: *const Self) -> u8 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 1usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                0usize,
+                4u8,
+            ) as u8)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_inner_l2_type_raw(this: *mut Self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 1usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                0usize,
+                4u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn inner_l3_type(&self) -> u8 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(4usize, 4u8) as u8) }
+    }
+    #[inline]
+    pub fn set_inner_l3_type(&mut self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            self._bitfield_1.set(4usize, 4u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn inner_l3_type_raw(this: *const Self) -> u8 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 1usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                4usize,
+                4u8,
+            ) as u8)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_inner_l3_type_raw(this: *mut Self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 1usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                4usize,
+                4u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn new_bitfield_1(
+        inner_l2_type: u8,
+        inner_l3_type: u8,
+    ) -> __BindgenBitfieldUnit<[u8; 1usize]> {
+        let mut __bindgen_bitfield_unit: __BindgenBitfieldUnit<[u8; 1usize]> = Default::default();
+        __bindgen_bitfield_unit.set(0usize, 4u8, {
+            let inner_l2_type: u8 = unsafe { ::std::mem::transmute(inner_l2_type) };
+            inner_l2_type as u64
+        });
+        __bindgen_bitfield_unit.set(4usize, 4u8, {
+            let inner_l3_type: u8 = unsafe { ::std::mem::transmute(inner_l3_type) };
+            inner_l3_type as u64
+        });
+        __bindgen_bitfield_unit
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1"]
+        [::std::mem::size_of::<rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1>() - 1usize];
+    ["Alignment of rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1>() - 1usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1::inner_esp_next_proto"][::std::mem::offset_of!(
+        rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+        inner_esp_next_proto
+    )
+        - 0usize];
+};
+impl Default for rte_mbuf__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_1__bindgen_ty_1"]
+        [::std::mem::size_of::<rte_mbuf__bindgen_ty_1__bindgen_ty_1>() - 4usize];
+    ["Alignment of rte_mbuf__bindgen_ty_1__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_mbuf__bindgen_ty_1__bindgen_ty_1>() - 1usize];
+};
+impl Default for rte_mbuf__bindgen_ty_1__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+impl rte_mbuf__bindgen_ty_1__bindgen_ty_1 {
+    #[inline]
+    pub fn l2_type(&self) -> u8 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(0usize, 4u8) as u8) }
+    }
+    #[inline]
+    pub fn set_l2_type(&mut self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            self._bitfield_1.set(0usize, 4u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn l2_type_raw(this: *const Self) -> u8 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 2usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                0usize,
+                4u8,
+            ) as u8)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_l2_type_raw(this: *mut Self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 2usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                0usize,
+                4u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn l3_type(&self) -> u8 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(4usize, 4u8) as u8) }
+    }
+    #[inline]
+    pub fn set_l3_type(&mut self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            self._bitfield_1.set(4usize, 4u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn l3_type_raw(this: *const Self) -> u8 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 2usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                4usize,
+                4u8,
+            ) as u8)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_l3_type_raw(this: *mut Self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 2usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                4usize,
+                4u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn l4_type(&self) -> u8 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(8usize, 4u8) as u8) }
+    }
+    #[inline]
+    pub fn set_l4_type(&mut self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            self._bitfield_1.set(8usize, 4u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn l4_type_raw(this: *const Self) -> u8 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 2usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                8usize,
+                4u8,
+            ) as u8)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_l4_type_raw(this: *mut Self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 2usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                8usize,
+                4u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn tun_type(&self) -> u8 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(12usize, 4u8) as u8) }
+    }
+    #[inline]
+    pub fn set_tun_type(&mut self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            self._bitfield_1.set(12usize, 4u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn tun_type_raw(this: *const Self) -> u8 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 2usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                12usize,
+                4u8,
+            ) as u8)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_tun_type_raw(this: *mut Self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 2usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                12usize,
+                4u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn new_bitfield_1(
+        l2_type: u8,
+        l3_type: u8,
+        l4_type: u8,
+        tun_type: u8,
+    ) -> __BindgenBitfieldUnit<[u8; 2usize]> {
+        let mut __bindgen_bitfield_unit: __BindgenBitfieldUnit<[u8; 2usize]> = Default::default();
+        __bindgen_bitfield_unit.set(0usize, 4u8, {
+            let l2_type: u8 = unsafe { ::std::mem::transmute(l2_type) };
+            l2_type as u64
+        });
+        __bindgen_bitfield_unit.set(4usize, 4u8, {
+            let l3_type: u8 = unsafe { ::std::mem::transmute(l3_type) };
+            l3_type as u64
+        });
+        __bindgen_bitfield_unit.set(8usize, 4u8, {
+            let l4_type: u8 = unsafe { ::std::mem::transmute(l4_type) };
+            l4_type as u64
+        });
+        __bindgen_bitfield_unit.set(12usize, 4u8, {
+            let tun_type: u8 = unsafe { ::std::mem::transmute(tun_type) };
+            tun_type as u64
+        });
+        __bindgen_bitfield_unit
+    }
+    #[inline]
+    pub fn inner_l4_type(&self) -> u8 {
+        unsafe { ::std::mem::transmute(self._bitfield_2.get(0usize, 4u8) as u8) }
+    }
+    #[inline]
+    pub fn set_inner_l4_type(&mut self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            self._bitfield_2.set(0usize, 4u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn inner_l4_type_raw(this: *const Self) -> u8 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 1usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_2),
+                0usize,
+                4u8,
+            ) as u8)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_inner_l4_type_raw(this: *mut Self, val: u8) {
+        unsafe {
+            let val: u8 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 1usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_2),
+                0usize,
+                4u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn new_bitfield_2(inner_l4_type: u8) -> __BindgenBitfieldUnit<[u8; 1usize]> {
+        let mut __bindgen_bitfield_unit: __BindgenBitfieldUnit<[u8; 1usize]> = Default::default();
+        __bindgen_bitfield_unit.set(0usize, 4u8, {
+            let inner_l4_type: u8 = unsafe { ::std::mem::transmute(inner_l4_type) };
+            inner_l4_type as u64
+        });
+        __bindgen_bitfield_unit
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_1"][::std::mem::size_of::<rte_mbuf__bindgen_ty_1>() - 4usize];
+    ["Alignment of rte_mbuf__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_mbuf__bindgen_ty_1>() - 4usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_1::packet_type"]
+        [::std::mem::offset_of!(rte_mbuf__bindgen_ty_1, packet_type) - 0usize];
+};
+impl Default for rte_mbuf__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union rte_mbuf__bindgen_ty_2 {
+    #[doc = "< hash information"]
+    pub hash: rte_mbuf__bindgen_ty_2__bindgen_ty_1,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union rte_mbuf__bindgen_ty_2__bindgen_ty_1 {
+    #[doc = "< RSS hash result if RSS enabled"]
+    pub rss: u32,
+    #[doc = "< Filter identifier if FDIR enabled"]
+    pub fdir: rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1,
+    pub sched: rte_mbuf_sched,
+    #[doc = "< Eventdev ethdev Tx adapter"]
+    pub txadapter: rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2,
+    pub usr: u32,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub struct rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1 {
+    pub __bindgen_anon_1: rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+    pub hi: u32,
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1 {
+    pub __bindgen_anon_1:
+        rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+    pub lo: u32,
+}
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1 {
+    pub hash: u16,
+    pub id: u16,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1"]
+        [::std::mem::size_of::<
+            rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+        >() - 4usize];
+    ["Alignment of rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1"]
+        [::std::mem::align_of::<
+            rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+        >() - 2usize];
+    [
+        "Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1::hash",
+    ][::std::mem::offset_of!(
+        rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+        hash
+    ) - 0usize];
+    [
+        "Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1::id",
+    ][::std::mem::offset_of!(
+        rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+        id
+    ) - 2usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1"][::std::mem::size_of::<
+        rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+    >() - 4usize];
+    ["Alignment of rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1>(
+        ) - 4usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1::lo"][::std::mem::offset_of!(
+        rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1,
+        lo
+    )
+        - 0usize];
+};
+impl Default for rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1"]
+        [::std::mem::size_of::<rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1>() - 8usize];
+    ["Alignment of rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1>() - 4usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1::hi"]
+        [::std::mem::offset_of!(rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1, hi) - 4usize];
+};
+impl Default for rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2 {
+    pub reserved1: u32,
+    pub reserved2: u16,
+    pub txq: u16,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2"]
+        [::std::mem::size_of::<rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2>() - 8usize];
+    ["Alignment of rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2"]
+        [::std::mem::align_of::<rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2>() - 4usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2::reserved1"][::std::mem::offset_of!(
+        rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2,
+        reserved1
+    ) - 0usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2::reserved2"][::std::mem::offset_of!(
+        rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2,
+        reserved2
+    ) - 4usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2::txq"]
+        [::std::mem::offset_of!(rte_mbuf__bindgen_ty_2__bindgen_ty_1__bindgen_ty_2, txq) - 6usize];
+};
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_2__bindgen_ty_1"]
+        [::std::mem::size_of::<rte_mbuf__bindgen_ty_2__bindgen_ty_1>() - 8usize];
+    ["Alignment of rte_mbuf__bindgen_ty_2__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_mbuf__bindgen_ty_2__bindgen_ty_1>() - 4usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1::rss"]
+        [::std::mem::offset_of!(rte_mbuf__bindgen_ty_2__bindgen_ty_1, rss) - 0usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1::fdir"]
+        [::std::mem::offset_of!(rte_mbuf__bindgen_ty_2__bindgen_ty_1, fdir) - 0usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1::sched"]
+        [::std::mem::offset_of!(rte_mbuf__bindgen_ty_2__bindgen_ty_1, sched) - 0usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1::txadapter"]
+        [::std::mem::offset_of!(rte_mbuf__bindgen_ty_2__bindgen_ty_1, txadapter) - 0usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_2__bindgen_ty_1::usr"]
+        [::std::mem::offset_of!(rte_mbuf__bindgen_ty_2__bindgen_ty_1, usr) - 0usize];
+};
+impl Default for rte_mbuf__bindgen_ty_2__bindgen_ty_1 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_2"][::std::mem::size_of::<rte_mbuf__bindgen_ty_2>() - 8usize];
+    ["Alignment of rte_mbuf__bindgen_ty_2"]
+        [::std::mem::align_of::<rte_mbuf__bindgen_ty_2>() - 4usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_2::hash"]
+        [::std::mem::offset_of!(rte_mbuf__bindgen_ty_2, hash) - 0usize];
+};
+impl Default for rte_mbuf__bindgen_ty_2 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union rte_mbuf__bindgen_ty_3 {
+    #[doc = "< combined for easy fetch"]
+    pub tx_offload: u64,
+    pub __bindgen_anon_1: rte_mbuf__bindgen_ty_3__bindgen_ty_1,
+}
+#[repr(C)]
+#[repr(align(8))]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct rte_mbuf__bindgen_ty_3__bindgen_ty_1 {
+    pub _bitfield_align_1: [u16; 0],
+    pub _bitfield_1: __BindgenBitfieldUnit<[u8; 7usize]>,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_3__bindgen_ty_1"]
+        [::std::mem::size_of::<rte_mbuf__bindgen_ty_3__bindgen_ty_1>() - 8usize];
+    ["Alignment of rte_mbuf__bindgen_ty_3__bindgen_ty_1"]
+        [::std::mem::align_of::<rte_mbuf__bindgen_ty_3__bindgen_ty_1>() - 8usize];
+};
+impl rte_mbuf__bindgen_ty_3__bindgen_ty_1 {
+    #[inline]
+    pub fn l2_len(&self) -> u64 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(0usize, 7u8) as u64) }
+    }
+    #[inline]
+    pub fn set_l2_len(&mut self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            self._bitfield_1.set(0usize, 7u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn l2_len_raw(this: *const Self) -> u64 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 7usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                0usize,
+                7u8,
+            ) as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_l2_len_raw(this: *mut Self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 7usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                0usize,
+                7u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn l3_len(&self) -> u64 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(7usize, 9u8) as u64) }
+    }
+    #[inline]
+    pub fn set_l3_len(&mut self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            self._bitfield_1.set(7usize, 9u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn l3_len_raw(this: *const Self) -> u64 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 7usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                7usize,
+                9u8,
+            ) as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_l3_len_raw(this: *mut Self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 7usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                7usize,
+                9u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn l4_len(&self) -> u64 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(16usize, 8u8) as u64) }
+    }
+    #[inline]
+    pub fn set_l4_len(&mut self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            self._bitfield_1.set(16usize, 8u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn l4_len_raw(this: *const Self) -> u64 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 7usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                16usize,
+                8u8,
+            ) as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_l4_len_raw(this: *mut Self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 7usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                16usize,
+                8u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn tso_segsz(&self) -> u64 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(24usize, 16u8) as u64) }
+    }
+    #[inline]
+    pub fn set_tso_segsz(&mut self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            self._bitfield_1.set(24usize, 16u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn tso_segsz_raw(this: *const Self) -> u64 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 7usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                24usize,
+                16u8,
+            ) as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_tso_segsz_raw(this: *mut Self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 7usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                24usize,
+                16u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn outer_l3_len(&self) -> u64 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(40usize, 9u8) as u64) }
+    }
+    #[inline]
+    pub fn set_outer_l3_len(&mut self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            self._bitfield_1.set(40usize, 9u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn outer_l3_len_raw(this: *const Self) -> u64 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 7usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                40usize,
+                9u8,
+            ) as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_outer_l3_len_raw(this: *mut Self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 7usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                40usize,
+                9u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn outer_l2_len(&self) -> u64 {
+        unsafe { ::std::mem::transmute(self._bitfield_1.get(49usize, 7u8) as u64) }
+    }
+    #[inline]
+    pub fn set_outer_l2_len(&mut self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            self._bitfield_1.set(49usize, 7u8, val as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn outer_l2_len_raw(this: *const Self) -> u64 {
+        unsafe {
+            ::std::mem::transmute(<__BindgenBitfieldUnit<[u8; 7usize]>>::raw_get(
+                ::std::ptr::addr_of!((*this)._bitfield_1),
+                49usize,
+                7u8,
+            ) as u64)
+        }
+    }
+    #[inline]
+    pub unsafe fn set_outer_l2_len_raw(this: *mut Self, val: u64) {
+        unsafe {
+            let val: u64 = ::std::mem::transmute(val);
+            <__BindgenBitfieldUnit<[u8; 7usize]>>::raw_set(
+                ::std::ptr::addr_of_mut!((*this)._bitfield_1),
+                49usize,
+                7u8,
+                val as u64,
+            )
+        }
+    }
+    #[inline]
+    pub fn new_bitfield_1(
+        l2_len: u64,
+        l3_len: u64,
+        l4_len: u64,
+        tso_segsz: u64,
+        outer_l3_len: u64,
+        outer_l2_len: u64,
+    ) -> __BindgenBitfieldUnit<[u8; 7usize]> {
+        let mut __bindgen_bitfield_unit: __BindgenBitfieldUnit<[u8; 7usize]> = Default::default();
+        __bindgen_bitfield_unit.set(0usize, 7u8, {
+            let l2_len: u64 = unsafe { ::std::mem::transmute(l2_len) };
+            l2_len as u64
+        });
+        __bindgen_bitfield_unit.set(7usize, 9u8, {
+            let l3_len: u64 = unsafe { ::std::mem::transmute(l3_len) };
+            l3_len as u64
+        });
+        __bindgen_bitfield_unit.set(16usize, 8u8, {
+            let l4_len: u64 = unsafe { ::std::mem::transmute(l4_len) };
+            l4_len as u64
+        });
+        __bindgen_bitfield_unit.set(24usize, 16u8, {
+            let tso_segsz: u64 = unsafe { ::std::mem::transmute(tso_segsz) };
+            tso_segsz as u64
+        });
+        __bindgen_bitfield_unit.set(40usize, 9u8, {
+            let outer_l3_len: u64 = unsafe { ::std::mem::transmute(outer_l3_len) };
+            outer_l3_len as u64
+        });
+        __bindgen_bitfield_unit.set(49usize, 7u8, {
+            let outer_l2_len: u64 = unsafe { ::std::mem::transmute(outer_l2_len) };
+            outer_l2_len as u64
+        });
+        __bindgen_bitfield_unit
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf__bindgen_ty_3"][::std::mem::size_of::<rte_mbuf__bindgen_ty_3>() - 8usize];
+    ["Alignment of rte_mbuf__bindgen_ty_3"]
+        [::std::mem::align_of::<rte_mbuf__bindgen_ty_3>() - 8usize];
+    ["Offset of field: rte_mbuf__bindgen_ty_3::tx_offload"]
+        [::std::mem::offset_of!(rte_mbuf__bindgen_ty_3, tx_offload) - 0usize];
+};
+impl Default for rte_mbuf__bindgen_ty_3 {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf"][::std::mem::size_of::<rte_mbuf>() - 128usize];
+    ["Alignment of rte_mbuf"][::std::mem::align_of::<rte_mbuf>() - 64usize];
+    ["Offset of field: rte_mbuf::cacheline0"]
+        [::std::mem::offset_of!(rte_mbuf, cacheline0) - 0usize];
+    ["Offset of field: rte_mbuf::buf_addr"][::std::mem::offset_of!(rte_mbuf, buf_addr) - 0usize];
+    ["Offset of field: rte_mbuf::buf_iova"][::std::mem::offset_of!(rte_mbuf, buf_iova) - 8usize];
+    ["Offset of field: rte_mbuf::rearm_data"]
+        [::std::mem::offset_of!(rte_mbuf, rearm_data) - 16usize];
+    ["Offset of field: rte_mbuf::data_off"][::std::mem::offset_of!(rte_mbuf, data_off) - 16usize];
+    ["Offset of field: rte_mbuf::refcnt"][::std::mem::offset_of!(rte_mbuf, refcnt) - 18usize];
+    ["Offset of field: rte_mbuf::nb_segs"][::std::mem::offset_of!(rte_mbuf, nb_segs) - 20usize];
+    ["Offset of field: rte_mbuf::port"][::std::mem::offset_of!(rte_mbuf, port) - 22usize];
+    ["Offset of field: rte_mbuf::ol_flags"][::std::mem::offset_of!(rte_mbuf, ol_flags) - 24usize];
+    ["Offset of field: rte_mbuf::rx_descriptor_fields1"]
+        [::std::mem::offset_of!(rte_mbuf, rx_descriptor_fields1) - 32usize];
+    ["Offset of field: rte_mbuf::pkt_len"][::std::mem::offset_of!(rte_mbuf, pkt_len) - 36usize];
+    ["Offset of field: rte_mbuf::data_len"][::std::mem::offset_of!(rte_mbuf, data_len) - 40usize];
+    ["Offset of field: rte_mbuf::vlan_tci"][::std::mem::offset_of!(rte_mbuf, vlan_tci) - 42usize];
+    ["Offset of field: rte_mbuf::vlan_tci_outer"]
+        [::std::mem::offset_of!(rte_mbuf, vlan_tci_outer) - 52usize];
+    ["Offset of field: rte_mbuf::buf_len"][::std::mem::offset_of!(rte_mbuf, buf_len) - 54usize];
+    ["Offset of field: rte_mbuf::pool"][::std::mem::offset_of!(rte_mbuf, pool) - 56usize];
+    ["Offset of field: rte_mbuf::cacheline1"]
+        [::std::mem::offset_of!(rte_mbuf, cacheline1) - 64usize];
+    ["Offset of field: rte_mbuf::next"][::std::mem::offset_of!(rte_mbuf, next) - 64usize];
+    ["Offset of field: rte_mbuf::shinfo"][::std::mem::offset_of!(rte_mbuf, shinfo) - 80usize];
+    ["Offset of field: rte_mbuf::priv_size"][::std::mem::offset_of!(rte_mbuf, priv_size) - 88usize];
+    ["Offset of field: rte_mbuf::timesync"][::std::mem::offset_of!(rte_mbuf, timesync) - 90usize];
+    ["Offset of field: rte_mbuf::dynfield1"][::std::mem::offset_of!(rte_mbuf, dynfield1) - 92usize];
+};
+impl Default for rte_mbuf {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " Function typedef of callback to free externally attached buffer."]
+pub type rte_mbuf_extbuf_free_callback_t = ::std::option::Option<
+    unsafe extern "C" fn(addr: *mut ::std::os::raw::c_void, opaque: *mut ::std::os::raw::c_void),
+>;
+#[doc = " Shared data at the end of an external buffer."]
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_mbuf_ext_shared_info {
+    #[doc = "< Free callback function"]
+    pub free_cb: rte_mbuf_extbuf_free_callback_t,
+    #[doc = "< Free callback argument"]
+    pub fcb_opaque: *mut ::std::os::raw::c_void,
+    pub refcnt: u16,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_mbuf_ext_shared_info"]
+        [::std::mem::size_of::<rte_mbuf_ext_shared_info>() - 24usize];
+    ["Alignment of rte_mbuf_ext_shared_info"]
+        [::std::mem::align_of::<rte_mbuf_ext_shared_info>() - 8usize];
+    ["Offset of field: rte_mbuf_ext_shared_info::free_cb"]
+        [::std::mem::offset_of!(rte_mbuf_ext_shared_info, free_cb) - 0usize];
+    ["Offset of field: rte_mbuf_ext_shared_info::fcb_opaque"]
+        [::std::mem::offset_of!(rte_mbuf_ext_shared_info, fcb_opaque) - 8usize];
+    ["Offset of field: rte_mbuf_ext_shared_info::refcnt"]
+        [::std::mem::offset_of!(rte_mbuf_ext_shared_info, refcnt) - 16usize];
+};
+impl Default for rte_mbuf_ext_shared_info {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[doc = " Private data in case of pktmbuf pool.\n\n A structure that contains some pktmbuf_pool-specific data that are\n appended after the mempool structure (in private data)."]
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct rte_pktmbuf_pool_private {
+    #[doc = "< Size of data space in each mbuf."]
+    pub mbuf_data_room_size: u16,
+    #[doc = "< Size of private area in each mbuf."]
+    pub mbuf_priv_size: u16,
+    #[doc = "< reserved for future use."]
+    pub flags: u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_pktmbuf_pool_private"]
+        [::std::mem::size_of::<rte_pktmbuf_pool_private>() - 8usize];
+    ["Alignment of rte_pktmbuf_pool_private"]
+        [::std::mem::align_of::<rte_pktmbuf_pool_private>() - 4usize];
+    ["Offset of field: rte_pktmbuf_pool_private::mbuf_data_room_size"]
+        [::std::mem::offset_of!(rte_pktmbuf_pool_private, mbuf_data_room_size) - 0usize];
+    ["Offset of field: rte_pktmbuf_pool_private::mbuf_priv_size"]
+        [::std::mem::offset_of!(rte_pktmbuf_pool_private, mbuf_priv_size) - 2usize];
+    ["Offset of field: rte_pktmbuf_pool_private::flags"]
+        [::std::mem::offset_of!(rte_pktmbuf_pool_private, flags) - 4usize];
+};
+#[doc = " A structure that describes the pinned external buffer segment."]
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct rte_pktmbuf_extmem {
+    #[doc = "< The virtual address of data buffer."]
+    pub buf_ptr: *mut ::std::os::raw::c_void,
+    #[doc = "< The IO address of the data buffer."]
+    pub buf_iova: rte_iova_t,
+    #[doc = "< External buffer length in bytes."]
+    pub buf_len: usize,
+    #[doc = "< mbuf element size in bytes."]
+    pub elt_size: u16,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of rte_pktmbuf_extmem"][::std::mem::size_of::<rte_pktmbuf_extmem>() - 32usize];
+    ["Alignment of rte_pktmbuf_extmem"][::std::mem::align_of::<rte_pktmbuf_extmem>() - 8usize];
+    ["Offset of field: rte_pktmbuf_extmem::buf_ptr"]
+        [::std::mem::offset_of!(rte_pktmbuf_extmem, buf_ptr) - 0usize];
+    ["Offset of field: rte_pktmbuf_extmem::buf_iova"]
+        [::std::mem::offset_of!(rte_pktmbuf_extmem, buf_iova) - 8usize];
+    ["Offset of field: rte_pktmbuf_extmem::buf_len"]
+        [::std::mem::offset_of!(rte_pktmbuf_extmem, buf_len) - 16usize];
+    ["Offset of field: rte_pktmbuf_extmem::elt_size"]
+        [::std::mem::offset_of!(rte_pktmbuf_extmem, elt_size) - 24usize];
+};
+impl Default for rte_pktmbuf_extmem {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct dpdk_shim_eth_info {
+    pub max_rx_queues: u16,
+    pub max_tx_queues: u16,
+    pub rx_desc_max: u16,
+    pub rx_desc_min: u16,
+    pub tx_desc_max: u16,
+    pub tx_desc_min: u16,
+    pub min_mtu: u16,
+    pub max_mtu: u16,
+    pub max_rx_pktlen: u32,
+    pub rx_offload_capa: u64,
+    pub tx_offload_capa: u64,
+    pub flow_type_rss_offloads: u64,
+    pub reta_size: u16,
+    pub hash_key_size: u8,
+    pub socket_id: i32,
+    pub nb_rx_queues: u16,
+    pub nb_tx_queues: u16,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of dpdk_shim_eth_info"][::std::mem::size_of::<dpdk_shim_eth_info>() - 64usize];
+    ["Alignment of dpdk_shim_eth_info"][::std::mem::align_of::<dpdk_shim_eth_info>() - 8usize];
+    ["Offset of field: dpdk_shim_eth_info::max_rx_queues"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, max_rx_queues) - 0usize];
+    ["Offset of field: dpdk_shim_eth_info::max_tx_queues"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, max_tx_queues) - 2usize];
+    ["Offset of field: dpdk_shim_eth_info::rx_desc_max"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, rx_desc_max) - 4usize];
+    ["Offset of field: dpdk_shim_eth_info::rx_desc_min"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, rx_desc_min) - 6usize];
+    ["Offset of field: dpdk_shim_eth_info::tx_desc_max"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, tx_desc_max) - 8usize];
+    ["Offset of field: dpdk_shim_eth_info::tx_desc_min"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, tx_desc_min) - 10usize];
+    ["Offset of field: dpdk_shim_eth_info::min_mtu"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, min_mtu) - 12usize];
+    ["Offset of field: dpdk_shim_eth_info::max_mtu"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, max_mtu) - 14usize];
+    ["Offset of field: dpdk_shim_eth_info::max_rx_pktlen"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, max_rx_pktlen) - 16usize];
+    ["Offset of field: dpdk_shim_eth_info::rx_offload_capa"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, rx_offload_capa) - 24usize];
+    ["Offset of field: dpdk_shim_eth_info::tx_offload_capa"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, tx_offload_capa) - 32usize];
+    ["Offset of field: dpdk_shim_eth_info::flow_type_rss_offloads"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, flow_type_rss_offloads) - 40usize];
+    ["Offset of field: dpdk_shim_eth_info::reta_size"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, reta_size) - 48usize];
+    ["Offset of field: dpdk_shim_eth_info::hash_key_size"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, hash_key_size) - 50usize];
+    ["Offset of field: dpdk_shim_eth_info::socket_id"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, socket_id) - 52usize];
+    ["Offset of field: dpdk_shim_eth_info::nb_rx_queues"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, nb_rx_queues) - 56usize];
+    ["Offset of field: dpdk_shim_eth_info::nb_tx_queues"]
+        [::std::mem::offset_of!(dpdk_shim_eth_info, nb_tx_queues) - 58usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct dpdk_shim_eth_link {
+    pub speed_mbps: u32,
+    pub full_duplex: u8,
+    pub autoneg: u8,
+    pub up: u8,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of dpdk_shim_eth_link"][::std::mem::size_of::<dpdk_shim_eth_link>() - 8usize];
+    ["Alignment of dpdk_shim_eth_link"][::std::mem::align_of::<dpdk_shim_eth_link>() - 4usize];
+    ["Offset of field: dpdk_shim_eth_link::speed_mbps"]
+        [::std::mem::offset_of!(dpdk_shim_eth_link, speed_mbps) - 0usize];
+    ["Offset of field: dpdk_shim_eth_link::full_duplex"]
+        [::std::mem::offset_of!(dpdk_shim_eth_link, full_duplex) - 4usize];
+    ["Offset of field: dpdk_shim_eth_link::autoneg"]
+        [::std::mem::offset_of!(dpdk_shim_eth_link, autoneg) - 5usize];
+    ["Offset of field: dpdk_shim_eth_link::up"]
+        [::std::mem::offset_of!(dpdk_shim_eth_link, up) - 6usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct dpdk_shim_eth_stats {
+    pub ipackets: u64,
+    pub opackets: u64,
+    pub ibytes: u64,
+    pub obytes: u64,
+    pub imissed: u64,
+    pub ierrors: u64,
+    pub oerrors: u64,
+    pub rx_nombuf: u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of dpdk_shim_eth_stats"][::std::mem::size_of::<dpdk_shim_eth_stats>() - 64usize];
+    ["Alignment of dpdk_shim_eth_stats"][::std::mem::align_of::<dpdk_shim_eth_stats>() - 8usize];
+    ["Offset of field: dpdk_shim_eth_stats::ipackets"]
+        [::std::mem::offset_of!(dpdk_shim_eth_stats, ipackets) - 0usize];
+    ["Offset of field: dpdk_shim_eth_stats::opackets"]
+        [::std::mem::offset_of!(dpdk_shim_eth_stats, opackets) - 8usize];
+    ["Offset of field: dpdk_shim_eth_stats::ibytes"]
+        [::std::mem::offset_of!(dpdk_shim_eth_stats, ibytes) - 16usize];
+    ["Offset of field: dpdk_shim_eth_stats::obytes"]
+        [::std::mem::offset_of!(dpdk_shim_eth_stats, obytes) - 24usize];
+    ["Offset of field: dpdk_shim_eth_stats::imissed"]
+        [::std::mem::offset_of!(dpdk_shim_eth_stats, imissed) - 32usize];
+    ["Offset of field: dpdk_shim_eth_stats::ierrors"]
+        [::std::mem::offset_of!(dpdk_shim_eth_stats, ierrors) - 40usize];
+    ["Offset of field: dpdk_shim_eth_stats::oerrors"]
+        [::std::mem::offset_of!(dpdk_shim_eth_stats, oerrors) - 48usize];
+    ["Offset of field: dpdk_shim_eth_stats::rx_nombuf"]
+        [::std::mem::offset_of!(dpdk_shim_eth_stats, rx_nombuf) - 56usize];
+};
 pub type __builtin_va_list = [__va_list_tag; 1usize];
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -4169,6 +6634,157 @@ unsafe extern "C" {
         name: *const ::std::os::raw::c_char,
         socket_id: ::std::os::raw::c_int,
     ) -> ::std::os::raw::c_int;
+    #[doc = " Reserve a portion of physical memory.\n\n This function reserves some memory and returns a pointer to a\n correctly filled memzone descriptor. If the allocation cannot be\n done, return NULL.\n\n @note Reserving memzones with len set to 0 will only attempt to allocate\n   memzones from memory that is already available. It will not trigger any\n   new allocations.\n\n @note: When reserving memzones with len set to 0, it is preferable to also\n   set a valid socket_id. Setting socket_id to SOCKET_ID_ANY is supported, but\n   will likely not yield expected results. Specifically, the resulting memzone\n   may not necessarily be the biggest memzone available, but rather biggest\n   memzone available on socket id corresponding to an lcore from which\n   reservation was called.\n\n @param name\n   The name of the memzone. If it already exists, the function will\n   fail and return NULL.\n @param len\n   The size of the memory to be reserved. If it\n   is 0, the biggest contiguous zone will be reserved.\n @param socket_id\n   The socket identifier in the case of\n   NUMA. The value can be SOCKET_ID_ANY if there is no NUMA\n   constraint for the reserved zone.\n @param flags\n   The flags parameter is used to request memzones to be\n   taken from specifically sized hugepages.\n   - RTE_MEMZONE_2MB - Reserved from 2MB pages\n   - RTE_MEMZONE_1GB - Reserved from 1GB pages\n   - RTE_MEMZONE_16MB - Reserved from 16MB pages\n   - RTE_MEMZONE_16GB - Reserved from 16GB pages\n   - RTE_MEMZONE_256KB - Reserved from 256KB pages\n   - RTE_MEMZONE_256MB - Reserved from 256MB pages\n   - RTE_MEMZONE_512MB - Reserved from 512MB pages\n   - RTE_MEMZONE_4GB - Reserved from 4GB pages\n   - RTE_MEMZONE_SIZE_HINT_ONLY - Allow alternative page size to be used if\n                                  the requested page size is unavailable.\n                                  If this flag is not set, the function\n                                  will return error on an unavailable size\n                                  request.\n   - RTE_MEMZONE_IOVA_CONTIG - Ensure reserved memzone is IOVA-contiguous.\n                               This option should be used when allocating\n                               memory intended for hardware rings etc.\n @return\n   A pointer to a correctly-filled read-only memzone descriptor, or NULL\n   on error.\n   On error case, rte_errno will be set appropriately:\n    - E_RTE_NO_CONFIG - function could not get pointer to rte_config structure\n    - ENOSPC - the maximum number of memzones has already been allocated\n    - EEXIST - a memzone with the same name already exists\n    - ENOMEM - no appropriate memory area found in which to create memzone\n    - EINVAL - invalid parameters"]
+    pub fn rte_memzone_reserve(
+        name: *const ::std::os::raw::c_char,
+        len: usize,
+        socket_id: ::std::os::raw::c_int,
+        flags: ::std::os::raw::c_uint,
+    ) -> *const rte_memzone;
+    #[doc = " Reserve a portion of physical memory with alignment on a specified\n boundary.\n\n This function reserves some memory with alignment on a specified\n boundary, and returns a pointer to a correctly filled memzone\n descriptor. If the allocation cannot be done or if the alignment\n is not a power of 2, returns NULL.\n\n @note Reserving memzones with len set to 0 will only attempt to allocate\n   memzones from memory that is already available. It will not trigger any\n   new allocations.\n\n @note: When reserving memzones with len set to 0, it is preferable to also\n   set a valid socket_id. Setting socket_id to SOCKET_ID_ANY is supported, but\n   will likely not yield expected results. Specifically, the resulting memzone\n   may not necessarily be the biggest memzone available, but rather biggest\n   memzone available on socket id corresponding to an lcore from which\n   reservation was called.\n\n @param name\n   The name of the memzone. If it already exists, the function will\n   fail and return NULL.\n @param len\n   The size of the memory to be reserved. If it\n   is 0, the biggest contiguous zone will be reserved.\n @param socket_id\n   The socket identifier in the case of\n   NUMA. The value can be SOCKET_ID_ANY if there is no NUMA\n   constraint for the reserved zone.\n @param flags\n   The flags parameter is used to request memzones to be\n   taken from specifically sized hugepages.\n   - RTE_MEMZONE_2MB - Reserved from 2MB pages\n   - RTE_MEMZONE_1GB - Reserved from 1GB pages\n   - RTE_MEMZONE_16MB - Reserved from 16MB pages\n   - RTE_MEMZONE_16GB - Reserved from 16GB pages\n   - RTE_MEMZONE_256KB - Reserved from 256KB pages\n   - RTE_MEMZONE_256MB - Reserved from 256MB pages\n   - RTE_MEMZONE_512MB - Reserved from 512MB pages\n   - RTE_MEMZONE_4GB - Reserved from 4GB pages\n   - RTE_MEMZONE_SIZE_HINT_ONLY - Allow alternative page size to be used if\n                                  the requested page size is unavailable.\n                                  If this flag is not set, the function\n                                  will return error on an unavailable size\n                                  request.\n   - RTE_MEMZONE_IOVA_CONTIG - Ensure reserved memzone is IOVA-contiguous.\n                               This option should be used when allocating\n                               memory intended for hardware rings etc.\n @param align\n   Alignment for resulting memzone. Must be a power of 2.\n @return\n   A pointer to a correctly-filled read-only memzone descriptor, or NULL\n   on error.\n   On error case, rte_errno will be set appropriately:\n    - E_RTE_NO_CONFIG - function could not get pointer to rte_config structure\n    - ENOSPC - the maximum number of memzones has already been allocated\n    - EEXIST - a memzone with the same name already exists\n    - ENOMEM - no appropriate memory area found in which to create memzone\n    - EINVAL - invalid parameters"]
+    pub fn rte_memzone_reserve_aligned(
+        name: *const ::std::os::raw::c_char,
+        len: usize,
+        socket_id: ::std::os::raw::c_int,
+        flags: ::std::os::raw::c_uint,
+        align: ::std::os::raw::c_uint,
+    ) -> *const rte_memzone;
+    #[doc = " Reserve a portion of physical memory with specified alignment and\n boundary.\n\n This function reserves some memory with specified alignment and\n boundary, and returns a pointer to a correctly filled memzone\n descriptor. If the allocation cannot be done or if the alignment\n or boundary are not a power of 2, returns NULL.\n Memory buffer is reserved in a way, that it wouldn't cross specified\n boundary. That implies that requested length should be less or equal\n then boundary.\n\n @note Reserving memzones with len set to 0 will only attempt to allocate\n   memzones from memory that is already available. It will not trigger any\n   new allocations.\n\n @note: When reserving memzones with len set to 0, it is preferable to also\n   set a valid socket_id. Setting socket_id to SOCKET_ID_ANY is supported, but\n   will likely not yield expected results. Specifically, the resulting memzone\n   may not necessarily be the biggest memzone available, but rather biggest\n   memzone available on socket id corresponding to an lcore from which\n   reservation was called.\n\n @param name\n   The name of the memzone. If it already exists, the function will\n   fail and return NULL.\n @param len\n   The size of the memory to be reserved. If it\n   is 0, the biggest contiguous zone will be reserved.\n @param socket_id\n   The socket identifier in the case of\n   NUMA. The value can be SOCKET_ID_ANY if there is no NUMA\n   constraint for the reserved zone.\n @param flags\n   The flags parameter is used to request memzones to be\n   taken from specifically sized hugepages.\n   - RTE_MEMZONE_2MB - Reserved from 2MB pages\n   - RTE_MEMZONE_1GB - Reserved from 1GB pages\n   - RTE_MEMZONE_16MB - Reserved from 16MB pages\n   - RTE_MEMZONE_16GB - Reserved from 16GB pages\n   - RTE_MEMZONE_256KB - Reserved from 256KB pages\n   - RTE_MEMZONE_256MB - Reserved from 256MB pages\n   - RTE_MEMZONE_512MB - Reserved from 512MB pages\n   - RTE_MEMZONE_4GB - Reserved from 4GB pages\n   - RTE_MEMZONE_SIZE_HINT_ONLY - Allow alternative page size to be used if\n                                  the requested page size is unavailable.\n                                  If this flag is not set, the function\n                                  will return error on an unavailable size\n                                  request.\n   - RTE_MEMZONE_IOVA_CONTIG - Ensure reserved memzone is IOVA-contiguous.\n                               This option should be used when allocating\n                               memory intended for hardware rings etc.\n @param align\n   Alignment for resulting memzone. Must be a power of 2.\n @param bound\n   Boundary for resulting memzone. Must be a power of 2 or zero.\n   Zero value implies no boundary condition.\n @return\n   A pointer to a correctly-filled read-only memzone descriptor, or NULL\n   on error.\n   On error case, rte_errno will be set appropriately:\n    - E_RTE_NO_CONFIG - function could not get pointer to rte_config structure\n    - ENOSPC - the maximum number of memzones has already been allocated\n    - EEXIST - a memzone with the same name already exists\n    - ENOMEM - no appropriate memory area found in which to create memzone\n    - EINVAL - invalid parameters"]
+    pub fn rte_memzone_reserve_bounded(
+        name: *const ::std::os::raw::c_char,
+        len: usize,
+        socket_id: ::std::os::raw::c_int,
+        flags: ::std::os::raw::c_uint,
+        align: ::std::os::raw::c_uint,
+        bound: ::std::os::raw::c_uint,
+    ) -> *const rte_memzone;
+    #[doc = " Free a memzone.\n\n @param mz\n   A pointer to the memzone\n @return\n  -EINVAL - invalid parameter.\n  0 - success"]
+    pub fn rte_memzone_free(mz: *const rte_memzone) -> ::std::os::raw::c_int;
+    #[doc = " Lookup for a memzone.\n\n Get a pointer to a descriptor of an already reserved memory\n zone identified by the name given as an argument.\n\n @param name\n   The name of the memzone.\n @return\n   A pointer to a read-only memzone descriptor."]
+    pub fn rte_memzone_lookup(name: *const ::std::os::raw::c_char) -> *const rte_memzone;
+    #[doc = " Dump all reserved memzones to a file.\n\n @param f\n   A pointer to a file for output"]
+    pub fn rte_memzone_dump(f: *mut FILE);
+    #[doc = " Walk list of all memzones\n\n @param func\n   Iterator function\n @param arg\n   Argument passed to iterator"]
+    pub fn rte_memzone_walk(
+        func: ::std::option::Option<
+            unsafe extern "C" fn(arg1: *const rte_memzone, arg: *mut ::std::os::raw::c_void),
+        >,
+        arg: *mut ::std::os::raw::c_void,
+    );
+    #[doc = " This function allocates memory from the huge-page area of memory. The memory\n is not cleared. In NUMA systems, the memory allocated resides on the same\n NUMA socket as the core that calls this function.\n\n @param type\n   A string identifying the type of allocated objects (useful for debug\n   purposes, such as identifying the cause of a memory leak). Can be NULL.\n @param size\n   Size (in bytes) to be allocated.\n @param align\n   If 0, the return is a pointer that is suitably aligned for any kind of\n   variable (in the same manner as malloc()).\n   Otherwise, the return is a pointer that is a multiple of *align*. In\n   this case, it must be a power of two. (Minimum alignment is the\n   cacheline size, i.e. 64-bytes)\n @return\n   - NULL on error. Not enough memory, or invalid arguments (size is 0,\n     align is not a power of two).\n   - Otherwise, the pointer to the allocated object."]
+    pub fn rte_malloc(
+        type_: *const ::std::os::raw::c_char,
+        size: usize,
+        align: ::std::os::raw::c_uint,
+    ) -> *mut ::std::os::raw::c_void;
+    #[doc = " Allocate zeroed memory from the heap.\n\n Equivalent to rte_malloc() except that the memory zone is\n initialised with zeros. In NUMA systems, the memory allocated resides on the\n same NUMA socket as the core that calls this function.\n\n @param type\n   A string identifying the type of allocated objects (useful for debug\n   purposes, such as identifying the cause of a memory leak). Can be NULL.\n @param size\n   Size (in bytes) to be allocated.\n @param align\n   If 0, the return is a pointer that is suitably aligned for any kind of\n   variable (in the same manner as malloc()).\n   Otherwise, the return is a pointer that is a multiple of *align*. In\n   this case, it must obviously be a power of two. (Minimum alignment is the\n   cacheline size, i.e. 64-bytes)\n @return\n   - NULL on error. Not enough memory, or invalid arguments (size is 0,\n     align is not a power of two).\n   - Otherwise, the pointer to the allocated object."]
+    pub fn rte_zmalloc(
+        type_: *const ::std::os::raw::c_char,
+        size: usize,
+        align: ::std::os::raw::c_uint,
+    ) -> *mut ::std::os::raw::c_void;
+    #[doc = " Replacement function for calloc(), using huge-page memory. Memory area is\n initialised with zeros. In NUMA systems, the memory allocated resides on the\n same NUMA socket as the core that calls this function.\n\n @param type\n   A string identifying the type of allocated objects (useful for debug\n   purposes, such as identifying the cause of a memory leak). Can be NULL.\n @param num\n   Number of elements to be allocated.\n @param size\n   Size (in bytes) of a single element.\n @param align\n   If 0, the return is a pointer that is suitably aligned for any kind of\n   variable (in the same manner as malloc()).\n   Otherwise, the return is a pointer that is a multiple of *align*. In\n   this case, it must obviously be a power of two. (Minimum alignment is the\n   cacheline size, i.e. 64-bytes)\n @return\n   - NULL on error. Not enough memory, or invalid arguments (size is 0,\n     align is not a power of two).\n   - Otherwise, the pointer to the allocated object."]
+    pub fn rte_calloc(
+        type_: *const ::std::os::raw::c_char,
+        num: usize,
+        size: usize,
+        align: ::std::os::raw::c_uint,
+    ) -> *mut ::std::os::raw::c_void;
+    #[doc = " Replacement function for realloc(), using huge-page memory. Reserved area\n memory is resized, preserving contents. In NUMA systems, the new area\n may not reside on the same NUMA node as the old one.\n\n @param ptr\n   Pointer to already allocated memory\n @param size\n   Size (in bytes) of new area. If this is 0, memory is freed.\n @param align\n   If 0, the return is a pointer that is suitably aligned for any kind of\n   variable (in the same manner as malloc()).\n   Otherwise, the return is a pointer that is a multiple of *align*. In\n   this case, it must obviously be a power of two. (Minimum alignment is the\n   cacheline size, i.e. 64-bytes)\n @return\n   - NULL on error. Not enough memory, or invalid arguments (size is 0,\n     align is not a power of two).\n   - Otherwise, the pointer to the reallocated memory."]
+    pub fn rte_realloc(
+        ptr: *mut ::std::os::raw::c_void,
+        size: usize,
+        align: ::std::os::raw::c_uint,
+    ) -> *mut ::std::os::raw::c_void;
+    #[doc = " Replacement function for realloc(), using huge-page memory. Reserved area\n memory is resized, preserving contents. In NUMA systems, the new area\n resides on requested NUMA socket.\n\n @param ptr\n   Pointer to already allocated memory\n @param size\n   Size (in bytes) of new area. If this is 0, memory is freed.\n @param align\n   If 0, the return is a pointer that is suitably aligned for any kind of\n   variable (in the same manner as malloc()).\n   Otherwise, the return is a pointer that is a multiple of *align*. In\n   this case, it must obviously be a power of two. (Minimum alignment is the\n   cacheline size, i.e. 64-bytes)\n @param socket\n   NUMA socket to allocate memory on.\n @return\n   - NULL on error. Not enough memory, or invalid arguments (size is 0,\n     align is not a power of two).\n   - Otherwise, the pointer to the reallocated memory."]
+    pub fn rte_realloc_socket(
+        ptr: *mut ::std::os::raw::c_void,
+        size: usize,
+        align: ::std::os::raw::c_uint,
+        socket: ::std::os::raw::c_int,
+    ) -> *mut ::std::os::raw::c_void;
+    #[doc = " This function allocates memory from the huge-page area of memory. The memory\n is not cleared.\n\n @param type\n   A string identifying the type of allocated objects (useful for debug\n   purposes, such as identifying the cause of a memory leak). Can be NULL.\n @param size\n   Size (in bytes) to be allocated.\n @param align\n   If 0, the return is a pointer that is suitably aligned for any kind of\n   variable (in the same manner as malloc()).\n   Otherwise, the return is a pointer that is a multiple of *align*. In\n   this case, it must be a power of two. (Minimum alignment is the\n   cacheline size, i.e. 64-bytes)\n @param socket\n   NUMA socket to allocate memory on. If SOCKET_ID_ANY is used, this function\n   will behave the same as rte_malloc().\n @return\n   - NULL on error. Not enough memory, or invalid arguments (size is 0,\n     align is not a power of two).\n   - Otherwise, the pointer to the allocated object."]
+    pub fn rte_malloc_socket(
+        type_: *const ::std::os::raw::c_char,
+        size: usize,
+        align: ::std::os::raw::c_uint,
+        socket: ::std::os::raw::c_int,
+    ) -> *mut ::std::os::raw::c_void;
+    #[doc = " Allocate zeroed memory from the heap.\n\n Equivalent to rte_malloc() except that the memory zone is\n initialised with zeros.\n\n @param type\n   A string identifying the type of allocated objects (useful for debug\n   purposes, such as identifying the cause of a memory leak). Can be NULL.\n @param size\n   Size (in bytes) to be allocated.\n @param align\n   If 0, the return is a pointer that is suitably aligned for any kind of\n   variable (in the same manner as malloc()).\n   Otherwise, the return is a pointer that is a multiple of *align*. In\n   this case, it must obviously be a power of two. (Minimum alignment is the\n   cacheline size, i.e. 64-bytes)\n @param socket\n   NUMA socket to allocate memory on. If SOCKET_ID_ANY is used, this function\n   will behave the same as rte_zmalloc().\n @return\n   - NULL on error. Not enough memory, or invalid arguments (size is 0,\n     align is not a power of two).\n   - Otherwise, the pointer to the allocated object."]
+    pub fn rte_zmalloc_socket(
+        type_: *const ::std::os::raw::c_char,
+        size: usize,
+        align: ::std::os::raw::c_uint,
+        socket: ::std::os::raw::c_int,
+    ) -> *mut ::std::os::raw::c_void;
+    #[doc = " Replacement function for calloc(), using huge-page memory. Memory area is\n initialised with zeros.\n\n @param type\n   A string identifying the type of allocated objects (useful for debug\n   purposes, such as identifying the cause of a memory leak). Can be NULL.\n @param num\n   Number of elements to be allocated.\n @param size\n   Size (in bytes) of a single element.\n @param align\n   If 0, the return is a pointer that is suitably aligned for any kind of\n   variable (in the same manner as malloc()).\n   Otherwise, the return is a pointer that is a multiple of *align*. In\n   this case, it must obviously be a power of two. (Minimum alignment is the\n   cacheline size, i.e. 64-bytes)\n @param socket\n   NUMA socket to allocate memory on. If SOCKET_ID_ANY is used, this function\n   will behave the same as rte_calloc().\n @return\n   - NULL on error. Not enough memory, or invalid arguments (size is 0,\n     align is not a power of two).\n   - Otherwise, the pointer to the allocated object."]
+    pub fn rte_calloc_socket(
+        type_: *const ::std::os::raw::c_char,
+        num: usize,
+        size: usize,
+        align: ::std::os::raw::c_uint,
+        socket: ::std::os::raw::c_int,
+    ) -> *mut ::std::os::raw::c_void;
+    #[doc = " Frees the memory space pointed to by the provided pointer.\n\n This pointer must have been returned by a previous call to\n rte_malloc(), rte_zmalloc(), rte_calloc() or rte_realloc(). The behaviour of\n rte_free() is undefined if the pointer does not match this requirement.\n\n If the pointer is NULL, the function does nothing.\n\n @param ptr\n   The pointer to memory to be freed."]
+    pub fn rte_free(ptr: *mut ::std::os::raw::c_void);
+    #[doc = " If malloc debug is enabled, check a memory block for header\n and trailer markers to indicate that all is well with the block.\n If size is non-null, also return the size of the block.\n\n @param ptr\n   pointer to the start of a data block, must have been returned\n   by a previous call to rte_malloc(), rte_zmalloc(), rte_calloc()\n   or rte_realloc()\n @param size\n   if non-null, and memory block pointer is valid, returns the size\n   of the memory block\n @return\n   -1 on error, invalid pointer passed or header and trailer markers\n   are missing or corrupted\n   0 on success"]
+    pub fn rte_malloc_validate(
+        ptr: *const ::std::os::raw::c_void,
+        size: *mut usize,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Get heap statistics for the specified heap.\n\n @note This function is not thread-safe with respect to\n    ``rte_malloc_heap_create()``/``rte_malloc_heap_destroy()`` functions.\n\n @param socket\n   An unsigned integer specifying the socket to get heap statistics for\n @param socket_stats\n   A structure which provides memory to store statistics\n @return\n   Null on error\n   Pointer to structure storing statistics on success"]
+    pub fn rte_malloc_get_socket_stats(
+        socket: ::std::os::raw::c_int,
+        socket_stats: *mut rte_malloc_socket_stats,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Add memory chunk to a heap with specified name.\n\n @note Multiple memory chunks can be added to the same heap\n\n @note Before accessing this memory in other processes, it needs to be\n   attached in each of those processes by calling\n   ``rte_malloc_heap_memory_attach`` in each other process.\n\n @note Memory must be previously allocated for DPDK to be able to use it as a\n   malloc heap. Failing to do so will result in undefined behavior, up to and\n   including segmentation faults.\n\n @note Calling this function will erase any contents already present at the\n   supplied memory address.\n\n @param heap_name\n   Name of the heap to add memory chunk to\n @param va_addr\n   Start of virtual area to add to the heap. Must be aligned by ``page_sz``.\n @param len\n   Length of virtual area to add to the heap. Must be aligned by ``page_sz``.\n @param iova_addrs\n   Array of page IOVA addresses corresponding to each page in this memory\n   area. Can be NULL, in which case page IOVA addresses will be set to\n   RTE_BAD_IOVA.\n @param n_pages\n   Number of elements in the iova_addrs array. Ignored if  ``iova_addrs``\n   is NULL.\n @param page_sz\n   Page size of the underlying memory\n\n @return\n   - 0 on success\n   - -1 in case of error, with rte_errno set to one of the following:\n     EINVAL - one of the parameters was invalid\n     EPERM  - attempted to add memory to a reserved heap\n     ENOSPC - no more space in internal config to store a new memory chunk"]
+    pub fn rte_malloc_heap_memory_add(
+        heap_name: *const ::std::os::raw::c_char,
+        va_addr: *mut ::std::os::raw::c_void,
+        len: usize,
+        iova_addrs: *mut rte_iova_t,
+        n_pages: ::std::os::raw::c_uint,
+        page_sz: usize,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Remove memory chunk from heap with specified name.\n\n @note Memory chunk being removed must be the same as one that was added;\n   partially removing memory chunks is not supported\n\n @note Memory area must not contain any allocated elements to allow its\n   removal from the heap\n\n @note All other processes must detach from the memory chunk prior to it being\n   removed from the heap.\n\n @param heap_name\n   Name of the heap to remove memory from\n @param va_addr\n   Virtual address to remove from the heap\n @param len\n   Length of virtual area to remove from the heap\n\n @return\n   - 0 on success\n   - -1 in case of error, with rte_errno set to one of the following:\n     EINVAL - one of the parameters was invalid\n     EPERM  - attempted to remove memory from a reserved heap\n     ENOENT - heap or memory chunk was not found\n     EBUSY  - memory chunk still contains data"]
+    pub fn rte_malloc_heap_memory_remove(
+        heap_name: *const ::std::os::raw::c_char,
+        va_addr: *mut ::std::os::raw::c_void,
+        len: usize,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Attach to an already existing chunk of external memory in another process.\n\n @note This function must be called before any attempt is made to use an\n   already existing external memory chunk. This function does *not* need to\n   be called if a call to ``rte_malloc_heap_memory_add`` was made in the\n   current process.\n\n @param heap_name\n   Heap name to which this chunk of memory belongs\n @param va_addr\n   Start address of memory chunk to attach to\n @param len\n   Length of memory chunk to attach to\n @return\n   0 on successful attach\n   -1 on unsuccessful attach, with rte_errno set to indicate cause for error:\n     EINVAL - one of the parameters was invalid\n     EPERM  - attempted to attach memory to a reserved heap\n     ENOENT - heap or memory chunk was not found"]
+    pub fn rte_malloc_heap_memory_attach(
+        heap_name: *const ::std::os::raw::c_char,
+        va_addr: *mut ::std::os::raw::c_void,
+        len: usize,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Detach from a chunk of external memory in secondary process.\n\n @note This function must be called in before any attempt is made to remove\n   external memory from the heap in another process. This function does *not*\n   need to be called if a call to ``rte_malloc_heap_memory_remove`` will be\n   called in current process.\n\n @param heap_name\n   Heap name to which this chunk of memory belongs\n @param va_addr\n   Start address of memory chunk to attach to\n @param len\n   Length of memory chunk to attach to\n @return\n   0 on successful detach\n   -1 on unsuccessful detach, with rte_errno set to indicate cause for error:\n     EINVAL - one of the parameters was invalid\n     EPERM  - attempted to detach memory from a reserved heap\n     ENOENT - heap or memory chunk was not found"]
+    pub fn rte_malloc_heap_memory_detach(
+        heap_name: *const ::std::os::raw::c_char,
+        va_addr: *mut ::std::os::raw::c_void,
+        len: usize,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Creates a new empty malloc heap with a specified name.\n\n @note Heaps created via this call will automatically get assigned a unique\n   socket ID, which can be found using ``rte_malloc_heap_get_socket()``\n\n @param heap_name\n   Name of the heap to create.\n\n @return\n   - 0 on successful creation\n   - -1 in case of error, with rte_errno set to one of the following:\n     EINVAL - ``heap_name`` was NULL, empty or too long\n     EEXIST - heap by name of ``heap_name`` already exists\n     ENOSPC - no more space in internal config to store a new heap"]
+    pub fn rte_malloc_heap_create(
+        heap_name: *const ::std::os::raw::c_char,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Destroys a previously created malloc heap with specified name.\n\n @note This function will return a failure result if not all memory allocated\n   from the heap has been freed back to the heap\n\n @note This function will return a failure result if not all memory segments\n   were removed from the heap prior to its destruction\n\n @param heap_name\n   Name of the heap to create.\n\n @return\n   - 0 on success\n   - -1 in case of error, with rte_errno set to one of the following:\n     EINVAL - ``heap_name`` was NULL, empty or too long\n     ENOENT - heap by the name of ``heap_name`` was not found\n     EPERM  - attempting to destroy reserved heap\n     EBUSY  - heap still contains data"]
+    pub fn rte_malloc_heap_destroy(
+        heap_name: *const ::std::os::raw::c_char,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Find socket ID corresponding to a named heap.\n\n @param name\n   Heap name to find socket ID for\n @return\n   Socket ID in case of success (a non-negative number)\n   -1 in case of error, with rte_errno set to one of the following:\n     EINVAL - ``name`` was NULL\n     ENOENT - heap identified by the name ``name`` was not found"]
+    pub fn rte_malloc_heap_get_socket(name: *const ::std::os::raw::c_char)
+    -> ::std::os::raw::c_int;
+    #[doc = " Check if a given socket ID refers to externally allocated memory.\n\n @note Passing SOCKET_ID_ANY will return 0.\n\n @param socket_id\n   Socket ID to check\n @return\n   1 if socket ID refers to externally allocated memory\n   0 if socket ID refers to internal DPDK memory\n   -1 if socket ID is invalid"]
+    pub fn rte_malloc_heap_socket_is_external(
+        socket_id: ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Dump statistics.\n\n Dump for the specified type to a file. If the type argument is\n NULL, all memory types will be dumped.\n\n @note This function is not thread-safe with respect to\n    ``rte_malloc_heap_create()``/``rte_malloc_heap_destroy()`` functions.\n\n @param f\n   A pointer to a file for output\n @param type\n   A string identifying the type of objects to dump, or NULL\n   to dump all objects."]
+    pub fn rte_malloc_dump_stats(f: *mut FILE, type_: *const ::std::os::raw::c_char);
+    #[doc = " Dump contents of all malloc heaps to a file.\n\n @note This function is not thread-safe with respect to\n    ``rte_malloc_heap_create()``/``rte_malloc_heap_destroy()`` functions.\n\n @param f\n   A pointer to a file for output"]
+    pub fn rte_malloc_dump_heaps(f: *mut FILE);
+    #[doc = " Return the IO address of a virtual address obtained through\n rte_malloc\n\n @param addr\n   Address obtained from a previous rte_malloc call\n @return\n   RTE_BAD_IOVA on error\n   otherwise return an address suitable for IO"]
+    pub fn rte_malloc_virt2iova(addr: *const ::std::os::raw::c_void) -> rte_iova_t;
     #[doc = " Function to return DPDK version prefix string"]
     pub fn rte_version_prefix() -> *const ::std::os::raw::c_char;
     #[doc = " Function to return DPDK version year"]
@@ -4497,6 +7113,1454 @@ unsafe extern "C" {
         iova: u64,
         len: u64,
     ) -> ::std::os::raw::c_int;
+    #[doc = " Calculate the memory size needed for a ring with given element size\n\n This function returns the number of bytes needed for a ring, given\n the number of elements in it and the size of the element. This value\n is the sum of the size of the structure rte_ring and the size of the\n memory needed for storing the elements. The value is aligned to a cache\n line size.\n\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n @param count\n   The number of elements in the ring (must be a power of 2).\n @return\n   - The memory size needed for the ring on success.\n   - -EINVAL - esize is not a multiple of 4 or count provided is not a\n\t\t power of 2."]
+    pub fn rte_ring_get_memsize_elem(
+        esize: ::std::os::raw::c_uint,
+        count: ::std::os::raw::c_uint,
+    ) -> isize;
+    #[doc = " Create a new ring named *name* that stores elements with given size.\n\n This function uses ``memzone_reserve()`` to allocate memory. Then it\n calls rte_ring_init() to initialize an empty ring.\n\n The new ring size is set to *count*, which must be a power of\n two. Water marking is disabled by default. The real usable ring size\n is *count-1* instead of *count* to differentiate a full ring from an\n empty ring.\n\n The ring is added in RTE_TAILQ_RING list.\n\n @param name\n   The name of the ring.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n @param count\n   The number of elements in the ring (must be a power of 2).\n @param socket_id\n   The *socket_id* argument is the socket identifier in case of\n   NUMA. The value can be *SOCKET_ID_ANY* if there is no NUMA\n   constraint for the reserved zone.\n @param flags\n   An OR of the following:\n   - One of mutually exclusive flags that define producer behavior:\n      - RING_F_SP_ENQ: If this flag is set, the default behavior when\n        using ``rte_ring_enqueue()`` or ``rte_ring_enqueue_bulk()``\n        is \"single-producer\".\n      - RING_F_MP_RTS_ENQ: If this flag is set, the default behavior when\n        using ``rte_ring_enqueue()`` or ``rte_ring_enqueue_bulk()``\n        is \"multi-producer RTS mode\".\n      - RING_F_MP_HTS_ENQ: If this flag is set, the default behavior when\n        using ``rte_ring_enqueue()`` or ``rte_ring_enqueue_bulk()``\n        is \"multi-producer HTS mode\".\n     If none of these flags is set, then default \"multi-producer\"\n     behavior is selected.\n   - One of mutually exclusive flags that define consumer behavior:\n      - RING_F_SC_DEQ: If this flag is set, the default behavior when\n        using ``rte_ring_dequeue()`` or ``rte_ring_dequeue_bulk()``\n        is \"single-consumer\". Otherwise, it is \"multi-consumers\".\n      - RING_F_MC_RTS_DEQ: If this flag is set, the default behavior when\n        using ``rte_ring_dequeue()`` or ``rte_ring_dequeue_bulk()``\n        is \"multi-consumer RTS mode\".\n      - RING_F_MC_HTS_DEQ: If this flag is set, the default behavior when\n        using ``rte_ring_dequeue()`` or ``rte_ring_dequeue_bulk()``\n        is \"multi-consumer HTS mode\".\n     If none of these flags is set, then default \"multi-consumer\"\n     behavior is selected.\n @return\n   On success, the pointer to the new allocated ring. NULL on error with\n    rte_errno set appropriately. Possible errno values include:\n    - E_RTE_NO_CONFIG - function could not get pointer to rte_config structure\n    - EINVAL - esize is not a multiple of 4 or count provided is not a\n\t\t power of 2.\n    - ENOSPC - the maximum number of memzones has already been allocated\n    - EEXIST - a memzone with the same name already exists\n    - ENOMEM - no appropriate memory area found in which to create memzone"]
+    pub fn rte_ring_create_elem(
+        name: *const ::std::os::raw::c_char,
+        esize: ::std::os::raw::c_uint,
+        count: ::std::os::raw::c_uint,
+        socket_id: ::std::os::raw::c_int,
+        flags: ::std::os::raw::c_uint,
+    ) -> *mut rte_ring;
+    #[doc = " Enqueue several objects on the ring (multi-producers safe).\n\n This function uses a \"compare and set\" instruction to move the\n producer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects enqueued, either 0 or n"]
+    #[link_name = "rte_ring_mp_enqueue_bulk_elem__extern"]
+    pub fn rte_ring_mp_enqueue_bulk_elem(
+        r: *mut rte_ring,
+        obj_table: *const ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on a ring\n\n @warning This API is NOT multi-producers safe\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects enqueued, either 0 or n"]
+    #[link_name = "rte_ring_sp_enqueue_bulk_elem__extern"]
+    pub fn rte_ring_sp_enqueue_bulk_elem(
+        r: *mut rte_ring,
+        obj_table: *const ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on the HTS ring (multi-producers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects enqueued, either 0 or n"]
+    #[link_name = "rte_ring_mp_hts_enqueue_bulk_elem__extern"]
+    pub fn rte_ring_mp_hts_enqueue_bulk_elem(
+        r: *mut rte_ring,
+        obj_table: *const ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from an HTS ring (multi-consumers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects dequeued, either 0 or n"]
+    #[link_name = "rte_ring_mc_hts_dequeue_bulk_elem__extern"]
+    pub fn rte_ring_mc_hts_dequeue_bulk_elem(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on the HTS ring (multi-producers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   - n: Actual number of objects enqueued."]
+    #[link_name = "rte_ring_mp_hts_enqueue_burst_elem__extern"]
+    pub fn rte_ring_mp_hts_enqueue_burst_elem(
+        r: *mut rte_ring,
+        obj_table: *const ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from an HTS  ring (multi-consumers safe).\n When the requested objects are more than the available objects,\n only dequeue the actual number of objects.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   - n: Actual number of objects dequeued, 0 if ring is empty"]
+    #[link_name = "rte_ring_mc_hts_dequeue_burst_elem__extern"]
+    pub fn rte_ring_mc_hts_dequeue_burst_elem(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on the HTS ring (multi-producers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects enqueued, either 0 or n"]
+    #[link_name = "rte_ring_mp_hts_enqueue_bulk__extern"]
+    pub fn rte_ring_mp_hts_enqueue_bulk(
+        r: *mut rte_ring,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from an HTS ring (multi-consumers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects dequeued, either 0 or n"]
+    #[link_name = "rte_ring_mc_hts_dequeue_bulk__extern"]
+    pub fn rte_ring_mc_hts_dequeue_bulk(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on the HTS ring (multi-producers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   - n: Actual number of objects enqueued."]
+    #[link_name = "rte_ring_mp_hts_enqueue_burst__extern"]
+    pub fn rte_ring_mp_hts_enqueue_burst(
+        r: *mut rte_ring,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from an HTS  ring (multi-consumers safe).\n When the requested objects are more than the available objects,\n only dequeue the actual number of objects.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   - n: Actual number of objects dequeued, 0 if ring is empty"]
+    #[link_name = "rte_ring_mc_hts_dequeue_burst__extern"]
+    pub fn rte_ring_mc_hts_dequeue_burst(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on the RTS ring (multi-producers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects enqueued, either 0 or n"]
+    #[link_name = "rte_ring_mp_rts_enqueue_bulk_elem__extern"]
+    pub fn rte_ring_mp_rts_enqueue_bulk_elem(
+        r: *mut rte_ring,
+        obj_table: *const ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from an RTS ring (multi-consumers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects dequeued, either 0 or n"]
+    #[link_name = "rte_ring_mc_rts_dequeue_bulk_elem__extern"]
+    pub fn rte_ring_mc_rts_dequeue_bulk_elem(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on the RTS ring (multi-producers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   - n: Actual number of objects enqueued."]
+    #[link_name = "rte_ring_mp_rts_enqueue_burst_elem__extern"]
+    pub fn rte_ring_mp_rts_enqueue_burst_elem(
+        r: *mut rte_ring,
+        obj_table: *const ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from an RTS  ring (multi-consumers safe).\n When the requested objects are more than the available objects,\n only dequeue the actual number of objects.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   - n: Actual number of objects dequeued, 0 if ring is empty"]
+    #[link_name = "rte_ring_mc_rts_dequeue_burst_elem__extern"]
+    pub fn rte_ring_mc_rts_dequeue_burst_elem(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on the RTS ring (multi-producers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects enqueued, either 0 or n"]
+    #[link_name = "rte_ring_mp_rts_enqueue_bulk__extern"]
+    pub fn rte_ring_mp_rts_enqueue_bulk(
+        r: *mut rte_ring,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from an RTS ring (multi-consumers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects dequeued, either 0 or n"]
+    #[link_name = "rte_ring_mc_rts_dequeue_bulk__extern"]
+    pub fn rte_ring_mc_rts_dequeue_bulk(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on the RTS ring (multi-producers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   - n: Actual number of objects enqueued."]
+    #[link_name = "rte_ring_mp_rts_enqueue_burst__extern"]
+    pub fn rte_ring_mp_rts_enqueue_burst(
+        r: *mut rte_ring,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from an RTS  ring (multi-consumers safe).\n When the requested objects are more than the available objects,\n only dequeue the actual number of objects.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   - n: Actual number of objects dequeued, 0 if ring is empty"]
+    #[link_name = "rte_ring_mc_rts_dequeue_burst__extern"]
+    pub fn rte_ring_mc_rts_dequeue_burst(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Return producer max Head-Tail-Distance (HTD).\n\n @param r\n   A pointer to the ring structure.\n @return\n   Producer HTD value, if producer is set in appropriate sync mode,\n   or UINT32_MAX otherwise."]
+    #[link_name = "rte_ring_get_prod_htd_max__extern"]
+    pub fn rte_ring_get_prod_htd_max(r: *const rte_ring) -> u32;
+    #[doc = " Set producer max Head-Tail-Distance (HTD).\n Note that producer has to use appropriate sync mode (RTS).\n\n @param r\n   A pointer to the ring structure.\n @param v\n   new HTD value to setup.\n @return\n   Zero on success, or negative error code otherwise."]
+    #[link_name = "rte_ring_set_prod_htd_max__extern"]
+    pub fn rte_ring_set_prod_htd_max(r: *mut rte_ring, v: u32) -> ::std::os::raw::c_int;
+    #[doc = " Return consumer max Head-Tail-Distance (HTD).\n\n @param r\n   A pointer to the ring structure.\n @return\n   Consumer HTD value, if consumer is set in appropriate sync mode,\n   or UINT32_MAX otherwise."]
+    #[link_name = "rte_ring_get_cons_htd_max__extern"]
+    pub fn rte_ring_get_cons_htd_max(r: *const rte_ring) -> u32;
+    #[doc = " Set consumer max Head-Tail-Distance (HTD).\n Note that consumer has to use appropriate sync mode (RTS).\n\n @param r\n   A pointer to the ring structure.\n @param v\n   new HTD value to setup.\n @return\n   Zero on success, or negative error code otherwise."]
+    #[link_name = "rte_ring_set_cons_htd_max__extern"]
+    pub fn rte_ring_set_cons_htd_max(r: *mut rte_ring, v: u32) -> ::std::os::raw::c_int;
+    #[doc = " Enqueue several objects on a ring.\n\n This function calls the multi-producer or the single-producer\n version depending on the default behavior that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects enqueued, either 0 or n"]
+    #[link_name = "rte_ring_enqueue_bulk_elem__extern"]
+    pub fn rte_ring_enqueue_bulk_elem(
+        r: *mut rte_ring,
+        obj_table: *const ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue one object on a ring (multi-producers safe).\n\n This function uses a \"compare and set\" instruction to move the\n producer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj\n   A pointer to the object to be added.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @return\n   - 0: Success; objects enqueued.\n   - -ENOBUFS: Not enough room in the ring to enqueue; no object is enqueued."]
+    #[link_name = "rte_ring_mp_enqueue_elem__extern"]
+    pub fn rte_ring_mp_enqueue_elem(
+        r: *mut rte_ring,
+        obj: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Enqueue one object on a ring\n\n @warning This API is NOT multi-producers safe\n\n @param r\n   A pointer to the ring structure.\n @param obj\n   A pointer to the object to be added.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @return\n   - 0: Success; objects enqueued.\n   - -ENOBUFS: Not enough room in the ring to enqueue; no object is enqueued."]
+    #[link_name = "rte_ring_sp_enqueue_elem__extern"]
+    pub fn rte_ring_sp_enqueue_elem(
+        r: *mut rte_ring,
+        obj: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Enqueue one object on a ring.\n\n This function calls the multi-producer or the single-producer\n version, depending on the default behaviour that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj\n   A pointer to the object to be added.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @return\n   - 0: Success; objects enqueued.\n   - -ENOBUFS: Not enough room in the ring to enqueue; no object is enqueued."]
+    #[link_name = "rte_ring_enqueue_elem__extern"]
+    pub fn rte_ring_enqueue_elem(
+        r: *mut rte_ring,
+        obj: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Dequeue several objects from a ring (multi-consumers safe).\n\n This function uses a \"compare and set\" instruction to move the\n consumer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects dequeued, either 0 or n"]
+    #[link_name = "rte_ring_mc_dequeue_bulk_elem__extern"]
+    pub fn rte_ring_mc_dequeue_bulk_elem(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from a ring (NOT multi-consumers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table,\n   must be strictly positive.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects dequeued, either 0 or n"]
+    #[link_name = "rte_ring_sc_dequeue_bulk_elem__extern"]
+    pub fn rte_ring_sc_dequeue_bulk_elem(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from a ring.\n\n This function calls the multi-consumers or the single-consumer\n version, depending on the default behaviour that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects dequeued, either 0 or n"]
+    #[link_name = "rte_ring_dequeue_bulk_elem__extern"]
+    pub fn rte_ring_dequeue_bulk_elem(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue one object from a ring (multi-consumers safe).\n\n This function uses a \"compare and set\" instruction to move the\n consumer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj_p\n   A pointer to the object that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @return\n   - 0: Success; objects dequeued.\n   - -ENOENT: Not enough entries in the ring to dequeue; no object is\n     dequeued."]
+    #[link_name = "rte_ring_mc_dequeue_elem__extern"]
+    pub fn rte_ring_mc_dequeue_elem(
+        r: *mut rte_ring,
+        obj_p: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Dequeue one object from a ring (NOT multi-consumers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_p\n   A pointer to the object that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @return\n   - 0: Success; objects dequeued.\n   - -ENOENT: Not enough entries in the ring to dequeue, no object is\n     dequeued."]
+    #[link_name = "rte_ring_sc_dequeue_elem__extern"]
+    pub fn rte_ring_sc_dequeue_elem(
+        r: *mut rte_ring,
+        obj_p: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Dequeue one object from a ring.\n\n This function calls the multi-consumers or the single-consumer\n version depending on the default behaviour that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj_p\n   A pointer to the object that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @return\n   - 0: Success, objects dequeued.\n   - -ENOENT: Not enough entries in the ring to dequeue, no object is\n     dequeued."]
+    #[link_name = "rte_ring_dequeue_elem__extern"]
+    pub fn rte_ring_dequeue_elem(
+        r: *mut rte_ring,
+        obj_p: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Enqueue several objects on the ring (multi-producers safe).\n\n This function uses a \"compare and set\" instruction to move the\n producer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   - n: Actual number of objects enqueued."]
+    #[link_name = "rte_ring_mp_enqueue_burst_elem__extern"]
+    pub fn rte_ring_mp_enqueue_burst_elem(
+        r: *mut rte_ring,
+        obj_table: *const ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on a ring\n\n @warning This API is NOT multi-producers safe\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   - n: Actual number of objects enqueued."]
+    #[link_name = "rte_ring_sp_enqueue_burst_elem__extern"]
+    pub fn rte_ring_sp_enqueue_burst_elem(
+        r: *mut rte_ring,
+        obj_table: *const ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on a ring.\n\n This function calls the multi-producer or the single-producer\n version depending on the default behavior that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   - n: Actual number of objects enqueued."]
+    #[link_name = "rte_ring_enqueue_burst_elem__extern"]
+    pub fn rte_ring_enqueue_burst_elem(
+        r: *mut rte_ring,
+        obj_table: *const ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from a ring (multi-consumers safe). When the request\n objects are more than the available objects, only dequeue the actual number\n of objects\n\n This function uses a \"compare and set\" instruction to move the\n consumer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   - n: Actual number of objects dequeued, 0 if ring is empty"]
+    #[link_name = "rte_ring_mc_dequeue_burst_elem__extern"]
+    pub fn rte_ring_mc_dequeue_burst_elem(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from a ring (NOT multi-consumers safe).When the\n request objects are more than the available objects, only dequeue the\n actual number of objects\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   - n: Actual number of objects dequeued, 0 if ring is empty"]
+    #[link_name = "rte_ring_sc_dequeue_burst_elem__extern"]
+    pub fn rte_ring_sc_dequeue_burst_elem(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue multiple objects from a ring up to a maximum number.\n\n This function calls the multi-consumers or the single-consumer\n version, depending on the default behaviour that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   - Number of objects dequeued"]
+    #[link_name = "rte_ring_dequeue_burst_elem__extern"]
+    pub fn rte_ring_dequeue_burst_elem(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to enqueue several objects on the ring.\n Note that no actual objects are put in the queue by this function,\n it just reserves for user such ability.\n User has to call appropriate enqueue_elem_finish() to copy objects into the\n queue and complete given enqueue operation.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects that can be enqueued, either 0 or n"]
+    #[link_name = "rte_ring_enqueue_bulk_elem_start__extern"]
+    pub fn rte_ring_enqueue_bulk_elem_start(
+        r: *mut rte_ring,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to enqueue several objects on the ring.\n Note that no actual objects are put in the queue by this function,\n it just reserves for user such ability.\n User has to call appropriate enqueue_finish() to copy objects into the\n queue and complete given enqueue operation.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects that can be enqueued, either 0 or n"]
+    #[link_name = "rte_ring_enqueue_bulk_start__extern"]
+    pub fn rte_ring_enqueue_bulk_start(
+        r: *mut rte_ring,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to enqueue several objects on the ring.\n Note that no actual objects are put in the queue by this function,\n it just reserves for user such ability.\n User has to call appropriate enqueue_elem_finish() to copy objects into the\n queue and complete given enqueue operation.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   Actual number of objects that can be enqueued."]
+    #[link_name = "rte_ring_enqueue_burst_elem_start__extern"]
+    pub fn rte_ring_enqueue_burst_elem_start(
+        r: *mut rte_ring,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to enqueue several objects on the ring.\n Note that no actual objects are put in the queue by this function,\n it just reserves for user such ability.\n User has to call appropriate enqueue_finish() to copy objects into the\n queue and complete given enqueue operation.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   Actual number of objects that can be enqueued."]
+    #[link_name = "rte_ring_enqueue_burst_start__extern"]
+    pub fn rte_ring_enqueue_burst_start(
+        r: *mut rte_ring,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Complete to enqueue several objects on the ring.\n Note that number of objects to enqueue should not exceed previous\n enqueue_start return value.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to add to the ring from the obj_table."]
+    #[link_name = "rte_ring_enqueue_elem_finish__extern"]
+    pub fn rte_ring_enqueue_elem_finish(
+        r: *mut rte_ring,
+        obj_table: *const ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+    );
+    #[doc = " Complete to enqueue several objects on the ring.\n Note that number of objects to enqueue should not exceed previous\n enqueue_start return value.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects.\n @param n\n   The number of objects to add to the ring from the obj_table."]
+    #[link_name = "rte_ring_enqueue_finish__extern"]
+    pub fn rte_ring_enqueue_finish(
+        r: *mut rte_ring,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+    );
+    #[doc = " Start to dequeue several objects from the ring.\n Note that user has to call appropriate dequeue_finish()\n to complete given dequeue operation and actually remove objects the ring.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects dequeued, either 0 or n."]
+    #[link_name = "rte_ring_dequeue_bulk_elem_start__extern"]
+    pub fn rte_ring_dequeue_bulk_elem_start(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to dequeue several objects from the ring.\n Note that user has to call appropriate dequeue_finish()\n to complete given dequeue operation and actually remove objects the ring.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   Actual number of objects dequeued."]
+    #[link_name = "rte_ring_dequeue_bulk_start__extern"]
+    pub fn rte_ring_dequeue_bulk_start(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to dequeue several objects from the ring.\n Note that user has to call appropriate dequeue_finish()\n to complete given dequeue operation and actually remove objects the ring.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of objects that will be filled.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The actual number of objects dequeued."]
+    #[link_name = "rte_ring_dequeue_burst_elem_start__extern"]
+    pub fn rte_ring_dequeue_burst_elem_start(
+        r: *mut rte_ring,
+        obj_table: *mut ::std::os::raw::c_void,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to dequeue several objects from the ring.\n Note that user has to call appropriate dequeue_finish()\n to complete given dequeue operation and actually remove objects the ring.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The actual number of objects dequeued."]
+    #[link_name = "rte_ring_dequeue_burst_start__extern"]
+    pub fn rte_ring_dequeue_burst_start(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Complete to dequeue several objects from the ring.\n Note that number of objects to dequeue should not exceed previous\n dequeue_start return value.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to remove from the ring."]
+    #[link_name = "rte_ring_dequeue_elem_finish__extern"]
+    pub fn rte_ring_dequeue_elem_finish(r: *mut rte_ring, n: ::std::os::raw::c_uint);
+    #[doc = " Complete to dequeue several objects from the ring.\n Note that number of objects to dequeue should not exceed previous\n dequeue_start return value.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to remove from the ring."]
+    #[link_name = "rte_ring_dequeue_finish__extern"]
+    pub fn rte_ring_dequeue_finish(r: *mut rte_ring, n: ::std::os::raw::c_uint);
+    #[doc = " Start to enqueue several objects on the ring.\n Note that no actual objects are put in the queue by this function,\n it just reserves space for the user on the ring.\n User has to copy objects into the queue using the returned pointers.\n User should call rte_ring_enqueue_zc_elem_finish to complete the\n enqueue operation.\n\n @param r\n   A pointer to the ring structure.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n @param n\n   The number of objects to add in the ring.\n @param zcd\n   Structure containing the pointers and length of the space\n   reserved on the ring storage.\n @param free_space\n   If non-NULL, returns the amount of space in the ring after the\n   reservation operation has finished.\n @return\n   The number of objects that can be enqueued, either 0 or n"]
+    #[link_name = "rte_ring_enqueue_zc_bulk_elem_start__extern"]
+    pub fn rte_ring_enqueue_zc_bulk_elem_start(
+        r: *mut rte_ring,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        zcd: *mut rte_ring_zc_data,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to enqueue several pointers to objects on the ring.\n Note that no actual pointers are put in the queue by this function,\n it just reserves space for the user on the ring.\n User has to copy pointers to objects into the queue using the\n returned pointers.\n User should call rte_ring_enqueue_zc_finish to complete the\n enqueue operation.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to add in the ring.\n @param zcd\n   Structure containing the pointers and length of the space\n   reserved on the ring storage.\n @param free_space\n   If non-NULL, returns the amount of space in the ring after the\n   reservation operation has finished.\n @return\n   The number of objects that can be enqueued, either 0 or n"]
+    #[link_name = "rte_ring_enqueue_zc_bulk_start__extern"]
+    pub fn rte_ring_enqueue_zc_bulk_start(
+        r: *mut rte_ring,
+        n: ::std::os::raw::c_uint,
+        zcd: *mut rte_ring_zc_data,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to enqueue several objects on the ring.\n Note that no actual objects are put in the queue by this function,\n it just reserves space for the user on the ring.\n User has to copy objects into the queue using the returned pointers.\n User should call rte_ring_enqueue_zc_elem_finish to complete the\n enqueue operation.\n\n @param r\n   A pointer to the ring structure.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n @param n\n   The number of objects to add in the ring.\n @param zcd\n   Structure containing the pointers and length of the space\n   reserved on the ring storage.\n @param free_space\n   If non-NULL, returns the amount of space in the ring after the\n   reservation operation has finished.\n @return\n   The number of objects that can be enqueued, either 0 or n"]
+    #[link_name = "rte_ring_enqueue_zc_burst_elem_start__extern"]
+    pub fn rte_ring_enqueue_zc_burst_elem_start(
+        r: *mut rte_ring,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        zcd: *mut rte_ring_zc_data,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to enqueue several pointers to objects on the ring.\n Note that no actual pointers are put in the queue by this function,\n it just reserves space for the user on the ring.\n User has to copy pointers to objects into the queue using the\n returned pointers.\n User should call rte_ring_enqueue_zc_finish to complete the\n enqueue operation.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to add in the ring.\n @param zcd\n   Structure containing the pointers and length of the space\n   reserved on the ring storage.\n @param free_space\n   If non-NULL, returns the amount of space in the ring after the\n   reservation operation has finished.\n @return\n   The number of objects that can be enqueued, either 0 or n."]
+    #[link_name = "rte_ring_enqueue_zc_burst_start__extern"]
+    pub fn rte_ring_enqueue_zc_burst_start(
+        r: *mut rte_ring,
+        n: ::std::os::raw::c_uint,
+        zcd: *mut rte_ring_zc_data,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Complete enqueuing several objects on the ring.\n Note that number of objects to enqueue should not exceed previous\n enqueue_start return value.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to add to the ring."]
+    #[link_name = "rte_ring_enqueue_zc_elem_finish__extern"]
+    pub fn rte_ring_enqueue_zc_elem_finish(r: *mut rte_ring, n: ::std::os::raw::c_uint);
+    #[doc = " Complete enqueuing several pointers to objects on the ring.\n Note that number of objects to enqueue should not exceed previous\n enqueue_start return value.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of pointers to objects to add to the ring."]
+    #[link_name = "rte_ring_enqueue_zc_finish__extern"]
+    pub fn rte_ring_enqueue_zc_finish(r: *mut rte_ring, n: ::std::os::raw::c_uint);
+    #[doc = " Start to dequeue several objects from the ring.\n Note that no actual objects are copied from the queue by this function.\n User has to copy objects from the queue using the returned pointers.\n User should call rte_ring_dequeue_zc_elem_finish to complete the\n dequeue operation.\n\n @param r\n   A pointer to the ring structure.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n @param n\n   The number of objects to remove from the ring.\n @param zcd\n   Structure containing the pointers and length of the space\n   reserved on the ring storage.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects that can be dequeued, either 0 or n."]
+    #[link_name = "rte_ring_dequeue_zc_bulk_elem_start__extern"]
+    pub fn rte_ring_dequeue_zc_bulk_elem_start(
+        r: *mut rte_ring,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        zcd: *mut rte_ring_zc_data,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to dequeue several pointers to objects from the ring.\n Note that no actual pointers are removed from the queue by this function.\n User has to copy pointers to objects from the queue using the\n returned pointers.\n User should call rte_ring_dequeue_zc_finish to complete the\n dequeue operation.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to remove from the ring.\n @param zcd\n   Structure containing the pointers and length of the space\n   reserved on the ring storage.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects that can be dequeued, either 0 or n."]
+    #[link_name = "rte_ring_dequeue_zc_bulk_start__extern"]
+    pub fn rte_ring_dequeue_zc_bulk_start(
+        r: *mut rte_ring,
+        n: ::std::os::raw::c_uint,
+        zcd: *mut rte_ring_zc_data,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to dequeue several objects from the ring.\n Note that no actual objects are copied from the queue by this function.\n User has to copy objects from the queue using the returned pointers.\n User should call rte_ring_dequeue_zc_elem_finish to complete the\n dequeue operation.\n\n @param r\n   A pointer to the ring structure.\n @param esize\n   The size of ring element, in bytes. It must be a multiple of 4.\n   This must be the same value used while creating the ring. Otherwise\n   the results are undefined.\n @param n\n   The number of objects to dequeue from the ring.\n @param zcd\n   Structure containing the pointers and length of the space\n   reserved on the ring storage.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects that can be dequeued, either 0 or n."]
+    #[link_name = "rte_ring_dequeue_zc_burst_elem_start__extern"]
+    pub fn rte_ring_dequeue_zc_burst_elem_start(
+        r: *mut rte_ring,
+        esize: ::std::os::raw::c_uint,
+        n: ::std::os::raw::c_uint,
+        zcd: *mut rte_ring_zc_data,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Start to dequeue several pointers to objects from the ring.\n Note that no actual pointers are removed from the queue by this function.\n User has to copy pointers to objects from the queue using the\n returned pointers.\n User should call rte_ring_dequeue_zc_finish to complete the\n dequeue operation.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to remove from the ring.\n @param zcd\n   Structure containing the pointers and length of the space\n   reserved on the ring storage.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects that can be dequeued, either 0 or n."]
+    #[link_name = "rte_ring_dequeue_zc_burst_start__extern"]
+    pub fn rte_ring_dequeue_zc_burst_start(
+        r: *mut rte_ring,
+        n: ::std::os::raw::c_uint,
+        zcd: *mut rte_ring_zc_data,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Complete dequeuing several objects from the ring.\n Note that number of objects to dequeued should not exceed previous\n dequeue_start return value.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to remove from the ring."]
+    #[link_name = "rte_ring_dequeue_zc_elem_finish__extern"]
+    pub fn rte_ring_dequeue_zc_elem_finish(r: *mut rte_ring, n: ::std::os::raw::c_uint);
+    #[doc = " Complete dequeuing several objects from the ring.\n Note that number of objects to dequeued should not exceed previous\n dequeue_start return value.\n\n @param r\n   A pointer to the ring structure.\n @param n\n   The number of objects to remove from the ring."]
+    #[link_name = "rte_ring_dequeue_zc_finish__extern"]
+    pub fn rte_ring_dequeue_zc_finish(r: *mut rte_ring, n: ::std::os::raw::c_uint);
+    #[doc = " Calculate the memory size needed for a ring\n\n This function returns the number of bytes needed for a ring, given\n the number of elements in it. This value is the sum of the size of\n the structure rte_ring and the size of the memory needed by the\n objects pointers. The value is aligned to a cache line size.\n\n @param count\n   The number of elements in the ring (must be a power of 2).\n @return\n   - The memory size needed for the ring on success.\n   - -EINVAL if count is not a power of 2."]
+    pub fn rte_ring_get_memsize(count: ::std::os::raw::c_uint) -> isize;
+    #[doc = " Initialize a ring structure.\n\n Initialize a ring structure in memory pointed by \"r\". The size of the\n memory area must be large enough to store the ring structure and the\n object table. It is advised to use rte_ring_get_memsize() to get the\n appropriate size.\n\n The ring size is set to *count*, which must be a power of two.\n The real usable ring size is *count-1* instead of *count* to\n differentiate a full ring from an empty ring.\n\n The ring is not added in RTE_TAILQ_RING global list. Indeed, the\n memory given by the caller may not be shareable among dpdk\n processes.\n\n @param r\n   The pointer to the ring structure followed by the objects table.\n @param name\n   The name of the ring.\n @param count\n   The number of elements in the ring (must be a power of 2,\n   unless RING_F_EXACT_SZ is set in flags).\n @param flags\n   An OR of the following:\n   - One of mutually exclusive flags that define producer behavior:\n      - RING_F_SP_ENQ: If this flag is set, the default behavior when\n        using ``rte_ring_enqueue()`` or ``rte_ring_enqueue_bulk()``\n        is \"single-producer\".\n      - RING_F_MP_RTS_ENQ: If this flag is set, the default behavior when\n        using ``rte_ring_enqueue()`` or ``rte_ring_enqueue_bulk()``\n        is \"multi-producer RTS mode\".\n      - RING_F_MP_HTS_ENQ: If this flag is set, the default behavior when\n        using ``rte_ring_enqueue()`` or ``rte_ring_enqueue_bulk()``\n        is \"multi-producer HTS mode\".\n     If none of these flags is set, then default \"multi-producer\"\n     behavior is selected.\n   - One of mutually exclusive flags that define consumer behavior:\n      - RING_F_SC_DEQ: If this flag is set, the default behavior when\n        using ``rte_ring_dequeue()`` or ``rte_ring_dequeue_bulk()``\n        is \"single-consumer\". Otherwise, it is \"multi-consumers\".\n      - RING_F_MC_RTS_DEQ: If this flag is set, the default behavior when\n        using ``rte_ring_dequeue()`` or ``rte_ring_dequeue_bulk()``\n        is \"multi-consumer RTS mode\".\n      - RING_F_MC_HTS_DEQ: If this flag is set, the default behavior when\n        using ``rte_ring_dequeue()`` or ``rte_ring_dequeue_bulk()``\n        is \"multi-consumer HTS mode\".\n     If none of these flags is set, then default \"multi-consumer\"\n     behavior is selected.\n   - RING_F_EXACT_SZ: If this flag is set, the ring will hold exactly the\n     requested number of entries, and the requested size will be rounded up\n     to the next power of two, but the usable space will be exactly that\n     requested. Worst case, if a power-of-2 size is requested, half the\n     ring space will be wasted.\n     Without this flag set, the ring size requested must be a power of 2,\n     and the usable space will be that size - 1.\n @return\n   0 on success, or a negative value on error."]
+    pub fn rte_ring_init(
+        r: *mut rte_ring,
+        name: *const ::std::os::raw::c_char,
+        count: ::std::os::raw::c_uint,
+        flags: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Create a new ring named *name* in memory.\n\n This function uses ``memzone_reserve()`` to allocate memory. Then it\n calls rte_ring_init() to initialize an empty ring.\n\n The new ring size is set to *count*, which must be a power of two.\n The real usable ring size is *count-1* instead of *count* to\n differentiate a full ring from an empty ring.\n\n The ring is added in RTE_TAILQ_RING list.\n\n @param name\n   The name of the ring.\n @param count\n   The size of the ring (must be a power of 2,\n   unless RING_F_EXACT_SZ is set in flags).\n @param socket_id\n   The *socket_id* argument is the socket identifier in case of\n   NUMA. The value can be *SOCKET_ID_ANY* if there is no NUMA\n   constraint for the reserved zone.\n @param flags\n   An OR of the following:\n   - One of mutually exclusive flags that define producer behavior:\n      - RING_F_SP_ENQ: If this flag is set, the default behavior when\n        using ``rte_ring_enqueue()`` or ``rte_ring_enqueue_bulk()``\n        is \"single-producer\".\n      - RING_F_MP_RTS_ENQ: If this flag is set, the default behavior when\n        using ``rte_ring_enqueue()`` or ``rte_ring_enqueue_bulk()``\n        is \"multi-producer RTS mode\".\n      - RING_F_MP_HTS_ENQ: If this flag is set, the default behavior when\n        using ``rte_ring_enqueue()`` or ``rte_ring_enqueue_bulk()``\n        is \"multi-producer HTS mode\".\n     If none of these flags is set, then default \"multi-producer\"\n     behavior is selected.\n   - One of mutually exclusive flags that define consumer behavior:\n      - RING_F_SC_DEQ: If this flag is set, the default behavior when\n        using ``rte_ring_dequeue()`` or ``rte_ring_dequeue_bulk()``\n        is \"single-consumer\". Otherwise, it is \"multi-consumers\".\n      - RING_F_MC_RTS_DEQ: If this flag is set, the default behavior when\n        using ``rte_ring_dequeue()`` or ``rte_ring_dequeue_bulk()``\n        is \"multi-consumer RTS mode\".\n      - RING_F_MC_HTS_DEQ: If this flag is set, the default behavior when\n        using ``rte_ring_dequeue()`` or ``rte_ring_dequeue_bulk()``\n        is \"multi-consumer HTS mode\".\n     If none of these flags is set, then default \"multi-consumer\"\n     behavior is selected.\n   - RING_F_EXACT_SZ: If this flag is set, the ring will hold exactly the\n     requested number of entries, and the requested size will be rounded up\n     to the next power of two, but the usable space will be exactly that\n     requested. Worst case, if a power-of-2 size is requested, half the\n     ring space will be wasted.\n     Without this flag set, the ring size requested must be a power of 2,\n     and the usable space will be that size - 1.\n @return\n   On success, the pointer to the new allocated ring. NULL on error with\n    rte_errno set appropriately. Possible errno values include:\n    - E_RTE_NO_CONFIG - function could not get pointer to rte_config structure\n    - EINVAL - count provided is not a power of 2\n    - ENOSPC - the maximum number of memzones has already been allocated\n    - EEXIST - a memzone with the same name already exists\n    - ENOMEM - no appropriate memory area found in which to create memzone"]
+    pub fn rte_ring_create(
+        name: *const ::std::os::raw::c_char,
+        count: ::std::os::raw::c_uint,
+        socket_id: ::std::os::raw::c_int,
+        flags: ::std::os::raw::c_uint,
+    ) -> *mut rte_ring;
+    #[doc = " De-allocate all memory used by the ring.\n\n @param r\n   Ring to free.\n   If NULL then, the function does nothing."]
+    pub fn rte_ring_free(r: *mut rte_ring);
+    #[doc = " Dump the status of the ring to a file.\n\n @param f\n   A pointer to a file for output\n @param r\n   A pointer to the ring structure."]
+    pub fn rte_ring_dump(f: *mut FILE, r: *const rte_ring);
+    #[doc = " Enqueue several objects on the ring (multi-producers safe).\n\n This function uses a \"compare and set\" instruction to move the\n producer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects enqueued, either 0 or n"]
+    #[link_name = "rte_ring_mp_enqueue_bulk__extern"]
+    pub fn rte_ring_mp_enqueue_bulk(
+        r: *mut rte_ring,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on a ring (NOT multi-producers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects enqueued, either 0 or n"]
+    #[link_name = "rte_ring_sp_enqueue_bulk__extern"]
+    pub fn rte_ring_sp_enqueue_bulk(
+        r: *mut rte_ring,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on a ring.\n\n This function calls the multi-producer or the single-producer\n version depending on the default behavior that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   The number of objects enqueued, either 0 or n"]
+    #[link_name = "rte_ring_enqueue_bulk__extern"]
+    pub fn rte_ring_enqueue_bulk(
+        r: *mut rte_ring,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue one object on a ring (multi-producers safe).\n\n This function uses a \"compare and set\" instruction to move the\n producer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj\n   A pointer to the object to be added.\n @return\n   - 0: Success; objects enqueued.\n   - -ENOBUFS: Not enough room in the ring to enqueue; no object is enqueued."]
+    #[link_name = "rte_ring_mp_enqueue__extern"]
+    pub fn rte_ring_mp_enqueue(
+        r: *mut rte_ring,
+        obj: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Enqueue one object on a ring (NOT multi-producers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj\n   A pointer to the object to be added.\n @return\n   - 0: Success; objects enqueued.\n   - -ENOBUFS: Not enough room in the ring to enqueue; no object is enqueued."]
+    #[link_name = "rte_ring_sp_enqueue__extern"]
+    pub fn rte_ring_sp_enqueue(
+        r: *mut rte_ring,
+        obj: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Enqueue one object on a ring.\n\n This function calls the multi-producer or the single-producer\n version, depending on the default behaviour that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj\n   A pointer to the object to be added.\n @return\n   - 0: Success; objects enqueued.\n   - -ENOBUFS: Not enough room in the ring to enqueue; no object is enqueued."]
+    #[link_name = "rte_ring_enqueue__extern"]
+    pub fn rte_ring_enqueue(
+        r: *mut rte_ring,
+        obj: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Dequeue several objects from a ring (multi-consumers safe).\n\n This function uses a \"compare and set\" instruction to move the\n consumer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects dequeued, either 0 or n"]
+    #[link_name = "rte_ring_mc_dequeue_bulk__extern"]
+    pub fn rte_ring_mc_dequeue_bulk(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from a ring (NOT multi-consumers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table,\n   must be strictly positive.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects dequeued, either 0 or n"]
+    #[link_name = "rte_ring_sc_dequeue_bulk__extern"]
+    pub fn rte_ring_sc_dequeue_bulk(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from a ring.\n\n This function calls the multi-consumers or the single-consumer\n version, depending on the default behaviour that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   The number of objects dequeued, either 0 or n"]
+    #[link_name = "rte_ring_dequeue_bulk__extern"]
+    pub fn rte_ring_dequeue_bulk(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue one object from a ring (multi-consumers safe).\n\n This function uses a \"compare and set\" instruction to move the\n consumer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj_p\n   A pointer to a void * pointer (object) that will be filled.\n @return\n   - 0: Success; objects dequeued.\n   - -ENOENT: Not enough entries in the ring to dequeue; no object is\n     dequeued."]
+    #[link_name = "rte_ring_mc_dequeue__extern"]
+    pub fn rte_ring_mc_dequeue(
+        r: *mut rte_ring,
+        obj_p: *mut *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Dequeue one object from a ring (NOT multi-consumers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_p\n   A pointer to a void * pointer (object) that will be filled.\n @return\n   - 0: Success; objects dequeued.\n   - -ENOENT: Not enough entries in the ring to dequeue, no object is\n     dequeued."]
+    #[link_name = "rte_ring_sc_dequeue__extern"]
+    pub fn rte_ring_sc_dequeue(
+        r: *mut rte_ring,
+        obj_p: *mut *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Dequeue one object from a ring.\n\n This function calls the multi-consumers or the single-consumer\n version depending on the default behaviour that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj_p\n   A pointer to a void * pointer (object) that will be filled.\n @return\n   - 0: Success, objects dequeued.\n   - -ENOENT: Not enough entries in the ring to dequeue, no object is\n     dequeued."]
+    #[link_name = "rte_ring_dequeue__extern"]
+    pub fn rte_ring_dequeue(
+        r: *mut rte_ring,
+        obj_p: *mut *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Flush a ring.\n\n This function flush all the elements in a ring\n\n @warning\n Make sure the ring is not in use while calling this function.\n\n @param r\n   A pointer to the ring structure."]
+    pub fn rte_ring_reset(r: *mut rte_ring);
+    #[doc = " Return the number of entries in a ring.\n\n @param r\n   A pointer to the ring structure.\n @return\n   The number of entries in the ring."]
+    #[link_name = "rte_ring_count__extern"]
+    pub fn rte_ring_count(r: *const rte_ring) -> ::std::os::raw::c_uint;
+    #[doc = " Return the number of free entries in a ring.\n\n @param r\n   A pointer to the ring structure.\n @return\n   The number of free entries in the ring."]
+    #[link_name = "rte_ring_free_count__extern"]
+    pub fn rte_ring_free_count(r: *const rte_ring) -> ::std::os::raw::c_uint;
+    #[doc = " Test if a ring is full.\n\n @param r\n   A pointer to the ring structure.\n @return\n   - 1: The ring is full.\n   - 0: The ring is not full."]
+    #[link_name = "rte_ring_full__extern"]
+    pub fn rte_ring_full(r: *const rte_ring) -> ::std::os::raw::c_int;
+    #[doc = " Test if a ring is empty.\n\n @param r\n   A pointer to the ring structure.\n @return\n   - 1: The ring is empty.\n   - 0: The ring is not empty."]
+    #[link_name = "rte_ring_empty__extern"]
+    pub fn rte_ring_empty(r: *const rte_ring) -> ::std::os::raw::c_int;
+    #[doc = " Return the size of the ring.\n\n @param r\n   A pointer to the ring structure.\n @return\n   The size of the data store used by the ring.\n   NOTE: this is not the same as the usable space in the ring. To query that\n   use ``rte_ring_get_capacity()``."]
+    #[link_name = "rte_ring_get_size__extern"]
+    pub fn rte_ring_get_size(r: *const rte_ring) -> ::std::os::raw::c_uint;
+    #[doc = " Return the number of elements which can be stored in the ring.\n\n @param r\n   A pointer to the ring structure.\n @return\n   The usable size of the ring."]
+    #[link_name = "rte_ring_get_capacity__extern"]
+    pub fn rte_ring_get_capacity(r: *const rte_ring) -> ::std::os::raw::c_uint;
+    #[doc = " Return sync type used by producer in the ring.\n\n @param r\n   A pointer to the ring structure.\n @return\n   Producer sync type value."]
+    #[link_name = "rte_ring_get_prod_sync_type__extern"]
+    pub fn rte_ring_get_prod_sync_type(r: *const rte_ring) -> rte_ring_sync_type;
+    #[doc = " Check is the ring for single producer.\n\n @param r\n   A pointer to the ring structure.\n @return\n   true if ring is SP, zero otherwise."]
+    #[link_name = "rte_ring_is_prod_single__extern"]
+    pub fn rte_ring_is_prod_single(r: *const rte_ring) -> ::std::os::raw::c_int;
+    #[doc = " Return sync type used by consumer in the ring.\n\n @param r\n   A pointer to the ring structure.\n @return\n   Consumer sync type value."]
+    #[link_name = "rte_ring_get_cons_sync_type__extern"]
+    pub fn rte_ring_get_cons_sync_type(r: *const rte_ring) -> rte_ring_sync_type;
+    #[doc = " Check is the ring for single consumer.\n\n @param r\n   A pointer to the ring structure.\n @return\n   true if ring is SC, zero otherwise."]
+    #[link_name = "rte_ring_is_cons_single__extern"]
+    pub fn rte_ring_is_cons_single(r: *const rte_ring) -> ::std::os::raw::c_int;
+    #[doc = " Dump the status of all rings on the console\n\n @param f\n   A pointer to a file for output"]
+    pub fn rte_ring_list_dump(f: *mut FILE);
+    #[doc = " Search a ring from its name\n\n @param name\n   The name of the ring.\n @return\n   The pointer to the ring matching the name, or NULL if not found,\n   with rte_errno set appropriately. Possible rte_errno values include:\n    - ENOENT - required entry not available to return."]
+    pub fn rte_ring_lookup(name: *const ::std::os::raw::c_char) -> *mut rte_ring;
+    #[doc = " Enqueue several objects on the ring (multi-producers safe).\n\n This function uses a \"compare and set\" instruction to move the\n producer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   - n: Actual number of objects enqueued."]
+    #[link_name = "rte_ring_mp_enqueue_burst__extern"]
+    pub fn rte_ring_mp_enqueue_burst(
+        r: *mut rte_ring,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on a ring (NOT multi-producers safe).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   - n: Actual number of objects enqueued."]
+    #[link_name = "rte_ring_sp_enqueue_burst__extern"]
+    pub fn rte_ring_sp_enqueue_burst(
+        r: *mut rte_ring,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Enqueue several objects on a ring.\n\n This function calls the multi-producer or the single-producer\n version depending on the default behavior that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the ring from the obj_table.\n @param free_space\n   if non-NULL, returns the amount of space in the ring after the\n   enqueue operation has finished.\n @return\n   - n: Actual number of objects enqueued."]
+    #[link_name = "rte_ring_enqueue_burst__extern"]
+    pub fn rte_ring_enqueue_burst(
+        r: *mut rte_ring,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free_space: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from a ring (multi-consumers safe). When the request\n objects are more than the available objects, only dequeue the actual number\n of objects\n\n This function uses a \"compare and set\" instruction to move the\n consumer index atomically.\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   - n: Actual number of objects dequeued, 0 if ring is empty"]
+    #[link_name = "rte_ring_mc_dequeue_burst__extern"]
+    pub fn rte_ring_mc_dequeue_burst(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue several objects from a ring (NOT multi-consumers safe).When the\n request objects are more than the available objects, only dequeue the\n actual number of objects\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   - n: Actual number of objects dequeued, 0 if ring is empty"]
+    #[link_name = "rte_ring_sc_dequeue_burst__extern"]
+    pub fn rte_ring_sc_dequeue_burst(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " Dequeue multiple objects from a ring up to a maximum number.\n\n This function calls the multi-consumers or the single-consumer\n version, depending on the default behaviour that was specified at\n ring creation time (see flags).\n\n @param r\n   A pointer to the ring structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to dequeue from the ring to the obj_table.\n @param available\n   If non-NULL, returns the number of remaining ring entries after the\n   dequeue has finished.\n @return\n   - Number of objects dequeued"]
+    #[link_name = "rte_ring_dequeue_burst__extern"]
+    pub fn rte_ring_dequeue_burst(
+        r: *mut rte_ring,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        available: *mut ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_uint;
+    #[doc = " @warning\n @b EXPERIMENTAL: this API may change, or be removed, without prior notice\n\n Get the supported SIMD bitwidth.\n\n @return\n   uint16_t bitwidth."]
+    pub fn rte_vect_get_max_simd_bitwidth() -> u16;
+    #[doc = " @warning\n @b EXPERIMENTAL: this API may change, or be removed, without prior notice\n\n Set the supported SIMD bitwidth.\n This API should only be called once at initialization, before EAL init.\n\n @param bitwidth\n   uint16_t bitwidth.\n @return\n   - 0 on success.\n   - -EINVAL on invalid bitwidth parameter.\n   - -EPERM if bitwidth is forced."]
+    pub fn rte_vect_set_max_simd_bitwidth(bitwidth: u16) -> ::std::os::raw::c_int;
+    #[doc = " Copy bytes from one location to another. The locations must not overlap.\n\n @note This is implemented as a macro, so it's address should not be taken\n and care is needed as parameter expressions may be evaluated multiple times.\n\n @param dst\n   Pointer to the destination of the data.\n @param src\n   Pointer to the source data.\n @param n\n   Number of bytes to copy.\n @return\n   Pointer to the destination data."]
+    #[link_name = "rte_memcpy__extern"]
+    pub fn rte_memcpy(
+        dst: *mut ::std::os::raw::c_void,
+        src: *const ::std::os::raw::c_void,
+        n: usize,
+    ) -> *mut ::std::os::raw::c_void;
+    #[doc = " Copy bytes from one location to another,\n locations should not overlap.\n Use with n <= 15."]
+    #[link_name = "rte_mov15_or_less__extern"]
+    pub fn rte_mov15_or_less(
+        dst: *mut ::std::os::raw::c_void,
+        src: *const ::std::os::raw::c_void,
+        n: usize,
+    ) -> *mut ::std::os::raw::c_void;
+    #[doc = " Copy 16 bytes from one location to another,\n locations should not overlap."]
+    #[link_name = "rte_mov16__extern"]
+    pub fn rte_mov16(dst: *mut u8, src: *const u8);
+    #[doc = " Copy 32 bytes from one location to another,\n locations should not overlap."]
+    #[link_name = "rte_mov32__extern"]
+    pub fn rte_mov32(dst: *mut u8, src: *const u8);
+    #[doc = " Copy 64 bytes from one location to another,\n locations should not overlap."]
+    #[link_name = "rte_mov64__extern"]
+    pub fn rte_mov64(dst: *mut u8, src: *const u8);
+    #[doc = " Copy 128 bytes from one location to another,\n locations should not overlap."]
+    #[link_name = "rte_mov128__extern"]
+    pub fn rte_mov128(dst: *mut u8, src: *const u8);
+    #[doc = " Copy 256 bytes from one location to another,\n locations should not overlap."]
+    #[link_name = "rte_mov256__extern"]
+    pub fn rte_mov256(dst: *mut u8, src: *const u8);
+    #[link_name = "rte_memcpy_generic__extern"]
+    pub fn rte_memcpy_generic(
+        dst: *mut ::std::os::raw::c_void,
+        src: *const ::std::os::raw::c_void,
+        n: usize,
+    ) -> *mut ::std::os::raw::c_void;
+    #[link_name = "rte_memcpy_aligned__extern"]
+    pub fn rte_memcpy_aligned(
+        dst: *mut ::std::os::raw::c_void,
+        src: *const ::std::os::raw::c_void,
+        n: usize,
+    ) -> *mut ::std::os::raw::c_void;
+    #[doc = " Takes string \"string\" parameter and splits it at character \"delim\"\n up to maxtokens-1 times - to give \"maxtokens\" resulting tokens. Like\n strtok or strsep functions, this modifies its input string, by replacing\n instances of \"delim\" with '\\\\0'. All resultant tokens are returned in the\n \"tokens\" array which must have enough entries to hold \"maxtokens\".\n\n @param string\n   The input string to be split into tokens\n\n @param stringlen\n   The max length of the input buffer\n\n @param tokens\n   The array to hold the pointers to the tokens in the string\n\n @param maxtokens\n   The number of elements in the tokens array. At most, maxtokens-1 splits\n   of the string will be done.\n\n @param delim\n   The character on which the split of the data will be done\n\n @return\n   The number of tokens in the tokens array."]
+    pub fn rte_strsplit(
+        string: *mut ::std::os::raw::c_char,
+        stringlen: ::std::os::raw::c_int,
+        tokens: *mut *mut ::std::os::raw::c_char,
+        maxtokens: ::std::os::raw::c_int,
+        delim: ::std::os::raw::c_char,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " @internal\n DPDK-specific version of strlcpy for systems without\n libc or libbsd copies of the function"]
+    #[link_name = "rte_strlcpy__extern"]
+    pub fn rte_strlcpy(
+        dst: *mut ::std::os::raw::c_char,
+        src: *const ::std::os::raw::c_char,
+        size: usize,
+    ) -> usize;
+    #[doc = " @internal\n DPDK-specific version of strlcat for systems without\n libc or libbsd copies of the function"]
+    #[link_name = "rte_strlcat__extern"]
+    pub fn rte_strlcat(
+        dst: *mut ::std::os::raw::c_char,
+        src: *const ::std::os::raw::c_char,
+        size: usize,
+    ) -> usize;
+    #[doc = " Copy string src to buffer dst of size dsize.\n At most dsize-1 chars will be copied.\n Always NUL-terminates, unless (dsize == 0).\n\n @param dst\n   The destination string.\n\n @param src\n   The input string to be copied.\n\n @param dsize\n   Length in bytes of the destination buffer.\n\n @return\n   The number of bytes copied (terminating NUL-byte excluded) on success.\n   -E2BIG if the destination buffer is too small.\n   rte_errno is set."]
+    pub fn rte_strscpy(
+        dst: *mut ::std::os::raw::c_char,
+        src: *const ::std::os::raw::c_char,
+        dsize: usize,
+    ) -> isize;
+    #[doc = " Enable recording events of the given tracepoint in the trace buffer.\n\n @param tp\n   The tracepoint object to enable.\n @return\n   - 0: Success.\n   - (-ERANGE): Trace object is not registered."]
+    pub fn rte_trace_point_enable(tp: *mut rte_trace_point_t) -> ::std::os::raw::c_int;
+    #[doc = " Disable recording events of the given tracepoint in the trace buffer.\n\n @param tp\n   The tracepoint object to disable.\n @return\n   - 0: Success.\n   - (-ERANGE): Trace object is not registered."]
+    pub fn rte_trace_point_disable(tp: *mut rte_trace_point_t) -> ::std::os::raw::c_int;
+    #[doc = " Test if recording events from the given tracepoint is enabled.\n\n @param tp\n    The tracepoint object.\n @return\n    true if tracepoint is enabled, false otherwise."]
+    pub fn rte_trace_point_is_enabled(tp: *mut rte_trace_point_t) -> bool;
+    #[doc = " Lookup a tracepoint object from its name.\n\n @param name\n   The name of the tracepoint.\n @return\n   The tracepoint object or NULL if not found."]
+    pub fn rte_trace_point_lookup(name: *const ::std::os::raw::c_char) -> *mut rte_trace_point_t;
+    #[link_name = "rte_mempool_trace_ops_dequeue_bulk__extern"]
+    pub fn rte_mempool_trace_ops_dequeue_bulk(
+        mempool: *mut ::std::os::raw::c_void,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        nb_objs: u32,
+    );
+    #[link_name = "rte_mempool_trace_ops_dequeue_contig_blocks__extern"]
+    pub fn rte_mempool_trace_ops_dequeue_contig_blocks(
+        mempool: *mut ::std::os::raw::c_void,
+        first_obj_table: *mut *mut ::std::os::raw::c_void,
+        nb_objs: u32,
+    );
+    #[link_name = "rte_mempool_trace_ops_enqueue_bulk__extern"]
+    pub fn rte_mempool_trace_ops_enqueue_bulk(
+        mempool: *mut ::std::os::raw::c_void,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        nb_objs: u32,
+    );
+    #[link_name = "rte_mempool_trace_generic_put__extern"]
+    pub fn rte_mempool_trace_generic_put(
+        mempool: *mut ::std::os::raw::c_void,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        nb_objs: u32,
+        cache: *mut ::std::os::raw::c_void,
+    );
+    #[link_name = "rte_mempool_trace_put_bulk__extern"]
+    pub fn rte_mempool_trace_put_bulk(
+        mempool: *mut ::std::os::raw::c_void,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        nb_objs: u32,
+        cache: *mut ::std::os::raw::c_void,
+    );
+    #[link_name = "rte_mempool_trace_generic_get__extern"]
+    pub fn rte_mempool_trace_generic_get(
+        mempool: *mut ::std::os::raw::c_void,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        nb_objs: u32,
+        cache: *mut ::std::os::raw::c_void,
+    );
+    #[link_name = "rte_mempool_trace_get_bulk__extern"]
+    pub fn rte_mempool_trace_get_bulk(
+        mempool: *mut ::std::os::raw::c_void,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        nb_objs: u32,
+        cache: *mut ::std::os::raw::c_void,
+    );
+    #[link_name = "rte_mempool_trace_get_contig_blocks__extern"]
+    pub fn rte_mempool_trace_get_contig_blocks(
+        mempool: *mut ::std::os::raw::c_void,
+        first_obj_table: *mut *mut ::std::os::raw::c_void,
+        nb_objs: u32,
+    );
+    #[link_name = "rte_mempool_trace_default_cache__extern"]
+    pub fn rte_mempool_trace_default_cache(
+        mempool: *mut ::std::os::raw::c_void,
+        lcore_id: u32,
+        default_cache: *mut ::std::os::raw::c_void,
+    );
+    #[link_name = "rte_mempool_trace_cache_flush__extern"]
+    pub fn rte_mempool_trace_cache_flush(
+        cache: *mut ::std::os::raw::c_void,
+        mempool: *mut ::std::os::raw::c_void,
+    );
+    #[link_name = "rte_mempool_get_header__extern"]
+    pub fn rte_mempool_get_header(obj: *mut ::std::os::raw::c_void) -> *mut rte_mempool_objhdr;
+    #[doc = " Return a pointer to the mempool owning this object.\n\n @param obj\n   An object that is owned by a pool. If this is not the case,\n   the behavior is undefined.\n @return\n   A pointer to the mempool structure."]
+    #[link_name = "rte_mempool_from_obj__extern"]
+    pub fn rte_mempool_from_obj(obj: *mut ::std::os::raw::c_void) -> *mut rte_mempool;
+    #[link_name = "rte_mempool_get_trailer__extern"]
+    pub fn rte_mempool_get_trailer(obj: *mut ::std::os::raw::c_void) -> *mut rte_mempool_objtlr;
+    #[doc = " @internal Check and update cookies or panic.\n\n @param mp\n   Pointer to the memory pool.\n @param obj_table_const\n   Pointer to a table of void * pointers (objects).\n @param n\n   Index of object in object table.\n @param free\n   - 0: object is supposed to be allocated, mark it as free\n   - 1: object is supposed to be free, mark it as allocated\n   - 2: just check that cookie is valid (free or allocated)"]
+    pub fn rte_mempool_check_cookies(
+        mp: *const rte_mempool,
+        obj_table_const: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free: ::std::os::raw::c_int,
+    );
+    #[doc = " @internal Check contiguous object blocks and update cookies or panic.\n\n @param mp\n   Pointer to the memory pool.\n @param first_obj_table_const\n   Pointer to a table of void * pointers (first object of the contiguous\n   object blocks).\n @param n\n   Number of contiguous object blocks.\n @param free\n   - 0: object is supposed to be allocated, mark it as free\n   - 1: object is supposed to be free, mark it as allocated\n   - 2: just check that cookie is valid (free or allocated)"]
+    pub fn rte_mempool_contig_blocks_check_cookies(
+        mp: *const rte_mempool,
+        first_obj_table_const: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        free: ::std::os::raw::c_int,
+    );
+    #[doc = " @internal Helper to calculate memory size required to store given\n number of objects.\n\n This function is internal to mempool library and mempool drivers.\n\n If page boundaries may be ignored, it is just a product of total\n object size including header and trailer and number of objects.\n Otherwise, it is a number of pages required to store given number of\n objects without crossing page boundary.\n\n Note that if object size is bigger than page size, then it assumes\n that pages are grouped in subsets of physically continuous pages big\n enough to store at least one object.\n\n Minimum size of memory chunk is the total element size.\n Required memory chunk alignment is the cache line size.\n\n @param[in] mp\n   A pointer to the mempool structure.\n @param[in] obj_num\n   Number of objects to be added in mempool.\n @param[in] pg_shift\n   LOG2 of the physical pages size. If set to 0, ignore page boundaries.\n @param[in] chunk_reserve\n   Amount of memory that must be reserved at the beginning of each page,\n   or at the beginning of the memory area if pg_shift is 0.\n @param[out] min_chunk_size\n   Location for minimum size of the memory chunk which may be used to\n   store memory pool objects.\n @param[out] align\n   Location for required memory chunk alignment.\n @return\n   Required memory size."]
+    pub fn rte_mempool_op_calc_mem_size_helper(
+        mp: *const rte_mempool,
+        obj_num: u32,
+        pg_shift: u32,
+        chunk_reserve: usize,
+        min_chunk_size: *mut usize,
+        align: *mut usize,
+    ) -> isize;
+    #[doc = " Default way to calculate memory size required to store given number of\n objects.\n\n Equivalent to rte_mempool_op_calc_mem_size_helper(mp, obj_num, pg_shift,\n 0, min_chunk_size, align)."]
+    pub fn rte_mempool_op_calc_mem_size_default(
+        mp: *const rte_mempool,
+        obj_num: u32,
+        pg_shift: u32,
+        min_chunk_size: *mut usize,
+        align: *mut usize,
+    ) -> isize;
+    #[doc = " @internal Helper to populate memory pool object using provided memory\n chunk: just slice objects one by one, taking care of not\n crossing page boundaries.\n\n If RTE_MEMPOOL_POPULATE_F_ALIGN_OBJ is set in flags, the addresses\n of object headers will be aligned on a multiple of total_elt_sz.\n This feature is used by octeontx hardware.\n\n This function is internal to mempool library and mempool drivers.\n\n @param[in] mp\n   A pointer to the mempool structure.\n @param[in] flags\n   Logical OR of following flags:\n   - RTE_MEMPOOL_POPULATE_F_ALIGN_OBJ: align objects on addresses\n     multiple of total_elt_sz.\n @param[in] max_objs\n   Maximum number of objects to be added in mempool.\n @param[in] vaddr\n   The virtual address of memory that should be used to store objects.\n @param[in] iova\n   The IO address corresponding to vaddr, or RTE_BAD_IOVA.\n @param[in] len\n   The length of memory in bytes.\n @param[in] obj_cb\n   Callback function to be executed for each populated object.\n @param[in] obj_cb_arg\n   An opaque pointer passed to the callback function.\n @return\n   The number of objects added in mempool."]
+    pub fn rte_mempool_op_populate_helper(
+        mp: *mut rte_mempool,
+        flags: ::std::os::raw::c_uint,
+        max_objs: ::std::os::raw::c_uint,
+        vaddr: *mut ::std::os::raw::c_void,
+        iova: rte_iova_t,
+        len: usize,
+        obj_cb: rte_mempool_populate_obj_cb_t,
+        obj_cb_arg: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Default way to populate memory pool object using provided memory chunk.\n\n Equivalent to rte_mempool_op_populate_helper(mp, 0, max_objs, vaddr, iova,\n len, obj_cb, obj_cb_arg)."]
+    pub fn rte_mempool_op_populate_default(
+        mp: *mut rte_mempool,
+        max_objs: ::std::os::raw::c_uint,
+        vaddr: *mut ::std::os::raw::c_void,
+        iova: rte_iova_t,
+        len: usize,
+        obj_cb: rte_mempool_populate_obj_cb_t,
+        obj_cb_arg: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " @internal Get the mempool ops struct from its index.\n\n @param ops_index\n   The index of the ops struct in the ops struct table. It must be a valid\n   index: (0 <= idx < num_ops).\n @return\n   The pointer to the ops struct in the table."]
+    #[link_name = "rte_mempool_get_ops__extern"]
+    pub fn rte_mempool_get_ops(ops_index: ::std::os::raw::c_int) -> *mut rte_mempool_ops;
+    #[doc = " @internal Wrapper for mempool_ops alloc callback.\n\n @param mp\n   Pointer to the memory pool.\n @return\n   - 0: Success; successfully allocated mempool pool_data.\n   - <0: Error; code of alloc function."]
+    pub fn rte_mempool_ops_alloc(mp: *mut rte_mempool) -> ::std::os::raw::c_int;
+    #[doc = " @internal Wrapper for mempool_ops dequeue callback.\n\n @param mp\n   Pointer to the memory pool.\n @param obj_table\n   Pointer to a table of void * pointers (objects).\n @param n\n   Number of objects to get.\n @return\n   - 0: Success; got n objects.\n   - <0: Error; code of dequeue function."]
+    #[link_name = "rte_mempool_ops_dequeue_bulk__extern"]
+    pub fn rte_mempool_ops_dequeue_bulk(
+        mp: *mut rte_mempool,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " @internal Wrapper for mempool_ops dequeue_contig_blocks callback.\n\n @param[in] mp\n   Pointer to the memory pool.\n @param[out] first_obj_table\n   Pointer to a table of void * pointers (first objects).\n @param[in] n\n   Number of blocks to get.\n @return\n   - 0: Success; got n objects.\n   - <0: Error; code of dequeue function."]
+    #[link_name = "rte_mempool_ops_dequeue_contig_blocks__extern"]
+    pub fn rte_mempool_ops_dequeue_contig_blocks(
+        mp: *mut rte_mempool,
+        first_obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " @internal wrapper for mempool_ops enqueue callback.\n\n @param mp\n   Pointer to the memory pool.\n @param obj_table\n   Pointer to a table of void * pointers (objects).\n @param n\n   Number of objects to put.\n @return\n   - 0: Success; n objects supplied.\n   - <0: Error; code of enqueue function."]
+    #[link_name = "rte_mempool_ops_enqueue_bulk__extern"]
+    pub fn rte_mempool_ops_enqueue_bulk(
+        mp: *mut rte_mempool,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " @internal wrapper for mempool_ops get_count callback.\n\n @param mp\n   Pointer to the memory pool.\n @return\n   The number of available objects in the external pool."]
+    pub fn rte_mempool_ops_get_count(mp: *const rte_mempool) -> ::std::os::raw::c_uint;
+    #[doc = " @internal wrapper for mempool_ops calc_mem_size callback.\n API to calculate size of memory required to store specified number of\n object.\n\n @param[in] mp\n   Pointer to the memory pool.\n @param[in] obj_num\n   Number of objects.\n @param[in] pg_shift\n   LOG2 of the physical pages size. If set to 0, ignore page boundaries.\n @param[out] min_chunk_size\n   Location for minimum size of the memory chunk which may be used to\n   store memory pool objects.\n @param[out] align\n   Location for required memory chunk alignment.\n @return\n   Required memory size aligned at page boundary."]
+    pub fn rte_mempool_ops_calc_mem_size(
+        mp: *const rte_mempool,
+        obj_num: u32,
+        pg_shift: u32,
+        min_chunk_size: *mut usize,
+        align: *mut usize,
+    ) -> isize;
+    #[doc = " @internal wrapper for mempool_ops populate callback.\n\n Populate memory pool objects using provided memory chunk.\n\n @param[in] mp\n   A pointer to the mempool structure.\n @param[in] max_objs\n   Maximum number of objects to be populated.\n @param[in] vaddr\n   The virtual address of memory that should be used to store objects.\n @param[in] iova\n   The IO address\n @param[in] len\n   The length of memory in bytes.\n @param[in] obj_cb\n   Callback function to be executed for each populated object.\n @param[in] obj_cb_arg\n   An opaque pointer passed to the callback function.\n @return\n   The number of objects added on success.\n   On error, no objects are populated and a negative errno is returned."]
+    pub fn rte_mempool_ops_populate(
+        mp: *mut rte_mempool,
+        max_objs: ::std::os::raw::c_uint,
+        vaddr: *mut ::std::os::raw::c_void,
+        iova: rte_iova_t,
+        len: usize,
+        obj_cb: rte_mempool_populate_obj_cb_t,
+        obj_cb_arg: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Wrapper for mempool_ops get_info callback.\n\n @param[in] mp\n   Pointer to the memory pool.\n @param[out] info\n   Pointer to the rte_mempool_info structure\n @return\n   - 0: Success; The mempool driver supports retrieving supplementary\n        mempool information\n   - -ENOTSUP - doesn't support get_info ops (valid case)."]
+    pub fn rte_mempool_ops_get_info(
+        mp: *const rte_mempool,
+        info: *mut rte_mempool_info,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " @internal wrapper for mempool_ops free callback.\n\n @param mp\n   Pointer to the memory pool."]
+    pub fn rte_mempool_ops_free(mp: *mut rte_mempool);
+    #[doc = " Set the ops of a mempool.\n\n This can only be done on a mempool that is not populated, i.e. just after\n a call to rte_mempool_create_empty().\n\n @param mp\n   Pointer to the memory pool.\n @param name\n   Name of the ops structure to use for this mempool.\n @param pool_config\n   Opaque data that can be passed by the application to the ops functions.\n @return\n   - 0: Success; the mempool is now using the requested ops functions.\n   - -EINVAL - Invalid ops struct name provided.\n   - -EEXIST - mempool already has an ops struct assigned."]
+    pub fn rte_mempool_set_ops_byname(
+        mp: *mut rte_mempool,
+        name: *const ::std::os::raw::c_char,
+        pool_config: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Register mempool operations.\n\n @param ops\n   Pointer to an ops structure to register.\n @return\n   - >=0: Success; return the index of the ops struct in the table.\n   - -EINVAL - some missing callbacks while registering ops struct.\n   - -ENOSPC - the maximum number of ops structs has been reached."]
+    pub fn rte_mempool_register_ops(ops: *const rte_mempool_ops) -> ::std::os::raw::c_int;
+    #[doc = " Create a new mempool named *name* in memory.\n\n This function uses ``rte_memzone_reserve()`` to allocate memory. The\n pool contains n elements of elt_size. Its size is set to n.\n\n @param name\n   The name of the mempool.\n @param n\n   The number of elements in the mempool. The optimum size (in terms of\n   memory usage) for a mempool is when n is a power of two minus one:\n   n = (2^q - 1).\n @param elt_size\n   The size of each element.\n @param cache_size\n   If cache_size is non-zero, the rte_mempool library will try to\n   limit the accesses to the common lockless pool, by maintaining a\n   per-lcore object cache. This argument must be lower or equal to\n   RTE_MEMPOOL_CACHE_MAX_SIZE and n / 1.5. It is advised to choose\n   cache_size to have \"n modulo cache_size == 0\": if this is\n   not the case, some elements will always stay in the pool and will\n   never be used. The access to the per-lcore table is of course\n   faster than the multi-producer/consumer pool. The cache can be\n   disabled if the cache_size argument is set to 0; it can be useful to\n   avoid losing objects in cache.\n @param private_data_size\n   The size of the private data appended after the mempool\n   structure. This is useful for storing some private data after the\n   mempool structure, as is done for rte_mbuf_pool for example.\n @param mp_init\n   A function pointer that is called for initialization of the pool,\n   before object initialization. The user can initialize the private\n   data in this function if needed. This parameter can be NULL if\n   not needed.\n @param mp_init_arg\n   An opaque pointer to data that can be used in the mempool\n   constructor function.\n @param obj_init\n   A function pointer that is called for each object at\n   initialization of the pool. The user can set some meta data in\n   objects if needed. This parameter can be NULL if not needed.\n   The obj_init() function takes the mempool pointer, the init_arg,\n   the object pointer and the object number as parameters.\n @param obj_init_arg\n   An opaque pointer to data that can be used as an argument for\n   each call to the object constructor function.\n @param socket_id\n   The *socket_id* argument is the socket identifier in the case of\n   NUMA. The value can be *SOCKET_ID_ANY* if there is no NUMA\n   constraint for the reserved zone.\n @param flags\n   The *flags* arguments is an OR of following flags:\n   - RTE_MEMPOOL_F_NO_SPREAD: By default, objects addresses are spread\n     between channels in RAM: the pool allocator will add padding\n     between objects depending on the hardware configuration. See\n     Memory alignment constraints for details. If this flag is set,\n     the allocator will just align them to a cache line.\n   - RTE_MEMPOOL_F_NO_CACHE_ALIGN: By default, the returned objects are\n     cache-aligned. This flag removes this constraint, and no\n     padding will be present between objects. This flag implies\n     RTE_MEMPOOL_F_NO_SPREAD.\n   - RTE_MEMPOOL_F_SP_PUT: If this flag is set, the default behavior\n     when using rte_mempool_put() or rte_mempool_put_bulk() is\n     \"single-producer\". Otherwise, it is \"multi-producers\".\n   - RTE_MEMPOOL_F_SC_GET: If this flag is set, the default behavior\n     when using rte_mempool_get() or rte_mempool_get_bulk() is\n     \"single-consumer\". Otherwise, it is \"multi-consumers\".\n   - RTE_MEMPOOL_F_NO_IOVA_CONTIG: If set, allocated objects won't\n     necessarily be contiguous in IO memory.\n @return\n   The pointer to the new allocated mempool, on success. NULL on error\n   with rte_errno set appropriately. Possible rte_errno values include:\n    - E_RTE_NO_CONFIG - function could not get pointer to rte_config structure\n    - EINVAL - cache size provided is too large or an unknown flag was passed\n    - ENOSPC - the maximum number of memzones has already been allocated\n    - EEXIST - a memzone with the same name already exists\n    - ENOMEM - no appropriate memory area found in which to create memzone"]
+    pub fn rte_mempool_create(
+        name: *const ::std::os::raw::c_char,
+        n: ::std::os::raw::c_uint,
+        elt_size: ::std::os::raw::c_uint,
+        cache_size: ::std::os::raw::c_uint,
+        private_data_size: ::std::os::raw::c_uint,
+        mp_init: rte_mempool_ctor_t,
+        mp_init_arg: *mut ::std::os::raw::c_void,
+        obj_init: rte_mempool_obj_cb_t,
+        obj_init_arg: *mut ::std::os::raw::c_void,
+        socket_id: ::std::os::raw::c_int,
+        flags: ::std::os::raw::c_uint,
+    ) -> *mut rte_mempool;
+    #[doc = " Create an empty mempool\n\n The mempool is allocated and initialized, but it is not populated: no\n memory is allocated for the mempool elements. The user has to call\n rte_mempool_populate_*() to add memory chunks to the pool. Once\n populated, the user may also want to initialize each object with\n rte_mempool_obj_iter().\n\n @param name\n   The name of the mempool.\n @param n\n   The maximum number of elements that can be added in the mempool.\n   The optimum size (in terms of memory usage) for a mempool is when n\n   is a power of two minus one: n = (2^q - 1).\n @param elt_size\n   The size of each element.\n @param cache_size\n   Size of the cache. See rte_mempool_create() for details.\n @param private_data_size\n   The size of the private data appended after the mempool\n   structure. This is useful for storing some private data after the\n   mempool structure, as is done for rte_mbuf_pool for example.\n @param socket_id\n   The *socket_id* argument is the socket identifier in the case of\n   NUMA. The value can be *SOCKET_ID_ANY* if there is no NUMA\n   constraint for the reserved zone.\n @param flags\n   Flags controlling the behavior of the mempool. See\n   rte_mempool_create() for details.\n @return\n   The pointer to the new allocated mempool, on success. NULL on error\n   with rte_errno set appropriately. See rte_mempool_create() for details."]
+    pub fn rte_mempool_create_empty(
+        name: *const ::std::os::raw::c_char,
+        n: ::std::os::raw::c_uint,
+        elt_size: ::std::os::raw::c_uint,
+        cache_size: ::std::os::raw::c_uint,
+        private_data_size: ::std::os::raw::c_uint,
+        socket_id: ::std::os::raw::c_int,
+        flags: ::std::os::raw::c_uint,
+    ) -> *mut rte_mempool;
+    #[doc = " Free a mempool\n\n Unlink the mempool from global list, free the memory chunks, and all\n memory referenced by the mempool. The objects must not be used by\n other cores as they will be freed.\n\n @param mp\n   A pointer to the mempool structure.\n   If NULL then, the function does nothing."]
+    pub fn rte_mempool_free(mp: *mut rte_mempool);
+    #[doc = " Add physically contiguous memory for objects in the pool at init\n\n Add a virtually and physically contiguous memory chunk in the pool\n where objects can be instantiated.\n\n If the given IO address is unknown (iova = RTE_BAD_IOVA),\n the chunk doesn't need to be physically contiguous (only virtually),\n and allocated objects may span two pages.\n\n @param mp\n   A pointer to the mempool structure.\n @param vaddr\n   The virtual address of memory that should be used to store objects.\n @param iova\n   The IO address\n @param len\n   The length of memory in bytes.\n @param free_cb\n   The callback used to free this chunk when destroying the mempool.\n @param opaque\n   An opaque argument passed to free_cb.\n @return\n   The number of objects added on success (strictly positive).\n   On error, the chunk is not added in the memory list of the\n   mempool the following code is returned:\n     (0): not enough room in chunk for one object.\n     (-ENOSPC): mempool is already populated.\n     (-ENOMEM): allocation failure."]
+    pub fn rte_mempool_populate_iova(
+        mp: *mut rte_mempool,
+        vaddr: *mut ::std::os::raw::c_char,
+        iova: rte_iova_t,
+        len: usize,
+        free_cb: rte_mempool_memchunk_free_cb_t,
+        opaque: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Add virtually contiguous memory for objects in the pool at init\n\n Add a virtually contiguous memory chunk in the pool where objects can\n be instantiated.\n\n @param mp\n   A pointer to the mempool structure.\n @param addr\n   The virtual address of memory that should be used to store objects.\n @param len\n   The length of memory in bytes.\n @param pg_sz\n   The size of memory pages in this virtual area.\n @param free_cb\n   The callback used to free this chunk when destroying the mempool.\n @param opaque\n   An opaque argument passed to free_cb.\n @return\n   The number of objects added on success (strictly positive).\n   On error, the chunk is not added in the memory list of the\n   mempool the following code is returned:\n     (0): not enough room in chunk for one object.\n     (-ENOSPC): mempool is already populated.\n     (-ENOMEM): allocation failure."]
+    pub fn rte_mempool_populate_virt(
+        mp: *mut rte_mempool,
+        addr: *mut ::std::os::raw::c_char,
+        len: usize,
+        pg_sz: usize,
+        free_cb: rte_mempool_memchunk_free_cb_t,
+        opaque: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Add memory for objects in the pool at init\n\n This is the default function used by rte_mempool_create() to populate\n the mempool. It adds memory allocated using rte_memzone_reserve().\n\n @param mp\n   A pointer to the mempool structure.\n @return\n   The number of objects added on success.\n   On error, the chunk is not added in the memory list of the\n   mempool and a negative errno is returned."]
+    pub fn rte_mempool_populate_default(mp: *mut rte_mempool) -> ::std::os::raw::c_int;
+    #[doc = " Add memory from anonymous mapping for objects in the pool at init\n\n This function mmap an anonymous memory zone that is locked in\n memory to store the objects of the mempool.\n\n @param mp\n   A pointer to the mempool structure.\n @return\n   The number of objects added on success.\n   On error, 0 is returned, rte_errno is set, and the chunk is not added in\n   the memory list of the mempool."]
+    pub fn rte_mempool_populate_anon(mp: *mut rte_mempool) -> ::std::os::raw::c_int;
+    #[doc = " Call a function for each mempool element\n\n Iterate across all objects attached to a rte_mempool and call the\n callback function on it.\n\n @param mp\n   A pointer to an initialized mempool.\n @param obj_cb\n   A function pointer that is called for each object.\n @param obj_cb_arg\n   An opaque pointer passed to the callback function.\n @return\n   Number of objects iterated."]
+    pub fn rte_mempool_obj_iter(
+        mp: *mut rte_mempool,
+        obj_cb: rte_mempool_obj_cb_t,
+        obj_cb_arg: *mut ::std::os::raw::c_void,
+    ) -> u32;
+    #[doc = " Call a function for each mempool memory chunk\n\n Iterate across all memory chunks attached to a rte_mempool and call\n the callback function on it.\n\n @param mp\n   A pointer to an initialized mempool.\n @param mem_cb\n   A function pointer that is called for each memory chunk.\n @param mem_cb_arg\n   An opaque pointer passed to the callback function.\n @return\n   Number of memory chunks iterated."]
+    pub fn rte_mempool_mem_iter(
+        mp: *mut rte_mempool,
+        mem_cb: rte_mempool_mem_cb_t,
+        mem_cb_arg: *mut ::std::os::raw::c_void,
+    ) -> u32;
+    #[doc = " Dump the status of the mempool to a file.\n\n @param f\n   A pointer to a file for output\n @param mp\n   A pointer to the mempool structure."]
+    pub fn rte_mempool_dump(f: *mut FILE, mp: *mut rte_mempool);
+    #[doc = " Create a user-owned mempool cache.\n\n This can be used by unregistered non-EAL threads to enable caching when they\n interact with a mempool.\n\n @param size\n   The size of the mempool cache. See rte_mempool_create()'s cache_size\n   parameter description for more information. The same limits and\n   considerations apply here too.\n @param socket_id\n   The socket identifier in the case of NUMA. The value can be\n   SOCKET_ID_ANY if there is no NUMA constraint for the reserved zone."]
+    pub fn rte_mempool_cache_create(
+        size: u32,
+        socket_id: ::std::os::raw::c_int,
+    ) -> *mut rte_mempool_cache;
+    #[doc = " Free a user-owned mempool cache.\n\n @param cache\n   A pointer to the mempool cache."]
+    pub fn rte_mempool_cache_free(cache: *mut rte_mempool_cache);
+    #[doc = " Get a pointer to the per-lcore default mempool cache.\n\n @param mp\n   A pointer to the mempool structure.\n @param lcore_id\n   The logical core id.\n @return\n   A pointer to the mempool cache or NULL if disabled or unregistered non-EAL\n   thread."]
+    #[link_name = "rte_mempool_default_cache__extern"]
+    pub fn rte_mempool_default_cache(
+        mp: *mut rte_mempool,
+        lcore_id: ::std::os::raw::c_uint,
+    ) -> *mut rte_mempool_cache;
+    #[doc = " Flush a user-owned mempool cache to the specified mempool.\n\n @param cache\n   A pointer to the mempool cache.\n @param mp\n   A pointer to the mempool."]
+    #[link_name = "rte_mempool_cache_flush__extern"]
+    pub fn rte_mempool_cache_flush(cache: *mut rte_mempool_cache, mp: *mut rte_mempool);
+    #[doc = " @internal Put several objects back in the mempool; used internally.\n @param mp\n   A pointer to the mempool structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to store back in the mempool, must be strictly\n   positive.\n @param cache\n   A pointer to a mempool cache structure. May be NULL if not needed."]
+    #[link_name = "rte_mempool_do_generic_put__extern"]
+    pub fn rte_mempool_do_generic_put(
+        mp: *mut rte_mempool,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        cache: *mut rte_mempool_cache,
+    );
+    #[doc = " Put several objects back in the mempool.\n\n @param mp\n   A pointer to the mempool structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the mempool from the obj_table.\n @param cache\n   A pointer to a mempool cache structure. May be NULL if not needed."]
+    #[link_name = "rte_mempool_generic_put__extern"]
+    pub fn rte_mempool_generic_put(
+        mp: *mut rte_mempool,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        cache: *mut rte_mempool_cache,
+    );
+    #[doc = " Put several objects back in the mempool.\n\n This function calls the multi-producer or the single-producer\n version depending on the default behavior that was specified at\n mempool creation time (see flags).\n\n @param mp\n   A pointer to the mempool structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to add in the mempool from obj_table."]
+    #[link_name = "rte_mempool_put_bulk__extern"]
+    pub fn rte_mempool_put_bulk(
+        mp: *mut rte_mempool,
+        obj_table: *const *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+    );
+    #[doc = " Put one object back in the mempool.\n\n This function calls the multi-producer or the single-producer\n version depending on the default behavior that was specified at\n mempool creation time (see flags).\n\n @param mp\n   A pointer to the mempool structure.\n @param obj\n   A pointer to the object to be added."]
+    #[link_name = "rte_mempool_put__extern"]
+    pub fn rte_mempool_put(mp: *mut rte_mempool, obj: *mut ::std::os::raw::c_void);
+    #[doc = " @internal Get several objects from the mempool; used internally.\n @param mp\n   A pointer to the mempool structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects).\n @param n\n   The number of objects to get, must be strictly positive.\n @param cache\n   A pointer to a mempool cache structure. May be NULL if not needed.\n @return\n   - 0: Success.\n   - <0: Error; code of driver dequeue function."]
+    #[link_name = "rte_mempool_do_generic_get__extern"]
+    pub fn rte_mempool_do_generic_get(
+        mp: *mut rte_mempool,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        cache: *mut rte_mempool_cache,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Get several objects from the mempool.\n\n If cache is enabled, objects will be retrieved first from cache,\n subsequently from the common pool. Note that it can return -ENOENT when\n the local cache and common pool are empty, even if cache from other\n lcores are full.\n\n @param mp\n   A pointer to the mempool structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to get from mempool to obj_table.\n @param cache\n   A pointer to a mempool cache structure. May be NULL if not needed.\n @return\n   - 0: Success; objects taken.\n   - -ENOENT: Not enough entries in the mempool; no object is retrieved."]
+    #[link_name = "rte_mempool_generic_get__extern"]
+    pub fn rte_mempool_generic_get(
+        mp: *mut rte_mempool,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+        cache: *mut rte_mempool_cache,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Get several objects from the mempool.\n\n This function calls the multi-consumers or the single-consumer\n version, depending on the default behaviour that was specified at\n mempool creation time (see flags).\n\n If cache is enabled, objects will be retrieved first from cache,\n subsequently from the common pool. Note that it can return -ENOENT when\n the local cache and common pool are empty, even if cache from other\n lcores are full.\n\n @param mp\n   A pointer to the mempool structure.\n @param obj_table\n   A pointer to a table of void * pointers (objects) that will be filled.\n @param n\n   The number of objects to get from the mempool to obj_table.\n @return\n   - 0: Success; objects taken\n   - -ENOENT: Not enough entries in the mempool; no object is retrieved."]
+    #[link_name = "rte_mempool_get_bulk__extern"]
+    pub fn rte_mempool_get_bulk(
+        mp: *mut rte_mempool,
+        obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Get one object from the mempool.\n\n This function calls the multi-consumers or the single-consumer\n version, depending on the default behavior that was specified at\n mempool creation (see flags).\n\n If cache is enabled, objects will be retrieved first from cache,\n subsequently from the common pool. Note that it can return -ENOENT when\n the local cache and common pool are empty, even if cache from other\n lcores are full.\n\n @param mp\n   A pointer to the mempool structure.\n @param obj_p\n   A pointer to a void * pointer (object) that will be filled.\n @return\n   - 0: Success; objects taken.\n   - -ENOENT: Not enough entries in the mempool; no object is retrieved."]
+    #[link_name = "rte_mempool_get__extern"]
+    pub fn rte_mempool_get(
+        mp: *mut rte_mempool,
+        obj_p: *mut *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Get a contiguous blocks of objects from the mempool.\n\n If cache is enabled, consider to flush it first, to reuse objects\n as soon as possible.\n\n The application should check that the driver supports the operation\n by calling rte_mempool_ops_get_info() and checking that `contig_block_size`\n is not zero.\n\n @param mp\n   A pointer to the mempool structure.\n @param first_obj_table\n   A pointer to a pointer to the first object in each block.\n @param n\n   The number of blocks to get from mempool.\n @return\n   - 0: Success; blocks taken.\n   - -ENOBUFS: Not enough entries in the mempool; no object is retrieved.\n   - -EOPNOTSUPP: The mempool driver does not support block dequeue"]
+    #[link_name = "rte_mempool_get_contig_blocks__extern"]
+    pub fn rte_mempool_get_contig_blocks(
+        mp: *mut rte_mempool,
+        first_obj_table: *mut *mut ::std::os::raw::c_void,
+        n: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Return the number of entries in the mempool.\n\n When cache is enabled, this function has to browse the length of\n all lcores, so it should not be used in a data path, but only for\n debug purposes. User-owned mempool caches are not accounted for.\n\n @param mp\n   A pointer to the mempool structure.\n @return\n   The number of entries in the mempool."]
+    pub fn rte_mempool_avail_count(mp: *const rte_mempool) -> ::std::os::raw::c_uint;
+    #[doc = " Return the number of elements which have been allocated from the mempool\n\n When cache is enabled, this function has to browse the length of\n all lcores, so it should not be used in a data path, but only for\n debug purposes.\n\n @param mp\n   A pointer to the mempool structure.\n @return\n   The number of free entries in the mempool."]
+    pub fn rte_mempool_in_use_count(mp: *const rte_mempool) -> ::std::os::raw::c_uint;
+    #[doc = " Test if the mempool is full.\n\n When cache is enabled, this function has to browse the length of all\n lcores, so it should not be used in a data path, but only for debug\n purposes. User-owned mempool caches are not accounted for.\n\n @param mp\n   A pointer to the mempool structure.\n @return\n   - 1: The mempool is full.\n   - 0: The mempool is not full."]
+    #[link_name = "rte_mempool_full__extern"]
+    pub fn rte_mempool_full(mp: *const rte_mempool) -> ::std::os::raw::c_int;
+    #[doc = " Test if the mempool is empty.\n\n When cache is enabled, this function has to browse the length of all\n lcores, so it should not be used in a data path, but only for debug\n purposes. User-owned mempool caches are not accounted for.\n\n @param mp\n   A pointer to the mempool structure.\n @return\n   - 1: The mempool is empty.\n   - 0: The mempool is not empty."]
+    #[link_name = "rte_mempool_empty__extern"]
+    pub fn rte_mempool_empty(mp: *const rte_mempool) -> ::std::os::raw::c_int;
+    #[doc = " Return the IO address of elt, which is an element of the pool mp.\n\n @param elt\n   A pointer (virtual address) to the element of the pool.\n @return\n   The IO address of the elt element.\n   If the mempool was created with RTE_MEMPOOL_F_NO_IOVA_CONTIG, the\n   returned value is RTE_BAD_IOVA."]
+    #[link_name = "rte_mempool_virt2iova__extern"]
+    pub fn rte_mempool_virt2iova(elt: *const ::std::os::raw::c_void) -> rte_iova_t;
+    #[doc = " Check the consistency of mempool objects.\n\n Verify the coherency of fields in the mempool structure. Also check\n that the cookies of mempool objects (even the ones that are not\n present in pool) have a correct value. If not, a panic will occur.\n\n @param mp\n   A pointer to the mempool structure."]
+    pub fn rte_mempool_audit(mp: *mut rte_mempool);
+    #[doc = " Return a pointer to the private data in an mempool structure.\n\n @param mp\n   A pointer to the mempool structure.\n @return\n   A pointer to the private data."]
+    #[link_name = "rte_mempool_get_priv__extern"]
+    pub fn rte_mempool_get_priv(mp: *mut rte_mempool) -> *mut ::std::os::raw::c_void;
+    #[doc = " Dump the status of all mempools on the console\n\n @param f\n   A pointer to a file for output"]
+    pub fn rte_mempool_list_dump(f: *mut FILE);
+    #[doc = " Search a mempool from its name\n\n @param name\n   The name of the mempool.\n @return\n   The pointer to the mempool matching the name, or NULL if not found.\n   NULL on error\n   with rte_errno set appropriately. Possible rte_errno values include:\n    - ENOENT - required entry not available to return.\n"]
+    pub fn rte_mempool_lookup(name: *const ::std::os::raw::c_char) -> *mut rte_mempool;
+    #[doc = " Get the header, trailer and total size of a mempool element.\n\n Given a desired size of the mempool element and mempool flags,\n calculates header, trailer, body and total sizes of the mempool object.\n\n @param elt_size\n   The size of each element, without header and trailer.\n @param flags\n   The flags used for the mempool creation.\n   Consult rte_mempool_create() for more information about possible values.\n   The size of each element.\n @param sz\n   The calculated detailed size the mempool object. May be NULL.\n @return\n   Total size of the mempool object."]
+    pub fn rte_mempool_calc_obj_size(elt_size: u32, flags: u32, sz: *mut rte_mempool_objsz) -> u32;
+    #[doc = " Walk list of all memory pools\n\n @param func\n   Iterator function\n @param arg\n   Argument passed to iterator"]
+    pub fn rte_mempool_walk(
+        func: ::std::option::Option<
+            unsafe extern "C" fn(arg1: *mut rte_mempool, arg: *mut ::std::os::raw::c_void),
+        >,
+        arg: *mut ::std::os::raw::c_void,
+    );
+    #[doc = " @internal Get page size used for mempool object allocation.\n This function is internal to mempool library and mempool drivers."]
+    pub fn rte_mempool_get_page_size(
+        mp: *mut rte_mempool,
+        pg_sz: *mut usize,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " @internal\n Register a callback function invoked on mempool life cycle event.\n The function will be invoked in the process\n that performs an action which triggers the callback.\n Registration is process-private,\n i.e. each process must manage callbacks on its own if needed.\n\n @param func\n   Callback function.\n @param user_data\n   User data.\n\n @return\n   0 on success, negative on failure and rte_errno is set."]
+    pub fn rte_mempool_event_callback_register(
+        func: rte_mempool_event_callback,
+        user_data: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " @internal\n Unregister a callback added with rte_mempool_event_callback_register().\n @p func and @p user_data must exactly match registration parameters.\n\n @param func\n   Callback function.\n @param user_data\n   User data.\n\n @return\n   0 on success, negative on failure and rte_errno is set."]
+    pub fn rte_mempool_event_callback_unregister(
+        func: rte_mempool_event_callback,
+        user_data: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Prefetch a cache line into all cache levels.\n @param p\n   Address to prefetch"]
+    #[link_name = "rte_prefetch0__extern"]
+    pub fn rte_prefetch0(p: *const ::std::os::raw::c_void);
+    #[doc = " Prefetch a cache line into all cache levels except the 0th cache level.\n @param p\n   Address to prefetch"]
+    #[link_name = "rte_prefetch1__extern"]
+    pub fn rte_prefetch1(p: *const ::std::os::raw::c_void);
+    #[doc = " Prefetch a cache line into all cache levels except the 0th and 1th cache\n levels.\n @param p\n   Address to prefetch"]
+    #[link_name = "rte_prefetch2__extern"]
+    pub fn rte_prefetch2(p: *const ::std::os::raw::c_void);
+    #[doc = " Prefetch a cache line into all cache levels (non-temporal/transient version)\n\n The non-temporal prefetch is intended as a prefetch hint that processor will\n use the prefetched data only once or short period, unlike the\n rte_prefetch0() function which imply that prefetched data to use repeatedly.\n\n @param p\n   Address to prefetch"]
+    #[link_name = "rte_prefetch_non_temporal__extern"]
+    pub fn rte_prefetch_non_temporal(p: *const ::std::os::raw::c_void);
+    #[doc = " @warning\n @b EXPERIMENTAL: this API may change, or be removed, without prior notice\n\n Prefetch a cache line into all cache levels, with intention to write. This\n prefetch variant hints to the CPU that the program is expecting to write to\n the cache line being prefetched.\n\n @param p Address to prefetch"]
+    #[link_name = "rte_prefetch0_write__extern"]
+    pub fn rte_prefetch0_write(p: *const ::std::os::raw::c_void);
+    #[doc = " @warning\n @b EXPERIMENTAL: this API may change, or be removed, without prior notice\n\n Prefetch a cache line into all cache levels, except the 0th, with intention\n to write. This prefetch variant hints to the CPU that the program is\n expecting to write to the cache line being prefetched.\n\n @param p Address to prefetch"]
+    #[link_name = "rte_prefetch1_write__extern"]
+    pub fn rte_prefetch1_write(p: *const ::std::os::raw::c_void);
+    #[doc = " @warning\n @b EXPERIMENTAL: this API may change, or be removed, without prior notice\n\n Prefetch a cache line into all cache levels, except the 0th and 1st, with\n intention to write. This prefetch variant hints to the CPU that the program\n is expecting to write to the cache line being prefetched.\n\n @param p Address to prefetch"]
+    #[link_name = "rte_prefetch2_write__extern"]
+    pub fn rte_prefetch2_write(p: *const ::std::os::raw::c_void);
+    #[doc = " @warning\n @b EXPERIMENTAL: this API may change, or be removed, without prior notice\n\n Demote a cache line to a more distant level of cache from the processor.\n CLDEMOTE hints to hardware to move (demote) a cache line from the closest to\n the processor to a level more distant from the processor. It is a hint and\n not guaranteed. rte_cldemote is intended to move the cache line to the more\n remote cache, where it expects sharing to be efficient and to indicate that\n a line may be accessed by a different core in the future.\n\n @param p\n   Address to demote"]
+    #[link_name = "rte_cldemote__extern"]
+    pub fn rte_cldemote(p: *const ::std::os::raw::c_void);
+    #[doc = " Get the name of the l2 packet type\n\n @param ptype\n   The packet type value.\n @return\n   A non-null string describing the packet type."]
+    pub fn rte_get_ptype_l2_name(ptype: u32) -> *const ::std::os::raw::c_char;
+    #[doc = " Get the name of the l3 packet type\n\n @param ptype\n   The packet type value.\n @return\n   A non-null string describing the packet type."]
+    pub fn rte_get_ptype_l3_name(ptype: u32) -> *const ::std::os::raw::c_char;
+    #[doc = " Get the name of the l4 packet type\n\n @param ptype\n   The packet type value.\n @return\n   A non-null string describing the packet type."]
+    pub fn rte_get_ptype_l4_name(ptype: u32) -> *const ::std::os::raw::c_char;
+    #[doc = " Get the name of the tunnel packet type\n\n @param ptype\n   The packet type value.\n @return\n   A non-null string describing the packet type."]
+    pub fn rte_get_ptype_tunnel_name(ptype: u32) -> *const ::std::os::raw::c_char;
+    #[doc = " Get the name of the inner_l2 packet type\n\n @param ptype\n   The packet type value.\n @return\n   A non-null string describing the packet type."]
+    pub fn rte_get_ptype_inner_l2_name(ptype: u32) -> *const ::std::os::raw::c_char;
+    #[doc = " Get the name of the inner_l3 packet type\n\n @param ptype\n   The packet type value.\n @return\n   A non-null string describing the packet type."]
+    pub fn rte_get_ptype_inner_l3_name(ptype: u32) -> *const ::std::os::raw::c_char;
+    #[doc = " Get the name of the inner_l4 packet type\n\n @param ptype\n   The packet type value.\n @return\n   A non-null string describing the packet type."]
+    pub fn rte_get_ptype_inner_l4_name(ptype: u32) -> *const ::std::os::raw::c_char;
+    #[doc = " Write the packet type name into the buffer\n\n @param ptype\n   The packet type value.\n @param buf\n   The buffer where the string is written.\n @param buflen\n   The length of the buffer.\n @return\n   - 0 on success\n   - (-1) if the buffer is too small"]
+    pub fn rte_get_ptype_name(
+        ptype: u32,
+        buf: *mut ::std::os::raw::c_char,
+        buflen: usize,
+    ) -> ::std::os::raw::c_int;
+    #[link_name = "rte_constant_bswap16__extern"]
+    pub fn rte_constant_bswap16(x: u16) -> u16;
+    #[link_name = "rte_constant_bswap32__extern"]
+    pub fn rte_constant_bswap32(x: u32) -> u32;
+    #[link_name = "rte_constant_bswap64__extern"]
+    pub fn rte_constant_bswap64(x: u64) -> u64;
+    #[link_name = "rte_arch_bswap16__extern"]
+    pub fn rte_arch_bswap16(_x: u16) -> u16;
+    #[link_name = "rte_arch_bswap32__extern"]
+    pub fn rte_arch_bswap32(_x: u32) -> u32;
+    #[link_name = "rte_arch_bswap64__extern"]
+    pub fn rte_arch_bswap64(_x: u64) -> u64;
+    #[doc = " Get the name of a RX offload flag\n\n @param mask\n   The mask describing the flag.\n @return\n   The name of this flag, or NULL if it's not a valid RX flag."]
+    pub fn rte_get_rx_ol_flag_name(mask: u64) -> *const ::std::os::raw::c_char;
+    #[doc = " Dump the list of RX offload flags in a buffer\n\n @param mask\n   The mask describing the RX flags.\n @param buf\n   The output buffer.\n @param buflen\n   The length of the buffer.\n @return\n   0 on success, (-1) on error."]
+    pub fn rte_get_rx_ol_flag_list(
+        mask: u64,
+        buf: *mut ::std::os::raw::c_char,
+        buflen: usize,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Get the name of a TX offload flag\n\n @param mask\n   The mask describing the flag. Usually only one bit must be set.\n   Several bits can be given if they belong to the same mask.\n   Ex: RTE_MBUF_F_TX_L4_MASK.\n @return\n   The name of this flag, or NULL if it's not a valid TX flag."]
+    pub fn rte_get_tx_ol_flag_name(mask: u64) -> *const ::std::os::raw::c_char;
+    #[doc = " Dump the list of TX offload flags in a buffer\n\n @param mask\n   The mask describing the TX flags.\n @param buf\n   The output buffer.\n @param buflen\n   The length of the buffer.\n @return\n   0 on success, (-1) on error."]
+    pub fn rte_get_tx_ol_flag_list(
+        mask: u64,
+        buf: *mut ::std::os::raw::c_char,
+        buflen: usize,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Prefetch the first part of the mbuf\n\n The first 64 bytes of the mbuf corresponds to fields that are used early\n in the receive path. If the cache line of the architecture is higher than\n 64B, the second part will also be prefetched.\n\n @param m\n   The pointer to the mbuf."]
+    #[link_name = "rte_mbuf_prefetch_part1__extern"]
+    pub fn rte_mbuf_prefetch_part1(m: *mut rte_mbuf);
+    #[doc = " Prefetch the second part of the mbuf\n\n The next 64 bytes of the mbuf corresponds to fields that are used in the\n transmit path. If the cache line of the architecture is higher than 64B,\n this function does nothing as it is expected that the full mbuf is\n already in cache.\n\n @param m\n   The pointer to the mbuf."]
+    #[link_name = "rte_mbuf_prefetch_part2__extern"]
+    pub fn rte_mbuf_prefetch_part2(m: *mut rte_mbuf);
+    #[doc = " Get the application private size of mbufs stored in a pktmbuf_pool\n\n The private size of mbuf is a zone located between the rte_mbuf\n structure and the data buffer where an application can store data\n associated to a packet.\n\n @param mp\n   The packet mbuf pool.\n @return\n   The private size of mbufs stored in this mempool."]
+    #[link_name = "rte_pktmbuf_priv_size__extern"]
+    pub fn rte_pktmbuf_priv_size(mp: *mut rte_mempool) -> u16;
+    #[doc = " Get the IOVA address of the mbuf data buffer.\n\n @param m\n   The pointer to the mbuf.\n @return\n   The IOVA address of the mbuf."]
+    #[link_name = "rte_mbuf_iova_get__extern"]
+    pub fn rte_mbuf_iova_get(m: *const rte_mbuf) -> rte_iova_t;
+    #[doc = " Set the IOVA address of the mbuf data buffer.\n\n @param m\n   The pointer to the mbuf.\n @param iova\n   Value to set as IOVA address of the mbuf."]
+    #[link_name = "rte_mbuf_iova_set__extern"]
+    pub fn rte_mbuf_iova_set(m: *mut rte_mbuf, iova: rte_iova_t);
+    #[doc = " Return the IO address of the beginning of the mbuf data\n\n @param mb\n   The pointer to the mbuf.\n @return\n   The IO address of the beginning of the mbuf data"]
+    #[link_name = "rte_mbuf_data_iova__extern"]
+    pub fn rte_mbuf_data_iova(mb: *const rte_mbuf) -> rte_iova_t;
+    #[doc = " Return the default IO address of the beginning of the mbuf data\n\n This function is used by drivers in their receive function, as it\n returns the location where data should be written by the NIC, taking\n the default headroom in account.\n\n @param mb\n   The pointer to the mbuf.\n @return\n   The IO address of the beginning of the mbuf data"]
+    #[link_name = "rte_mbuf_data_iova_default__extern"]
+    pub fn rte_mbuf_data_iova_default(mb: *const rte_mbuf) -> rte_iova_t;
+    #[doc = " Return the mbuf owning the data buffer address of an indirect mbuf.\n\n @param mi\n   The pointer to the indirect mbuf.\n @return\n   The address of the direct mbuf corresponding to buffer_addr."]
+    #[link_name = "rte_mbuf_from_indirect__extern"]
+    pub fn rte_mbuf_from_indirect(mi: *mut rte_mbuf) -> *mut rte_mbuf;
+    #[doc = " Return address of buffer embedded in the given mbuf.\n\n The return value shall be same as mb->buf_addr if the mbuf is already\n initialized and direct. However, this API is useful if mempool of the\n mbuf is already known because it doesn't need to access mbuf contents in\n order to get the mempool pointer.\n\n @param mb\n   The pointer to the mbuf.\n @param mp\n   The pointer to the mempool of the mbuf.\n @return\n   The pointer of the mbuf buffer."]
+    #[link_name = "rte_mbuf_buf_addr__extern"]
+    pub fn rte_mbuf_buf_addr(
+        mb: *mut rte_mbuf,
+        mp: *mut rte_mempool,
+    ) -> *mut ::std::os::raw::c_char;
+    #[doc = " Return the default address of the beginning of the mbuf data.\n\n @param mb\n   The pointer to the mbuf.\n @return\n   The pointer of the beginning of the mbuf data."]
+    #[link_name = "rte_mbuf_data_addr_default__extern"]
+    pub fn rte_mbuf_data_addr_default(mb: *mut rte_mbuf) -> *mut ::std::os::raw::c_char;
+    #[doc = " Return address of buffer embedded in the given mbuf.\n\n @note: Accessing mempool pointer of a mbuf is expensive because the\n pointer is stored in the 2nd cache line of mbuf. If mempool is known, it\n is better not to reference the mempool pointer in mbuf but calling\n rte_mbuf_buf_addr() would be more efficient.\n\n @param md\n   The pointer to the mbuf.\n @return\n   The address of the data buffer owned by the mbuf."]
+    #[link_name = "rte_mbuf_to_baddr__extern"]
+    pub fn rte_mbuf_to_baddr(md: *mut rte_mbuf) -> *mut ::std::os::raw::c_char;
+    #[doc = " Return the starting address of the private data area embedded in\n the given mbuf.\n\n Note that no check is made to ensure that a private data area\n actually exists in the supplied mbuf.\n\n @param m\n   The pointer to the mbuf.\n @return\n   The starting address of the private data area of the given mbuf."]
+    #[link_name = "rte_mbuf_to_priv__extern"]
+    pub fn rte_mbuf_to_priv(m: *mut rte_mbuf) -> *mut ::std::os::raw::c_void;
+    #[doc = " Return the flags from private data in an mempool structure.\n\n @param mp\n   A pointer to the mempool structure.\n @return\n   The flags from the private data structure."]
+    #[link_name = "rte_pktmbuf_priv_flags__extern"]
+    pub fn rte_pktmbuf_priv_flags(mp: *mut rte_mempool) -> u32;
+    #[doc = " Reads the value of an mbuf's refcnt.\n @param m\n   Mbuf to read\n @return\n   Reference count number."]
+    #[link_name = "rte_mbuf_refcnt_read__extern"]
+    pub fn rte_mbuf_refcnt_read(m: *const rte_mbuf) -> u16;
+    #[doc = " Sets an mbuf's refcnt to a defined value.\n @param m\n   Mbuf to update\n @param new_value\n   Value set"]
+    #[link_name = "rte_mbuf_refcnt_set__extern"]
+    pub fn rte_mbuf_refcnt_set(m: *mut rte_mbuf, new_value: u16);
+    #[doc = " Adds given value to an mbuf's refcnt and returns its new value.\n @param m\n   Mbuf to update\n @param value\n   Value to add/subtract\n @return\n   Updated value"]
+    #[link_name = "rte_mbuf_refcnt_update__extern"]
+    pub fn rte_mbuf_refcnt_update(m: *mut rte_mbuf, value: i16) -> u16;
+    #[doc = " Reads the refcnt of an external buffer.\n\n @param shinfo\n   Shared data of the external buffer.\n @return\n   Reference count number."]
+    #[link_name = "rte_mbuf_ext_refcnt_read__extern"]
+    pub fn rte_mbuf_ext_refcnt_read(shinfo: *const rte_mbuf_ext_shared_info) -> u16;
+    #[doc = " Set refcnt of an external buffer.\n\n @param shinfo\n   Shared data of the external buffer.\n @param new_value\n   Value set"]
+    #[link_name = "rte_mbuf_ext_refcnt_set__extern"]
+    pub fn rte_mbuf_ext_refcnt_set(shinfo: *mut rte_mbuf_ext_shared_info, new_value: u16);
+    #[doc = " Add given value to refcnt of an external buffer and return its new\n value.\n\n @param shinfo\n   Shared data of the external buffer.\n @param value\n   Value to add/subtract\n @return\n   Updated value"]
+    #[link_name = "rte_mbuf_ext_refcnt_update__extern"]
+    pub fn rte_mbuf_ext_refcnt_update(shinfo: *mut rte_mbuf_ext_shared_info, value: i16) -> u16;
+    #[doc = " Sanity checks on an mbuf.\n\n Check the consistency of the given mbuf. The function will cause a\n panic if corruption is detected.\n\n @param m\n   The mbuf to be checked.\n @param is_header\n   True if the mbuf is a packet header, false if it is a sub-segment\n   of a packet (in this case, some fields like nb_segs are not checked)"]
+    pub fn rte_mbuf_sanity_check(m: *const rte_mbuf, is_header: ::std::os::raw::c_int);
+    #[doc = " Sanity checks on a mbuf.\n\n Almost like rte_mbuf_sanity_check(), but this function gives the reason\n if corruption is detected rather than panic.\n\n @param m\n   The mbuf to be checked.\n @param is_header\n   True if the mbuf is a packet header, false if it is a sub-segment\n   of a packet (in this case, some fields like nb_segs are not checked)\n @param reason\n   A reference to a string pointer where to store the reason why a mbuf is\n   considered invalid.\n @return\n   - 0 if no issue has been found, reason is left untouched.\n   - -1 if a problem is detected, reason then points to a string describing\n     the reason why the mbuf is deemed invalid."]
+    pub fn rte_mbuf_check(
+        m: *const rte_mbuf,
+        is_header: ::std::os::raw::c_int,
+        reason: *mut *const ::std::os::raw::c_char,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Allocate an uninitialized mbuf from mempool *mp*.\n\n This function can be used by PMDs (especially in RX functions) to\n allocate an uninitialized mbuf. The driver is responsible of\n initializing all the required fields. See rte_pktmbuf_reset().\n For standard needs, prefer rte_pktmbuf_alloc().\n\n The caller can expect that the following fields of the mbuf structure\n are initialized: buf_addr, buf_iova, buf_len, refcnt=1, nb_segs=1,\n next=NULL, pool, priv_size. The other fields must be initialized\n by the caller.\n\n @param mp\n   The mempool from which mbuf is allocated.\n @return\n   - The pointer to the new mbuf on success.\n   - NULL if allocation failed."]
+    #[link_name = "rte_mbuf_raw_alloc__extern"]
+    pub fn rte_mbuf_raw_alloc(mp: *mut rte_mempool) -> *mut rte_mbuf;
+    #[doc = " Put mbuf back into its original mempool.\n\n The caller must ensure that the mbuf is direct and properly\n reinitialized (refcnt=1, next=NULL, nb_segs=1), as done by\n rte_pktmbuf_prefree_seg().\n\n This function should be used with care, when optimization is\n required. For standard needs, prefer rte_pktmbuf_free() or\n rte_pktmbuf_free_seg().\n\n @param m\n   The mbuf to be freed."]
+    #[link_name = "rte_mbuf_raw_free__extern"]
+    pub fn rte_mbuf_raw_free(m: *mut rte_mbuf);
+    #[doc = " The packet mbuf constructor.\n\n This function initializes some fields in the mbuf structure that are\n not modified by the user once created (origin pool, buffer start\n address, and so on). This function is given as a callback function to\n rte_mempool_obj_iter() or rte_mempool_create() at pool creation time.\n\n This function expects that the mempool private area was previously\n initialized with rte_pktmbuf_pool_init().\n\n @param mp\n   The mempool from which mbufs originate.\n @param opaque_arg\n   A pointer that can be used by the user to retrieve useful information\n   for mbuf initialization. This pointer is the opaque argument passed to\n   rte_mempool_obj_iter() or rte_mempool_create().\n @param m\n   The mbuf to initialize.\n @param i\n   The index of the mbuf in the pool table."]
+    pub fn rte_pktmbuf_init(
+        mp: *mut rte_mempool,
+        opaque_arg: *mut ::std::os::raw::c_void,
+        m: *mut ::std::os::raw::c_void,
+        i: ::std::os::raw::c_uint,
+    );
+    #[doc = " A packet mbuf pool constructor.\n\n This function initializes the mempool private data in the case of a\n pktmbuf pool. This private data is needed by the driver. The\n function must be called on the mempool before it is used, or it\n can be given as a callback function to rte_mempool_create() at\n pool creation. It can be extended by the user, for example, to\n provide another packet size.\n\n The mempool private area size must be at least equal to\n sizeof(struct rte_pktmbuf_pool_private).\n\n @param mp\n   The mempool from which mbufs originate.\n @param opaque_arg\n   A pointer that can be used by the user to retrieve useful information\n   for mbuf initialization. This pointer is the opaque argument passed to\n   rte_mempool_create()."]
+    pub fn rte_pktmbuf_pool_init(mp: *mut rte_mempool, opaque_arg: *mut ::std::os::raw::c_void);
+    #[doc = " Create a mbuf pool.\n\n This function creates and initializes a packet mbuf pool. It is\n a wrapper to rte_mempool functions.\n\n @param name\n   The name of the mbuf pool.\n @param n\n   The number of elements in the mbuf pool. The optimum size (in terms\n   of memory usage) for a mempool is when n is a power of two minus one:\n   n = (2^q - 1).\n @param cache_size\n   Size of the per-core object cache. See rte_mempool_create() for\n   details.\n @param priv_size\n   Size of application private are between the rte_mbuf structure\n   and the data buffer. This value must be aligned to RTE_MBUF_PRIV_ALIGN.\n @param data_room_size\n   Size of data buffer in each mbuf, including RTE_PKTMBUF_HEADROOM.\n @param socket_id\n   The socket identifier where the memory should be allocated. The\n   value can be *SOCKET_ID_ANY* if there is no NUMA constraint for the\n   reserved zone.\n @return\n   The pointer to the new allocated mempool, on success. NULL on error\n   with rte_errno set appropriately. Possible rte_errno values include:\n    - E_RTE_NO_CONFIG - function could not get pointer to rte_config structure\n    - EINVAL - cache size provided is too large, or priv_size is not aligned.\n    - ENOSPC - the maximum number of memzones has already been allocated\n    - EEXIST - a memzone with the same name already exists\n    - ENOMEM - no appropriate memory area found in which to create memzone"]
+    pub fn rte_pktmbuf_pool_create(
+        name: *const ::std::os::raw::c_char,
+        n: ::std::os::raw::c_uint,
+        cache_size: ::std::os::raw::c_uint,
+        priv_size: u16,
+        data_room_size: u16,
+        socket_id: ::std::os::raw::c_int,
+    ) -> *mut rte_mempool;
+    #[doc = " Create a mbuf pool with a given mempool ops name\n\n This function creates and initializes a packet mbuf pool. It is\n a wrapper to rte_mempool functions.\n\n @param name\n   The name of the mbuf pool.\n @param n\n   The number of elements in the mbuf pool. The optimum size (in terms\n   of memory usage) for a mempool is when n is a power of two minus one:\n   n = (2^q - 1).\n @param cache_size\n   Size of the per-core object cache. See rte_mempool_create() for\n   details.\n @param priv_size\n   Size of application private are between the rte_mbuf structure\n   and the data buffer. This value must be aligned to RTE_MBUF_PRIV_ALIGN.\n @param data_room_size\n   Size of data buffer in each mbuf, including RTE_PKTMBUF_HEADROOM.\n @param socket_id\n   The socket identifier where the memory should be allocated. The\n   value can be *SOCKET_ID_ANY* if there is no NUMA constraint for the\n   reserved zone.\n @param ops_name\n   The mempool ops name to be used for this mempool instead of\n   default mempool. The value can be *NULL* to use default mempool.\n @return\n   The pointer to the new allocated mempool, on success. NULL on error\n   with rte_errno set appropriately. Possible rte_errno values include:\n    - E_RTE_NO_CONFIG - function could not get pointer to rte_config structure\n    - EINVAL - cache size provided is too large, or priv_size is not aligned.\n    - ENOSPC - the maximum number of memzones has already been allocated\n    - EEXIST - a memzone with the same name already exists\n    - ENOMEM - no appropriate memory area found in which to create memzone"]
+    pub fn rte_pktmbuf_pool_create_by_ops(
+        name: *const ::std::os::raw::c_char,
+        n: ::std::os::raw::c_uint,
+        cache_size: ::std::os::raw::c_uint,
+        priv_size: u16,
+        data_room_size: u16,
+        socket_id: ::std::os::raw::c_int,
+        ops_name: *const ::std::os::raw::c_char,
+    ) -> *mut rte_mempool;
+    #[doc = " Create a mbuf pool with external pinned data buffers.\n\n This function creates and initializes a packet mbuf pool that contains\n only mbufs with external buffer. It is a wrapper to rte_mempool functions.\n\n @param name\n   The name of the mbuf pool.\n @param n\n   The number of elements in the mbuf pool. The optimum size (in terms\n   of memory usage) for a mempool is when n is a power of two minus one:\n   n = (2^q - 1).\n @param cache_size\n   Size of the per-core object cache. See rte_mempool_create() for\n   details.\n @param priv_size\n   Size of application private are between the rte_mbuf structure\n   and the data buffer. This value must be aligned to RTE_MBUF_PRIV_ALIGN.\n @param data_room_size\n   Size of data buffer in each mbuf, including RTE_PKTMBUF_HEADROOM.\n @param socket_id\n   The socket identifier where the memory should be allocated. The\n   value can be *SOCKET_ID_ANY* if there is no NUMA constraint for the\n   reserved zone.\n @param ext_mem\n   Pointer to the array of structures describing the external memory\n   for data buffers. It is caller responsibility to register this memory\n   with rte_extmem_register() (if needed), map this memory to appropriate\n   physical device, etc.\n @param ext_num\n   Number of elements in the ext_mem array.\n @return\n   The pointer to the new allocated mempool, on success. NULL on error\n   with rte_errno set appropriately. Possible rte_errno values include:\n    - E_RTE_NO_CONFIG - function could not get pointer to rte_config structure\n    - EINVAL - cache size provided is too large, or priv_size is not aligned.\n    - ENOSPC - the maximum number of memzones has already been allocated\n    - EEXIST - a memzone with the same name already exists\n    - ENOMEM - no appropriate memory area found in which to create memzone"]
+    pub fn rte_pktmbuf_pool_create_extbuf(
+        name: *const ::std::os::raw::c_char,
+        n: ::std::os::raw::c_uint,
+        cache_size: ::std::os::raw::c_uint,
+        priv_size: u16,
+        data_room_size: u16,
+        socket_id: ::std::os::raw::c_int,
+        ext_mem: *const rte_pktmbuf_extmem,
+        ext_num: ::std::os::raw::c_uint,
+    ) -> *mut rte_mempool;
+    #[doc = " Get the data room size of mbufs stored in a pktmbuf_pool\n\n The data room size is the amount of data that can be stored in a\n mbuf including the headroom (RTE_PKTMBUF_HEADROOM).\n\n @param mp\n   The packet mbuf pool.\n @return\n   The data room size of mbufs stored in this mempool."]
+    #[link_name = "rte_pktmbuf_data_room_size__extern"]
+    pub fn rte_pktmbuf_data_room_size(mp: *mut rte_mempool) -> u16;
+    #[doc = " Reset the data_off field of a packet mbuf to its default value.\n\n The given mbuf must have only one segment, which should be empty.\n\n @param m\n   The packet mbuf's data_off field has to be reset."]
+    #[link_name = "rte_pktmbuf_reset_headroom__extern"]
+    pub fn rte_pktmbuf_reset_headroom(m: *mut rte_mbuf);
+    #[doc = " Reset the fields of a packet mbuf to their default values.\n\n The given mbuf must have only one segment.\n\n @param m\n   The packet mbuf to be reset."]
+    #[link_name = "rte_pktmbuf_reset__extern"]
+    pub fn rte_pktmbuf_reset(m: *mut rte_mbuf);
+    #[doc = " Allocate a new mbuf from a mempool.\n\n This new mbuf contains one segment, which has a length of 0. The pointer\n to data is initialized to have some bytes of headroom in the buffer\n (if buffer size allows).\n\n @param mp\n   The mempool from which the mbuf is allocated.\n @return\n   - The pointer to the new mbuf on success.\n   - NULL if allocation failed."]
+    #[link_name = "rte_pktmbuf_alloc__extern"]
+    pub fn rte_pktmbuf_alloc(mp: *mut rte_mempool) -> *mut rte_mbuf;
+    #[doc = " Allocate a bulk of mbufs, initialize refcnt and reset the fields to default\n values.\n\n  @param pool\n    The mempool from which mbufs are allocated.\n  @param mbufs\n    Array of pointers to mbufs\n  @param count\n    Array size\n  @return\n   - 0: Success\n   - -ENOENT: Not enough entries in the mempool; no mbufs are retrieved."]
+    #[link_name = "rte_pktmbuf_alloc_bulk__extern"]
+    pub fn rte_pktmbuf_alloc_bulk(
+        pool: *mut rte_mempool,
+        mbufs: *mut *mut rte_mbuf,
+        count: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    #[doc = " Initialize shared data at the end of an external buffer before attaching\n to a mbuf by ``rte_pktmbuf_attach_extbuf()``. This is not a mandatory\n initialization but a helper function to simply spare a few bytes at the\n end of the buffer for shared data. If shared data is allocated\n separately, this should not be called but application has to properly\n initialize the shared data according to its need.\n\n Free callback and its argument is saved and the refcnt is set to 1.\n\n @warning\n The value of buf_len will be reduced to RTE_PTR_DIFF(shinfo, buf_addr)\n after this initialization. This shall be used for\n ``rte_pktmbuf_attach_extbuf()``\n\n @param buf_addr\n   The pointer to the external buffer.\n @param [in,out] buf_len\n   The pointer to length of the external buffer. Input value must be\n   larger than the size of ``struct rte_mbuf_ext_shared_info`` and\n   padding for alignment. If not enough, this function will return NULL.\n   Adjusted buffer length will be returned through this pointer.\n @param free_cb\n   Free callback function to call when the external buffer needs to be\n   freed.\n @param fcb_opaque\n   Argument for the free callback function.\n\n @return\n   A pointer to the initialized shared data on success, return NULL\n   otherwise."]
+    #[link_name = "rte_pktmbuf_ext_shinfo_init_helper__extern"]
+    pub fn rte_pktmbuf_ext_shinfo_init_helper(
+        buf_addr: *mut ::std::os::raw::c_void,
+        buf_len: *mut u16,
+        free_cb: rte_mbuf_extbuf_free_callback_t,
+        fcb_opaque: *mut ::std::os::raw::c_void,
+    ) -> *mut rte_mbuf_ext_shared_info;
+    #[doc = " Attach an external buffer to a mbuf.\n\n User-managed anonymous buffer can be attached to an mbuf. When attaching\n it, corresponding free callback function and its argument should be\n provided via shinfo. This callback function will be called once all the\n mbufs are detached from the buffer (refcnt becomes zero).\n\n The headroom length of the attaching mbuf will be set to zero and this\n can be properly adjusted after attachment. For example, ``rte_pktmbuf_adj()``\n or ``rte_pktmbuf_reset_headroom()`` might be used.\n\n Similarly, the packet length is initialized to 0. If the buffer contains\n data, the user has to adjust ``data_len`` and the ``pkt_len`` field of\n the mbuf accordingly.\n\n More mbufs can be attached to the same external buffer by\n ``rte_pktmbuf_attach()`` once the external buffer has been attached by\n this API.\n\n Detachment can be done by either ``rte_pktmbuf_detach_extbuf()`` or\n ``rte_pktmbuf_detach()``.\n\n Memory for shared data must be provided and user must initialize all of\n the content properly, especially free callback and refcnt. The pointer\n of shared data will be stored in m->shinfo.\n ``rte_pktmbuf_ext_shinfo_init_helper`` can help to simply spare a few\n bytes at the end of buffer for the shared data, store free callback and\n its argument and set the refcnt to 1. The following is an example:\n\n   struct rte_mbuf_ext_shared_info *shinfo =\n          rte_pktmbuf_ext_shinfo_init_helper(buf_addr, &buf_len,\n                                             free_cb, fcb_arg);\n   rte_pktmbuf_attach_extbuf(m, buf_addr, buf_iova, buf_len, shinfo);\n   rte_pktmbuf_reset_headroom(m);\n   rte_pktmbuf_adj(m, data_len);\n\n Attaching an external buffer is quite similar to mbuf indirection in\n replacing buffer addresses and length of a mbuf, but a few differences:\n - When an indirect mbuf is attached, refcnt of the direct mbuf would be\n   2 as long as the direct mbuf itself isn't freed after the attachment.\n   In such cases, the buffer area of a direct mbuf must be read-only. But\n   external buffer has its own refcnt and it starts from 1. Unless\n   multiple mbufs are attached to a mbuf having an external buffer, the\n   external buffer is writable.\n - There's no need to allocate buffer from a mempool. Any buffer can be\n   attached with appropriate free callback and its IO address.\n - Smaller metadata is required to maintain shared data such as refcnt.\n\n @param m\n   The pointer to the mbuf.\n @param buf_addr\n   The pointer to the external buffer.\n @param buf_iova\n   IO address of the external buffer.\n @param buf_len\n   The size of the external buffer.\n @param shinfo\n   User-provided memory for shared data of the external buffer."]
+    #[link_name = "rte_pktmbuf_attach_extbuf__extern"]
+    pub fn rte_pktmbuf_attach_extbuf(
+        m: *mut rte_mbuf,
+        buf_addr: *mut ::std::os::raw::c_void,
+        buf_iova: rte_iova_t,
+        buf_len: u16,
+        shinfo: *mut rte_mbuf_ext_shared_info,
+    );
+    #[doc = " Copy dynamic fields from msrc to mdst.\n\n @param mdst\n   The destination mbuf.\n @param msrc\n   The source mbuf."]
+    #[link_name = "rte_mbuf_dynfield_copy__extern"]
+    pub fn rte_mbuf_dynfield_copy(mdst: *mut rte_mbuf, msrc: *const rte_mbuf);
+    #[doc = " Attach packet mbuf to another packet mbuf.\n\n If the mbuf we are attaching to isn't a direct buffer and is attached to\n an external buffer, the mbuf being attached will be attached to the\n external buffer instead of mbuf indirection.\n\n Otherwise, the mbuf will be indirectly attached. After attachment we\n refer the mbuf we attached as 'indirect', while mbuf we attached to as\n 'direct'.  The direct mbuf's reference counter is incremented.\n\n Right now, not supported:\n  - attachment for already indirect mbuf (e.g. - mi has to be direct).\n  - mbuf we trying to attach (mi) is used by someone else\n    e.g. it's reference counter is greater then 1.\n\n @param mi\n   The indirect packet mbuf.\n @param m\n   The packet mbuf we're attaching to."]
+    #[link_name = "rte_pktmbuf_attach__extern"]
+    pub fn rte_pktmbuf_attach(mi: *mut rte_mbuf, m: *mut rte_mbuf);
+    #[doc = " Detach a packet mbuf from external buffer or direct buffer.\n\n  - decrement refcnt and free the external/direct buffer if refcnt\n    becomes zero.\n  - restore original mbuf address and length values.\n  - reset pktmbuf data and data_len to their default values.\n\n All other fields of the given packet mbuf will be left intact.\n\n If the packet mbuf was allocated from the pool with pinned\n external buffers the rte_pktmbuf_detach does nothing with the\n mbuf of this kind, because the pinned buffers are not supposed\n to be detached.\n\n @param m\n   The indirect attached packet mbuf."]
+    #[link_name = "rte_pktmbuf_detach__extern"]
+    pub fn rte_pktmbuf_detach(m: *mut rte_mbuf);
+    #[doc = " Decrease reference counter and unlink a mbuf segment\n\n This function does the same than a free, except that it does not\n return the segment to its pool.\n It decreases the reference counter, and if it reaches 0, it is\n detached from its parent for an indirect mbuf.\n\n @param m\n   The mbuf to be unlinked\n @return\n   - (m) if it is the last reference. It can be recycled or freed.\n   - (NULL) if the mbuf still has remaining references on it."]
+    #[link_name = "rte_pktmbuf_prefree_seg__extern"]
+    pub fn rte_pktmbuf_prefree_seg(m: *mut rte_mbuf) -> *mut rte_mbuf;
+    #[doc = " Free a segment of a packet mbuf into its original mempool.\n\n Free an mbuf, without parsing other segments in case of chained\n buffers.\n\n @param m\n   The packet mbuf segment to be freed."]
+    #[link_name = "rte_pktmbuf_free_seg__extern"]
+    pub fn rte_pktmbuf_free_seg(m: *mut rte_mbuf);
+    #[doc = " Free a packet mbuf back into its original mempool.\n\n Free an mbuf, and all its segments in case of chained buffers. Each\n segment is added back into its original mempool.\n\n @param m\n   The packet mbuf to be freed. If NULL, the function does nothing."]
+    #[link_name = "rte_pktmbuf_free__extern"]
+    pub fn rte_pktmbuf_free(m: *mut rte_mbuf);
+    #[doc = " Free a bulk of packet mbufs back into their original mempools.\n\n Free a bulk of mbufs, and all their segments in case of chained buffers.\n Each segment is added back into its original mempool.\n\n  @param mbufs\n    Array of pointers to packet mbufs.\n    The array may contain NULL pointers.\n  @param count\n    Array size."]
+    pub fn rte_pktmbuf_free_bulk(mbufs: *mut *mut rte_mbuf, count: ::std::os::raw::c_uint);
+    #[doc = " Create a \"clone\" of the given packet mbuf.\n\n Walks through all segments of the given packet mbuf, and for each of them:\n  - Creates a new packet mbuf from the given pool.\n  - Attaches newly created mbuf to the segment.\n Then updates pkt_len and nb_segs of the \"clone\" packet mbuf to match values\n from the original packet mbuf.\n\n @param md\n   The packet mbuf to be cloned.\n @param mp\n   The mempool from which the \"clone\" mbufs are allocated.\n @return\n   - The pointer to the new \"clone\" mbuf on success.\n   - NULL if allocation fails."]
+    pub fn rte_pktmbuf_clone(md: *mut rte_mbuf, mp: *mut rte_mempool) -> *mut rte_mbuf;
+    #[doc = " Create a full copy of a given packet mbuf.\n\n Copies all the data from a given packet mbuf to a newly allocated\n set of mbufs. The private data are is not copied.\n\n @param m\n   The packet mbuf to be copied.\n @param mp\n   The mempool from which the \"clone\" mbufs are allocated.\n @param offset\n   The number of bytes to skip before copying.\n   If the mbuf does not have that many bytes, it is an error\n   and NULL is returned.\n @param length\n   The upper limit on bytes to copy.  Passing UINT32_MAX\n   means all data (after offset).\n @return\n   - The pointer to the new \"clone\" mbuf on success.\n   - NULL if allocation fails."]
+    pub fn rte_pktmbuf_copy(
+        m: *const rte_mbuf,
+        mp: *mut rte_mempool,
+        offset: u32,
+        length: u32,
+    ) -> *mut rte_mbuf;
+    #[doc = " Adds given value to the refcnt of all packet mbuf segments.\n\n Walks through all segments of given packet mbuf and for each of them\n invokes rte_mbuf_refcnt_update().\n\n @param m\n   The packet mbuf whose refcnt to be updated.\n @param v\n   The value to add to the mbuf's segments refcnt."]
+    #[link_name = "rte_pktmbuf_refcnt_update__extern"]
+    pub fn rte_pktmbuf_refcnt_update(m: *mut rte_mbuf, v: i16);
+    #[doc = " Get the headroom in a packet mbuf.\n\n @param m\n   The packet mbuf.\n @return\n   The length of the headroom."]
+    #[link_name = "rte_pktmbuf_headroom__extern"]
+    pub fn rte_pktmbuf_headroom(m: *const rte_mbuf) -> u16;
+    #[doc = " Get the tailroom of a packet mbuf.\n\n @param m\n   The packet mbuf.\n @return\n   The length of the tailroom."]
+    #[link_name = "rte_pktmbuf_tailroom__extern"]
+    pub fn rte_pktmbuf_tailroom(m: *const rte_mbuf) -> u16;
+    #[doc = " Get the last segment of the packet.\n\n @param m\n   The packet mbuf.\n @return\n   The last segment of the given mbuf."]
+    #[link_name = "rte_pktmbuf_lastseg__extern"]
+    pub fn rte_pktmbuf_lastseg(m: *mut rte_mbuf) -> *mut rte_mbuf;
+    #[doc = " Prepend len bytes to an mbuf data area.\n\n Returns a pointer to the new\n data start address. If there is not enough headroom in the first\n segment, the function will return NULL, without modifying the mbuf.\n\n @param m\n   The pkt mbuf.\n @param len\n   The amount of data to prepend (in bytes).\n @return\n   A pointer to the start of the newly prepended data, or\n   NULL if there is not enough headroom space in the first segment"]
+    #[link_name = "rte_pktmbuf_prepend__extern"]
+    pub fn rte_pktmbuf_prepend(m: *mut rte_mbuf, len: u16) -> *mut ::std::os::raw::c_char;
+    #[doc = " Append len bytes to an mbuf.\n\n Append len bytes to an mbuf and return a pointer to the start address\n of the added data. If there is not enough tailroom in the last\n segment, the function will return NULL, without modifying the mbuf.\n\n @param m\n   The packet mbuf.\n @param len\n   The amount of data to append (in bytes).\n @return\n   A pointer to the start of the newly appended data, or\n   NULL if there is not enough tailroom space in the last segment"]
+    #[link_name = "rte_pktmbuf_append__extern"]
+    pub fn rte_pktmbuf_append(m: *mut rte_mbuf, len: u16) -> *mut ::std::os::raw::c_char;
+    #[doc = " Remove len bytes at the beginning of an mbuf.\n\n Returns a pointer to the start address of the new data area. If the\n length is greater than the length of the first segment, then the\n function will fail and return NULL, without modifying the mbuf.\n\n @param m\n   The packet mbuf.\n @param len\n   The amount of data to remove (in bytes).\n @return\n   A pointer to the new start of the data."]
+    #[link_name = "rte_pktmbuf_adj__extern"]
+    pub fn rte_pktmbuf_adj(m: *mut rte_mbuf, len: u16) -> *mut ::std::os::raw::c_char;
+    #[doc = " Remove len bytes of data at the end of the mbuf.\n\n If the length is greater than the length of the last segment, the\n function will fail and return -1 without modifying the mbuf.\n\n @param m\n   The packet mbuf.\n @param len\n   The amount of data to remove (in bytes).\n @return\n   - 0: On success.\n   - -1: On error."]
+    #[link_name = "rte_pktmbuf_trim__extern"]
+    pub fn rte_pktmbuf_trim(m: *mut rte_mbuf, len: u16) -> ::std::os::raw::c_int;
+    #[doc = " Test if mbuf data is contiguous.\n\n @param m\n   The packet mbuf.\n @return\n   - 1, if all data is contiguous (one segment).\n   - 0, if there is several segments."]
+    #[link_name = "rte_pktmbuf_is_contiguous__extern"]
+    pub fn rte_pktmbuf_is_contiguous(m: *const rte_mbuf) -> ::std::os::raw::c_int;
+    #[doc = " Read len data bytes in a mbuf at specified offset.\n\n If the data is contiguous, return the pointer in the mbuf data, else\n copy the data in the buffer provided by the user and return its\n pointer.\n\n @param m\n   The pointer to the mbuf.\n @param off\n   The offset of the data in the mbuf.\n @param len\n   The amount of bytes to read.\n @param buf\n   The buffer where data is copied if it is not contiguous in mbuf\n   data. Its length should be at least equal to the len parameter.\n @return\n   The pointer to the data, either in the mbuf if it is contiguous,\n   or in the user buffer. If mbuf is too small, NULL is returned."]
+    #[link_name = "rte_pktmbuf_read__extern"]
+    pub fn rte_pktmbuf_read(
+        m: *const rte_mbuf,
+        off: u32,
+        len: u32,
+        buf: *mut ::std::os::raw::c_void,
+    ) -> *const ::std::os::raw::c_void;
+    #[doc = " Chain an mbuf to another, thereby creating a segmented packet.\n\n Note: The implementation will do a linear walk over the segments to find\n the tail entry. For cases when there are many segments, it's better to\n chain the entries manually.\n\n @param head\n   The head of the mbuf chain (the first packet)\n @param tail\n   The mbuf to put last in the chain\n\n @return\n   - 0, on success.\n   - -EOVERFLOW, if the chain segment limit exceeded"]
+    #[link_name = "rte_pktmbuf_chain__extern"]
+    pub fn rte_pktmbuf_chain(head: *mut rte_mbuf, tail: *mut rte_mbuf) -> ::std::os::raw::c_int;
+    #[doc = " For given input values generate raw tx_offload value.\n Note that it is caller responsibility to make sure that input parameters\n don't exceed maximum bit-field values.\n @param il2\n   l2_len value.\n @param il3\n   l3_len value.\n @param il4\n   l4_len value.\n @param tso\n   tso_segsz value.\n @param ol3\n   outer_l3_len value.\n @param ol2\n   outer_l2_len value.\n @param unused\n   unused value.\n @return\n   raw tx_offload value."]
+    #[link_name = "rte_mbuf_tx_offload__extern"]
+    pub fn rte_mbuf_tx_offload(
+        il2: u64,
+        il3: u64,
+        il4: u64,
+        tso: u64,
+        ol3: u64,
+        ol2: u64,
+        unused: u64,
+    ) -> u64;
+    #[doc = " Validate general requirements for Tx offload in mbuf.\n\n This function checks correctness and completeness of Tx offload settings.\n\n @param m\n   The packet mbuf to be validated.\n @return\n   0 if packet is valid"]
+    #[link_name = "rte_validate_tx_offload__extern"]
+    pub fn rte_validate_tx_offload(m: *const rte_mbuf) -> ::std::os::raw::c_int;
+    #[doc = " Linearize data in mbuf.\n\n This function moves the mbuf data in the first segment if there is enough\n tailroom. The subsequent segments are unchained and freed.\n\n @param mbuf\n   mbuf to linearize\n @return\n   - 0, on success\n   - -1, on error"]
+    #[link_name = "rte_pktmbuf_linearize__extern"]
+    pub fn rte_pktmbuf_linearize(mbuf: *mut rte_mbuf) -> ::std::os::raw::c_int;
+    #[doc = " Dump an mbuf structure to a file.\n\n Dump all fields for the given packet mbuf and all its associated\n segments (in the case of a chained buffer).\n\n @param f\n   A pointer to a file for output\n @param m\n   The packet mbuf.\n @param dump_len\n   If dump_len != 0, also dump the \"dump_len\" first data bytes of\n   the packet."]
+    pub fn rte_pktmbuf_dump(f: *mut FILE, m: *const rte_mbuf, dump_len: ::std::os::raw::c_uint);
+    #[doc = " Get the value of mbuf sched queue_id field."]
+    #[link_name = "rte_mbuf_sched_queue_get__extern"]
+    pub fn rte_mbuf_sched_queue_get(m: *const rte_mbuf) -> u32;
+    #[doc = " Get the value of mbuf sched traffic_class field."]
+    #[link_name = "rte_mbuf_sched_traffic_class_get__extern"]
+    pub fn rte_mbuf_sched_traffic_class_get(m: *const rte_mbuf) -> u8;
+    #[doc = " Get the value of mbuf sched color field."]
+    #[link_name = "rte_mbuf_sched_color_get__extern"]
+    pub fn rte_mbuf_sched_color_get(m: *const rte_mbuf) -> u8;
+    #[doc = " Get the values of mbuf sched queue_id, traffic_class and color.\n\n @param m\n   Mbuf to read\n @param queue_id\n  Returns the queue id\n @param traffic_class\n  Returns the traffic class id\n @param color\n  Returns the colour id"]
+    #[link_name = "rte_mbuf_sched_get__extern"]
+    pub fn rte_mbuf_sched_get(
+        m: *const rte_mbuf,
+        queue_id: *mut u32,
+        traffic_class: *mut u8,
+        color: *mut u8,
+    );
+    #[doc = " Set the mbuf sched queue_id to the defined value."]
+    #[link_name = "rte_mbuf_sched_queue_set__extern"]
+    pub fn rte_mbuf_sched_queue_set(m: *mut rte_mbuf, queue_id: u32);
+    #[doc = " Set the mbuf sched traffic_class id to the defined value."]
+    #[link_name = "rte_mbuf_sched_traffic_class_set__extern"]
+    pub fn rte_mbuf_sched_traffic_class_set(m: *mut rte_mbuf, traffic_class: u8);
+    #[doc = " Set the mbuf sched color id to the defined value."]
+    #[link_name = "rte_mbuf_sched_color_set__extern"]
+    pub fn rte_mbuf_sched_color_set(m: *mut rte_mbuf, color: u8);
+    #[doc = " Set the mbuf sched queue_id, traffic_class and color.\n\n @param m\n   Mbuf to set\n @param queue_id\n  Queue id value to be set\n @param traffic_class\n  Traffic class id value to be set\n @param color\n  Color id to be set"]
+    #[link_name = "rte_mbuf_sched_set__extern"]
+    pub fn rte_mbuf_sched_set(m: *mut rte_mbuf, queue_id: u32, traffic_class: u8, color: u8);
     pub fn dpdk_shim_errno_get() -> ::std::os::raw::c_int;
     pub fn dpdk_shim_errno_set(value: ::std::os::raw::c_int);
     pub fn dpdk_shim_off_t_size() -> usize;
@@ -4517,4 +8581,66 @@ unsafe extern "C" {
         device: *mut ::std::os::raw::c_char,
         device_len: usize,
     ) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_info(port: u16, info: *mut dpdk_shim_eth_info) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_configure(
+        port: u16,
+        nb_rx: u16,
+        nb_tx: u16,
+        rx_offloads: u64,
+        tx_offloads: u64,
+        rss: ::std::os::raw::c_int,
+        rss_hf: u64,
+        mtu: u32,
+    ) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_rx_queue_setup(
+        port: u16,
+        queue: u16,
+        nb_desc: u16,
+        socket: ::std::os::raw::c_uint,
+        pool: *mut rte_mempool,
+    ) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_tx_queue_setup(
+        port: u16,
+        queue: u16,
+        nb_desc: u16,
+        socket: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_start(port: u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_stop(port: u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_close(port: u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_reset(port: u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_promiscuous(
+        port: u16,
+        enable: ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_promiscuous_get(port: u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_mtu_get(port: u16, mtu: *mut u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_mtu_set(port: u16, mtu: u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_macaddr_set(port: u16, mac: *const u8) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_socket_id(port: u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_link(port: u16, link: *mut dpdk_shim_eth_link) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_stats(port: u16, stats: *mut dpdk_shim_eth_stats)
+    -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_stats_reset(port: u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_xstats_count(port: u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_xstats(
+        port: u16,
+        names: *mut ::std::os::raw::c_char,
+        values: *mut u64,
+        n: ::std::os::raw::c_uint,
+    ) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_xstats_reset(port: u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_is_valid(port: u16) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_offload_name(
+        offload: u64,
+        tx: ::std::os::raw::c_int,
+    ) -> *const ::std::os::raw::c_char;
+    pub fn dpdk_shim_eth_port_by_name(
+        name: *const ::std::os::raw::c_char,
+        port: *mut u16,
+    ) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_rx_burst(port: u16, queue: u16, pkts: *mut *mut rte_mbuf, n: u16) -> u16;
+    pub fn dpdk_shim_eth_tx_burst(port: u16, queue: u16, pkts: *mut *mut rte_mbuf, n: u16) -> u16;
+    pub fn dpdk_shim_lcore_id() -> ::std::os::raw::c_uint;
+    pub fn dpdk_shim_mbuf_size() -> usize;
 }

@@ -1,6 +1,6 @@
 //! Running Rust closures on the EAL's worker lcores (`rte_eal_remote_launch`).
 //!
-//! [`scope`] works like `std::thread::scope`: closures launched in it may borrow
+//! [`lcore_scope`] works like `std::thread::scope`: closures launched in it may borrow
 //! from the caller (ports, queues, mempools), and every lcore launched is waited
 //! for (`rte_eal_wait_lcore`) before `scope` returns, even when the body
 //! panics. A [`LcoreHandle`] joins one lcore and returns its closure's result,
@@ -18,13 +18,24 @@ use crate::eal::Eal;
 
 /// Why a closure could not be launched.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LaunchError {
+    /// The lcore is not enabled, is the main lcore, or is at least `RTE_MAX_LCORE`;
+    /// holds the lcore id.
     #[error("lcore {0} is not a worker lcore of this EAL")]
     NotAWorker(u32),
+    /// The lcore has not finished its previous closure (`rte_eal_remote_launch`
+    /// returned `-EBUSY`); holds the lcore id.
     #[error("lcore {0} is running another closure")]
     Busy(u32),
+    /// `rte_eal_remote_launch` failed otherwise.
     #[error("rte_eal_remote_launch on lcore {lcore} failed (errno {errno})")]
-    Failed { lcore: u32, errno: i32 },
+    Failed {
+        /// The lcore id.
+        lcore: u32,
+        /// The errno, positive (the negated return value).
+        errno: i32,
+    },
 }
 
 /// What a closure left: its value, or the payload of its panic.
@@ -32,7 +43,7 @@ pub type LcoreResult<T> = Result<T, Box<dyn Any + Send + 'static>>;
 
 type Slot<T> = Arc<Mutex<Option<LcoreResult<T>>>>;
 
-/// The launching side of a [`scope`]; lives on the main lcore only.
+/// The launching side of a [`lcore_scope`]; lives on the main lcore only.
 pub struct LcoreScope<'scope, 'env: 'scope> {
     launched: RefCell<Vec<u32>>,
     _scope: PhantomData<&'scope mut &'scope ()>,

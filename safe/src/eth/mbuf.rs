@@ -13,27 +13,63 @@ use dpdk_sys::rte_mbuf;
 
 /// What an mbuf operation could not do.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MbufError {
+    /// The mempool had no free mbuf (`rte_pktmbuf_alloc` returned NULL), or not
+    /// enough for the whole request (`rte_pktmbuf_alloc_bulk` failed).
     #[error("the mempool has no free mbuf")]
     Exhausted,
+    /// [`Mbuf::append`] or [`Mbuf::prepend`] asked for more bytes than the
+    /// tailroom or headroom holds.
     #[error("{wanted} bytes do not fit: {room} bytes of {which} left")]
     NoRoom {
+        /// Bytes asked for.
         wanted: usize,
+        /// Bytes of room left.
         room: usize,
+        /// `"tailroom"` (last segment) or `"headroom"` (first segment).
         which: &'static str,
     },
+    /// [`Mbuf::trim`] or [`Mbuf::adj`] asked to remove more bytes than the
+    /// segment (last or first) holds.
     #[error("cannot remove {wanted} bytes from a segment of {len} bytes")]
-    TooShort { wanted: usize, len: usize },
+    TooShort {
+        /// Bytes asked to remove.
+        wanted: usize,
+        /// Bytes of data in the segment (`data_len`).
+        len: usize,
+    },
+    /// [`Mempool::alloc_bulk`](crate::eth::Mempool::alloc_bulk) was asked for
+    /// more mbufs than the burst has spare slots.
     #[error("the burst holds {capacity} mbufs already")]
-    BurstFull { capacity: usize },
+    BurstFull {
+        /// The burst's capacity, in mbufs.
+        capacity: usize,
+    },
+    /// [`Burst::new`] was asked for a capacity above [`MAX_BURST`].
     #[error("a burst holds at most {max} mbufs, not {requested}")]
-    BurstTooLarge { requested: usize, max: usize },
+    BurstTooLarge {
+        /// The capacity asked for, in mbufs.
+        requested: usize,
+        /// [`MAX_BURST`].
+        max: usize,
+    },
+    /// A write to the data was refused: another owner may read the buffer.
     #[error(
         "the mbuf's data is shared (reference count {refcnt}, or an indirect or external buffer)"
     )]
-    Shared { refcnt: u16 },
+    Shared {
+        /// The mbuf's reference count (`refcnt`); when 1, the mbuf is indirect
+        /// (`RTE_MBUF_F_INDIRECT`) or has an external buffer (`RTE_MBUF_F_EXTERNAL`).
+        refcnt: u16,
+    },
+    /// [`Mbuf::chain`] would exceed `RTE_MBUF_MAX_NB_SEGS` segments
+    /// (`rte_pktmbuf_chain` failed); the tail is handed back.
     #[error("a chain of {segs} segments exceeds DPDK's limit")]
-    TooManySegments { segs: u32 },
+    TooManySegments {
+        /// Segments the joined chain would have (head's `nb_segs` plus tail's).
+        segs: u32,
+    },
 }
 
 /// Offload flags of an mbuf (`ol_flags`, `RTE_MBUF_F_*`).

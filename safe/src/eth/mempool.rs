@@ -16,30 +16,51 @@ pub const MAX_CACHE_SIZE: u32 = dpdk_sys::RTE_MEMPOOL_CACHE_MAX_SIZE;
 
 /// Why a packet mempool could not be created.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MempoolError {
+    /// The name is empty, longer than [`MAX_NAME_LEN`] bytes or holds a NUL byte;
+    /// holds the name.
     #[error("mempool name {0:?} is empty, longer than {MAX_NAME_LEN} bytes or holds a NUL byte")]
     BadName(String),
+    /// A mempool of this name already exists (`EEXIST`); holds the name.
     #[error("a mempool named {0:?} already exists")]
     NameInUse(String),
+    /// [`MempoolConfig::count`] is 0.
     #[error("a mempool needs at least one mbuf")]
     NoElements,
+    /// The cache is above [`MAX_CACHE_SIZE`] or above two thirds of the count.
     #[error(
         "cache of {cache} mbufs is too large for {count} mbufs (at most {MAX_CACHE_SIZE}, \
          and at most count / 1.5)"
     )]
-    CacheTooLarge { cache: u32, count: u32 },
+    CacheTooLarge {
+        /// The per-lcore cache size asked for, in mbufs.
+        cache: u32,
+        /// The pool's size asked for, in mbufs.
+        count: u32,
+    },
+    /// The data room is above 65535 or below `RTE_PKTMBUF_HEADROOM` bytes, or the
+    /// private size is not a multiple of 8.
     #[error("data room of {data_room} bytes plus {priv_size} private bytes does not fit an mbuf (at most 65535, and at least the headroom of {headroom})")]
     BadDataRoom {
+        /// [`MempoolConfig::data_room`], in bytes.
         data_room: u32,
+        /// [`MempoolConfig::priv_size`], in bytes.
         priv_size: u16,
+        /// `RTE_PKTMBUF_HEADROOM`, the least data room, in bytes.
         headroom: u32,
     },
+    /// DPDK found too little memory for the pool (`ENOMEM`, `ENOSPC` or `ENOBUFS`).
     #[error("not enough memory for {count} mbufs of {data_room} bytes on socket {socket:?}")]
     NoMemory {
+        /// [`MempoolConfig::count`], in mbufs.
         count: u32,
+        /// [`MempoolConfig::data_room`], in bytes.
         data_room: u32,
+        /// [`MempoolConfig::socket`]; `None` for any socket.
         socket: Option<u32>,
     },
+    /// `rte_pktmbuf_pool_create` failed with another `rte_errno`.
     #[error("rte_pktmbuf_pool_create failed: {0}")]
     Failed(#[source] DpdkErrno),
 }
@@ -47,6 +68,7 @@ pub enum MempoolError {
 /// What [`Mempool::new`] creates.
 #[derive(Debug, Clone)]
 pub struct MempoolConfig {
+    /// The pool's name, unique in the process: 1 to [`MAX_NAME_LEN`] bytes, no NUL.
     pub name: String,
     /// Number of mbufs (DPDK advises 2^n - 1).
     pub count: u32,

@@ -24,85 +24,167 @@ static TAKEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 
 /// Misuse of a port, or a DPDK call on it that failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PortError {
+    /// [`Port::take`] got an id `rte_eth_dev_is_valid_port` rejects; holds the id.
     #[error("no ethdev port {0}")]
     NoSuchPort(u16),
+    /// Another [`Port`] for this port id is alive in the process; holds the id.
     #[error("ethdev port {0} already has a handle in this process")]
     AlreadyTaken(u16),
+    /// `rte_eth_dev_get_port_by_name` knows no port by this name (or it holds a NUL
+    /// byte); holds the name.
     #[error("no ethdev port named {0:?}")]
     NoSuchName(String),
+    /// An operation that needs [`Port::configure`] first was called on an unconfigured port.
     #[error("port {port}: {what} needs a configured port (call configure first)")]
-    NotConfigured { port: u16, what: &'static str },
+    NotConfigured {
+        /// The port id.
+        port: u16,
+        /// The operation refused (`"start"`, `"queue setup"`).
+        what: &'static str,
+    },
+    /// An operation that needs a stopped port was called on a started one.
     #[error("port {port}: {what} is not allowed while the port is started (stop it first)")]
-    Started { port: u16, what: &'static str },
+    Started {
+        /// The port id.
+        port: u16,
+        /// The operation refused (`"configure"`, `"queue setup"`).
+        what: &'static str,
+    },
+    /// An operation that needs [`Port::start`] first was called on a stopped port.
     #[error("port {port}: {what} needs a started port")]
-    NotStarted { port: u16, what: &'static str },
+    NotStarted {
+        /// The port id.
+        port: u16,
+        /// The operation refused (`"taking a queue"`).
+        what: &'static str,
+    },
+    /// A queue index at or above the number of queues configured.
     #[error("port {port}: {kind} queue {queue} is out of range (the port has {count})")]
     QueueOutOfRange {
+        /// The port id.
         port: u16,
+        /// `"RX"` or `"TX"`.
         kind: &'static str,
+        /// The queue index asked for.
         queue: u16,
+        /// Queues of this kind configured, so valid indices are `0..count`.
         count: u16,
     },
+    /// The queue's handle ([`RxQueue`] or [`TxQueue`]) was already taken since the
+    /// port started.
     #[error("port {port}: {kind} queue {queue} has a handle already")]
     QueueTaken {
+        /// The port id.
         port: u16,
+        /// `"RX"` or `"TX"`.
         kind: &'static str,
+        /// The queue index.
         queue: u16,
     },
+    /// [`Port::start`] found a configured queue that was not set up; the first one.
     #[error("port {port}: {kind} queue {queue} was not set up")]
     QueueNotSetUp {
+        /// The port id.
         port: u16,
+        /// `"RX"` or `"TX"`.
         kind: &'static str,
+        /// The lowest queue index not set up.
         queue: u16,
     },
+    /// [`PortConfig`] asks for more queues than `rte_eth_dev_info`'s
+    /// `max_rx_queues` / `max_tx_queues`.
     #[error("port {port}: {count} {kind} queues requested, the driver offers at most {max}")]
     TooManyQueues {
+        /// The port id.
         port: u16,
+        /// `"RX"` or `"TX"`.
         kind: &'static str,
+        /// Queues requested.
         count: u16,
+        /// The driver's maximum.
         max: u16,
     },
+    /// An offload bit requested in [`PortConfig`] is not in the driver's
+    /// `rx_offload_capa` / `tx_offload_capa`; reports the lowest such bit.
     #[error("port {port}: {kind} offload {name} (0x{bit:x}) is not offered by the driver")]
     OffloadUnsupported {
+        /// The port id.
         port: u16,
+        /// `"RX"` or `"TX"`.
         kind: &'static str,
+        /// The offload bit (one of [`rx_offload`] or [`tx_offload`]).
         bit: u64,
+        /// DPDK's name for the bit (`rte_eth_dev_rx_offload_name` /
+        /// `rte_eth_dev_tx_offload_name`).
         name: String,
     },
+    /// The RSS hash types requested are empty or not all in the driver's
+    /// `flow_type_rss_offloads`.
     #[error(
         "port {port}: RSS hash types 0x{requested:x} not offered (the driver offers 0x{offered:x})"
     )]
     RssUnsupported {
+        /// The port id.
         port: u16,
+        /// The [`rss`] bits requested.
         requested: u64,
+        /// The [`rss`] bits the driver offers (`flow_type_rss_offloads`).
         offered: u64,
     },
+    /// A non-zero descriptor count outside the driver's `rx_desc_lim` / `tx_desc_lim`.
     #[error("port {port}: {nb_desc} descriptors outside the driver's range {min}..={max}")]
     BadDescriptorCount {
+        /// The port id.
         port: u16,
+        /// The descriptor count asked for.
         nb_desc: u16,
+        /// The driver's minimum (`nb_min`).
         min: u16,
+        /// The driver's maximum (`nb_max`).
         max: u16,
     },
+    /// An MTU outside the driver's `min_mtu..=max_mtu`.
     #[error("port {port}: MTU {mtu} outside the driver's range {min}..={max}")]
     BadMtu {
+        /// The port id.
         port: u16,
+        /// The MTU asked for, in bytes.
         mtu: u16,
+        /// The driver's `min_mtu`, in bytes.
         min: u16,
+        /// The driver's `max_mtu`, in bytes.
         max: u16,
     },
+    /// [`Port::wait_link_up`] ran out of time with the link still down.
     #[error("port {port}: the link did not come up within {waited:?}")]
-    LinkDown { port: u16, waited: Duration },
+    LinkDown {
+        /// The port id.
+        port: u16,
+        /// How long it waited (at least the limit given).
+        waited: Duration,
+    },
+    /// [`Port::xstat`] found no extended statistic of this name.
     #[error("port {port}: no extended statistic named {name:?}")]
-    NoSuchXstat { port: u16, name: String },
+    NoSuchXstat {
+        /// The port id.
+        port: u16,
+        /// The name asked for.
+        name: String,
+    },
+    /// A DPDK call returned a negative errno.
     #[error("port {port}: {what} failed: {errno}")]
     Failed {
+        /// The port id (`u16::MAX` for `rte_dev_probe`, before there is a port).
         port: u16,
+        /// The DPDK function that failed (`"rte_eth_dev_start"`).
         what: &'static str,
+        /// The error it returned.
         #[source]
         errno: DpdkErrno,
     },
+    /// [`Port::attach_vdev`]'s arguments hold a NUL byte; holds the arguments.
     #[error("vdev arguments {0:?} hold a NUL byte")]
     BadDevargs(String),
 }
@@ -120,52 +202,86 @@ fn check(port: u16, what: &'static str, ret: i32) -> Result<(), PortError> {
 
 /// RX offloads (`RTE_ETH_RX_OFFLOAD_*`, the same bits in 22.11 and 24.11).
 pub mod rx_offload {
+    /// Strip the VLAN tag into the mbuf's `vlan_tci` (`RTE_ETH_RX_OFFLOAD_VLAN_STRIP`).
     pub const VLAN_STRIP: u64 = 1 << 0;
+    /// Check IPv4 header checksums (`RTE_ETH_RX_OFFLOAD_IPV4_CKSUM`).
     pub const IPV4_CKSUM: u64 = 1 << 1;
+    /// Check UDP checksums (`RTE_ETH_RX_OFFLOAD_UDP_CKSUM`).
     pub const UDP_CKSUM: u64 = 1 << 2;
+    /// Check TCP checksums (`RTE_ETH_RX_OFFLOAD_TCP_CKSUM`).
     pub const TCP_CKSUM: u64 = 1 << 3;
+    /// Merge TCP segments into larger packets, large receive offload (`RTE_ETH_RX_OFFLOAD_TCP_LRO`).
     pub const TCP_LRO: u64 = 1 << 4;
+    /// Strip the outer VLAN tag of QinQ packets (`RTE_ETH_RX_OFFLOAD_QINQ_STRIP`).
     pub const QINQ_STRIP: u64 = 1 << 5;
+    /// Drop packets of VLANs not in the port's VLAN filter (`RTE_ETH_RX_OFFLOAD_VLAN_FILTER`).
     pub const VLAN_FILTER: u64 = 1 << 9;
+    /// Receive packets larger than one mbuf as chains of segments (`RTE_ETH_RX_OFFLOAD_SCATTER`).
     pub const SCATTER: u64 = 1 << 13;
+    /// Timestamp each packet in an mbuf dynamic field (`RTE_ETH_RX_OFFLOAD_TIMESTAMP`).
     pub const TIMESTAMP: u64 = 1 << 14;
+    /// Keep the Ethernet CRC at the end of the packet data (`RTE_ETH_RX_OFFLOAD_KEEP_CRC`).
     pub const KEEP_CRC: u64 = 1 << 16;
+    /// Deliver the RSS hash in each mbuf, flagged `RTE_MBUF_F_RX_RSS_HASH` (`RTE_ETH_RX_OFFLOAD_RSS_HASH`).
     pub const RSS_HASH: u64 = 1 << 19;
 }
 
 /// TX offloads (`RTE_ETH_TX_OFFLOAD_*`).
 pub mod tx_offload {
+    /// Insert the VLAN tag from the mbuf's `vlan_tci` (`RTE_ETH_TX_OFFLOAD_VLAN_INSERT`).
     pub const VLAN_INSERT: u64 = 1 << 0;
+    /// Compute IPv4 header checksums (`RTE_ETH_TX_OFFLOAD_IPV4_CKSUM`).
     pub const IPV4_CKSUM: u64 = 1 << 1;
+    /// Compute UDP checksums (`RTE_ETH_TX_OFFLOAD_UDP_CKSUM`).
     pub const UDP_CKSUM: u64 = 1 << 2;
+    /// Compute TCP checksums (`RTE_ETH_TX_OFFLOAD_TCP_CKSUM`).
     pub const TCP_CKSUM: u64 = 1 << 3;
+    /// Segment large TCP packets, TCP segmentation offload (`RTE_ETH_TX_OFFLOAD_TCP_TSO`).
     pub const TCP_TSO: u64 = 1 << 5;
+    /// Several threads may send on one TX queue without a lock (`RTE_ETH_TX_OFFLOAD_MT_LOCKFREE`).
     pub const MT_LOCKFREE: u64 = 1 << 14;
+    /// Send packets made of several segments (`RTE_ETH_TX_OFFLOAD_MULTI_SEGS`).
     pub const MULTI_SEGS: u64 = 1 << 15;
+    /// Free sent mbufs fast: all from one mempool, reference count 1, not indirect (`RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE`).
     pub const MBUF_FAST_FREE: u64 = 1 << 16;
 }
 
 /// RSS hash types (`RTE_ETH_RSS_*`).
 pub mod rss {
+    /// Hash IPv4 packets on their addresses (`RTE_ETH_RSS_IPV4`).
     pub const IPV4: u64 = 1 << 2;
+    /// Hash unfragmented IPv4 TCP packets on addresses and ports (`RTE_ETH_RSS_NONFRAG_IPV4_TCP`).
     pub const NONFRAG_IPV4_TCP: u64 = 1 << 4;
+    /// Hash unfragmented IPv4 UDP packets on addresses and ports (`RTE_ETH_RSS_NONFRAG_IPV4_UDP`).
     pub const NONFRAG_IPV4_UDP: u64 = 1 << 5;
+    /// Hash IPv6 packets on their addresses (`RTE_ETH_RSS_IPV6`).
     pub const IPV6: u64 = 1 << 8;
+    /// Hash unfragmented IPv6 TCP packets on addresses and ports (`RTE_ETH_RSS_NONFRAG_IPV6_TCP`).
     pub const NONFRAG_IPV6_TCP: u64 = 1 << 10;
+    /// Hash unfragmented IPv6 UDP packets on addresses and ports (`RTE_ETH_RSS_NONFRAG_IPV6_UDP`).
     pub const NONFRAG_IPV6_UDP: u64 = 1 << 11;
+    /// [`IPV4`] and [`IPV6`] only: narrower than DPDK's `RTE_ETH_RSS_IP`, which also covers fragments and other IP types.
     pub const IP: u64 = IPV4 | IPV6;
 }
 
 /// What `rte_eth_dev_info_get` reports about a port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortInfo {
+    /// The most RX queues the driver offers (`max_rx_queues`).
     pub max_rx_queues: u16,
+    /// The most TX queues the driver offers (`max_tx_queues`).
     pub max_tx_queues: u16,
+    /// RX descriptors per queue, `(min, max)` inclusive (`rx_desc_lim.nb_min`, `nb_max`).
     pub rx_desc: (u16, u16),
+    /// TX descriptors per queue, `(min, max)` inclusive (`tx_desc_lim.nb_min`, `nb_max`).
     pub tx_desc: (u16, u16),
+    /// MTU range in bytes, `(min, max)` inclusive (`min_mtu`, `max_mtu`).
     pub mtu: (u16, u16),
+    /// RX offloads the driver offers, [`rx_offload`] bits (`rx_offload_capa`).
     pub rx_offload_capa: u64,
+    /// TX offloads the driver offers, [`tx_offload`] bits (`tx_offload_capa`).
     pub tx_offload_capa: u64,
+    /// RSS hash types the driver offers, [`rss`] bits (`flow_type_rss_offloads`); 0 without RSS.
     pub rss_offloads: u64,
     /// NUMA socket of the device, `None` when unknown.
     pub socket: Option<u32>,
@@ -174,7 +290,9 @@ pub struct PortInfo {
 /// What [`Port::configure`] sets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PortConfig {
+    /// Number of RX queues, at most [`PortInfo::max_rx_queues`].
     pub rx_queues: u16,
+    /// Number of TX queues, at most [`PortInfo::max_tx_queues`].
     pub tx_queues: u16,
     /// `rx_offload::*` bits; each must be in the driver's capabilities.
     pub rx_offloads: u64,
@@ -200,22 +318,35 @@ impl PortConfig {
 /// Link state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Link {
+    /// The link is up (`link_status == RTE_ETH_LINK_UP`).
     pub up: bool,
+    /// Speed in Mbit/s (`link_speed`): 0 (`RTE_ETH_SPEED_NUM_NONE`) or `u32::MAX`
+    /// (`RTE_ETH_SPEED_NUM_UNKNOWN`) when not known.
     pub speed_mbps: u32,
+    /// Full duplex (`link_duplex == RTE_ETH_LINK_FULL_DUPLEX`), false for half duplex.
     pub full_duplex: bool,
+    /// The speed was autonegotiated (`link_autoneg == RTE_ETH_LINK_AUTONEG`).
     pub autoneg: bool,
 }
 
 /// Basic port statistics (`rte_eth_stats`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PortStats {
+    /// Packets received successfully (`ipackets`).
     pub rx_packets: u64,
+    /// Packets sent successfully (`opackets`).
     pub tx_packets: u64,
+    /// Bytes received successfully (`ibytes`).
     pub rx_bytes: u64,
+    /// Bytes sent successfully (`obytes`).
     pub tx_bytes: u64,
+    /// Packets the hardware dropped because the RX queues were full (`imissed`).
     pub rx_missed: u64,
+    /// Erroneous packets received (`ierrors`).
     pub rx_errors: u64,
+    /// Packets that failed to send (`oerrors`).
     pub tx_errors: u64,
+    /// RX mbuf allocation failures (`rx_nombuf`).
     pub rx_no_mbuf: u64,
 }
 

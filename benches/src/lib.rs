@@ -47,9 +47,17 @@ extern "C" {
     pub fn bench_c_bus_scan() -> c_int;
     /// Counts the devices on DPDK's PCI bus with a device iterator, as a C program would.
     pub fn bench_c_count_pci() -> c_int;
+    /// io forwarding in C over two net_ring ports: `n` rounds of a burst of 32
+    /// from `a` to `b` and back, the unsent freed; returns the packets received.
     pub fn bench_c_io_fwd_ring(a: u16, b: u16, n: u64) -> u64;
+    /// The same forwarding loop in C over two net_null ports (a symbol of its
+    /// own, so callgrind counts the two drivers apart).
     pub fn bench_c_io_fwd_null(a: u16, b: u16, n: u64) -> u64;
+    /// `n` single `rte_pktmbuf_alloc` + `rte_pktmbuf_free` from `mp`; returns
+    /// the allocations that succeeded.
     pub fn bench_c_mbuf_single(mp: *mut dpdk::sys::rte_mempool, n: u64) -> u64;
+    /// `n` bulk allocations of 32 from `mp`, each freed in bulk; returns the
+    /// mbufs allocated.
     pub fn bench_c_mbuf_bulk(mp: *mut dpdk::sys::rte_mempool, n: u64) -> u64;
 }
 

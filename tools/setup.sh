@@ -42,15 +42,17 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # arm64 binaries run under qemu-aarch64, also in chroots.
 "$here/aarch64/binfmt.sh"
 
-# tcpdump, dpdk-testpmd (dpdk-dev) and ip (iproute2) inside both trees: the net_pcap test
-# reads its output back with tcpdump, the net_memif test talks to testpmd, the
-# net_af_packet test makes its namespace with ip, and there the test binaries
-# run inside the tree.
-for t in "$tree" "$("$here/debian13-tree.sh")"; do
+# tcpdump, dpdk-testpmd (dpdk-dev) and ip (iproute2) inside the trees the test
+# binaries run in: the net_pcap test reads its output back with tcpdump, the
+# net_memif test talks to testpmd, the net_af_packet test makes its namespace
+# with ip. (Installed after the tree is made, so the trees' cache keys stay
+# those of their base package lists.)
+for name in bookworm-i386 trixie-amd64 forky-amd64; do
+    t="$DPDK_RS_CACHE/$name"
     if [ ! -x "$t/usr/bin/tcpdump" ] || [ ! -x "$t/usr/bin/dpdk-testpmd" ] || { [ ! -x "$t/usr/sbin/ip" ] && [ ! -x "$t/bin/ip" ]; }; then
         echo "setup: installing tcpdump, dpdk-dev and iproute2 into $t"
         cp /etc/resolv.conf "$t/etc/resolv.conf" 2>/dev/null || true
-        "$here/tree/run" "$t" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump dpdk-dev iproute2 >/dev/null'
+        "$here/tree/run" "$t" sh -c 'apt-get -o Acquire::Check-Valid-Until=false update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump dpdk-dev iproute2 >/dev/null'
     fi
 done
 

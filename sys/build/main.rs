@@ -24,6 +24,14 @@ fn main() {
             eprintln!("{err}");
             std::process::exit(1);
         }
+        // The mbuf field accessors come from the bindings, pregenerated ones too.
+        if let Err(err) = mbuf_fields::generate(
+            &out_dir.join("bindings.rs"),
+            &out_dir.join("mbuf_fields.rs"),
+        ) {
+            eprintln!("dpdk-sys: {err}");
+            std::process::exit(1);
+        }
         return;
     }
     let dpdk = match probe::find_dpdk(target.is_cross()) {

@@ -71,7 +71,8 @@ fn check_l2fwd_totals(out: &str, seed: u64) {
         tx += t;
         dropped += field(line, "dropped");
     }
-    assert!(rx > 100_000, "too few frames forwarded:\n{out}");
+    // Thousands a second even under emulation; the ring holds only the seed.
+    assert!(rx > 1_000, "too few frames forwarded:\n{out}");
     // Every seeded frame is either still in a ring or was dropped.
     assert_eq!(tx - rx + dropped, 2 * seed, "{out}");
 }
@@ -104,12 +105,42 @@ fn l2fwd_stops_cleanly_on_ctrl_c() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
+    let mut child = child;
+    // Ctrl-C only once l2fwd has printed its first once-a-second counters: it
+    // installs its handler before its worker starts, so the signal cannot
+    // arrive first however slow the machine (or emulator) is, and by then it
+    // has forwarded for a second.
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        match lines_rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) => {
+                let started = line.starts_with("port 0: rx ");
+                seen.push(line);
+                if started {
+                    break;
+                }
+            }
+            Err(e) => panic!("l2fwd did not start its worker ({e}):\n{}", seen.join("\n")),
+        }
+    }
     // SAFETY: kill() on the child this test started, by its pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let out = child.wait_with_output().unwrap();
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    seen.extend(lines_rx.try_iter());
+    let t = seen.join("\n");
+    assert!(status.success(), "{t}");
     assert!(t.contains("stopped after"), "{t}");
     check_l2fwd_totals(&t, 32);
 }

@@ -656,8 +656,15 @@ pub(crate) fn reset(
     if device_flags & dpdk_sys::VFIO_DEVICE_FLAGS_RESET == 0 {
         return Err(ResetError::Unsupported { address });
     }
-    // SAFETY: VFIO_DEVICE_RESET takes no argument.
-    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), dpdk_sys::dpdk_shim_vfio_ioctl_reset() as _) };
+    // SAFETY: VFIO_DEVICE_RESET takes no argument; an explicit 0 fills the
+    // variadic slot (the kernel ignores it), so nothing uninitialised is passed.
+    let ret = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            dpdk_sys::dpdk_shim_vfio_ioctl_reset() as _,
+            0 as libc::c_ulong,
+        )
+    };
     if ret < 0 {
         return Err(ResetError::Failed {
             address,

@@ -15,10 +15,17 @@ read -r x86_prefix i386_prefix <<<"$last"
     { echo "patched-tests: FAILED: patches/build.sh's last line is not two installed prefixes: '$last'"; exit 1; }
 x86_lib="$x86_prefix/lib/x86_64-linux-gnu"
 export CARGO_TARGET_DIR="$PWD/target/patched"
+# The patched build keeps its driver list short (patches/build.sh: net_null is
+# its only net driver; the series touches the PCI bus, not ethdev), so the
+# data-plane tests that need net_ring, net_pcap or net_af_packet run against
+# Debian's DPDK only.
+skips=(--skip port_misuse_is_a_typed_error --skip ring_bursts_of_1_to_64
+       --skip million_packets_accounted_and_no_allocation --skip workers_on_lcores
+       --skip pcap_read_forward_write --skip af_packet_over_a_veth_pair)
 
 echo "-- x86_64 against $x86_prefix"
 out=$(PKG_CONFIG_PATH="$x86_lib/pkgconfig" LD_LIBRARY_PATH="$x86_lib" \
-    cargo test -p dpdk-sys -p dpdk-safe 2>&1) || { echo "$out"; exit 1; }
+    cargo test -p dpdk-sys -p dpdk-safe -- "${skips[@]}" 2>&1) || { echo "$out"; exit 1; }
 grep -q "building against DPDK .* from $x86_prefix (custom-prefix)" <<<"$out" ||
     { echo "the build script did not report the patched prefix"; echo "$out"; exit 1; }
 "$xtask" test-results - <<<"$out"
@@ -28,7 +35,7 @@ source "$here/i686/env.sh"
 inside=${i386_prefix#"$DPDK_RS_I386_ROOT"}
 out=$(PKG_CONFIG_LIBDIR="$i386_prefix/lib/i386-linux-gnu/pkgconfig:$PKG_CONFIG_LIBDIR" \
     LD_LIBRARY_PATH="$inside/lib/i386-linux-gnu" \
-    cargo test -p dpdk-sys -p dpdk-safe --target i686-unknown-linux-gnu 2>&1) || { echo "$out"; exit 1; }
+    cargo test -p dpdk-sys -p dpdk-safe --target i686-unknown-linux-gnu -- "${skips[@]}" 2>&1) || { echo "$out"; exit 1; }
 grep -q "building against DPDK .* from $i386_prefix (custom-prefix)" <<<"$out" ||
     { echo "the build script did not report the patched prefix"; echo "$out"; exit 1; }
 "$xtask" test-results - <<<"$out"

@@ -173,7 +173,7 @@ fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let started = Instant::now();
+    let mut started = Instant::now();
     let failed = lcore_scope(&eal, |s| -> Result<(), Box<dyn std::error::Error>> {
         let mut handles = Vec::new();
         for (pair, lcore) in (0..ports.len() / 2).zip(workers.iter().copied()) {
@@ -191,14 +191,12 @@ fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
                 }
             })?);
         }
+        // The clock starts once every worker runs (launching is slow under
+        // valgrind), and each second's counters print before the limit is
+        // checked: a run of S seconds prints S lines however slow the machine.
+        started = Instant::now();
         let mut next = started + Duration::from_secs(1);
         while !stop.is_stopped() {
-            if let Some(limit) = opts.seconds {
-                if started.elapsed() >= Duration::from_secs(limit) {
-                    stop.stop();
-                    break;
-                }
-            }
             if Instant::now() >= next {
                 next += Duration::from_secs(1);
                 for (id, c) in ids.iter().zip(&counters) {
@@ -208,6 +206,12 @@ fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
                         c.tx.load(Ordering::Relaxed),
                         c.dropped.load(Ordering::Relaxed)
                     );
+                }
+            }
+            if let Some(limit) = opts.seconds {
+                if started.elapsed() >= Duration::from_secs(limit) {
+                    stop.stop();
+                    break;
                 }
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -44,60 +44,65 @@ fn number(text: &str, what: &str) -> Result<u64, String> {
     parsed.map_err(|_| format!("{what} {text:?} is not a number"))
 }
 
-fn parse(args: &[String]) -> Result<Command, String> {
+/// `None` when the command line asks for `--help`.
+fn parse(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Option<Command>, lexopt::Error> {
+    use lexopt::prelude::*;
     let mut width = 32;
     let mut mmap = false;
     let mut positional = Vec::new();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--width" => {
-                let w = it.next().ok_or("--width needs 8, 16, 32 or 64")?;
-                width = match w.as_str() {
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(None),
+            Long("width") => {
+                width = match parser.value()?.string()?.as_str() {
                     "8" => 8,
                     "16" => 16,
                     "32" => 32,
                     "64" => 64,
-                    other => return Err(format!("width {other:?} is not 8, 16, 32 or 64")),
+                    other => return Err(format!("width {other:?} is not 8, 16, 32 or 64").into()),
                 };
             }
-            "--mmap" => mmap = true,
-            _ => positional.push(arg.as_str()),
+            Long("mmap") => mmap = true,
+            Value(v) => positional.push(v.string()?),
+            _ => return Err(arg.unexpected()),
         }
     }
-    let (op, rest) = positional.split_first().ok_or(USAGE)?;
-    let expected = match *op {
+    let (op, rest) = positional.split_first().ok_or("say read or write")?;
+    let expected = match op.as_str() {
         "read" => 3,
         "write" => 4,
-        other => return Err(format!("unknown operation {other:?}\n{USAGE}")),
+        other => return Err(format!("unknown operation {other:?}").into()),
     };
     if rest.len() != expected {
-        return Err(USAGE.to_owned());
+        return Err(format!("{op} takes {expected} operands, got {}", rest.len()).into());
     }
-    let region = match rest[1] {
+    let region = match rest[1].as_str() {
         "rom" => RegionIndex::Rom,
         "config" => RegionIndex::Config,
         n => RegionIndex::bar(number(n, "BAR")?.try_into().unwrap_or(u32::MAX))
             .map_err(|e| e.to_string())?,
     };
     let write = if expected == 4 {
-        Some(number(rest[3], "value")?)
+        Some(number(&rest[3], "value")?)
     } else {
         None
     };
     if let Some(v) = write {
         if width < 64 && v >> width != 0 {
-            return Err(format!("value {v:#x} does not fit {width} bits"));
+            return Err(format!("value {v:#x} does not fit {width} bits").into());
         }
     }
-    Ok(Command {
+    Ok(Some(Command {
         write,
         address: rest[0].parse().map_err(|e| format!("{e}"))?,
         region,
-        offset: number(rest[2], "offset")?,
+        offset: number(&rest[2], "offset")?,
         width,
         mmap,
-    })
+    }))
 }
 
 /// Performs the access; returns the value read (or written).
@@ -115,9 +120,7 @@ fn access<R: Registers>(regs: &R, cmd: &Command) -> Result<u64, dpdk::AccessErro
     })
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let cmd = parse(&args)?;
+fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
     let eal = Eal::builder()
         .no_huge(64 << 20)
         .no_shconf()
@@ -151,11 +154,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
-        println!("{HELP}");
-        return ExitCode::SUCCESS;
-    }
-    match run() {
+    let cmd = match parse(std::env::args_os().skip(1)) {
+        Ok(Some(cmd)) => cmd,
+        Ok(None) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("bar: {e}\n{USAGE}\n(bar --help says more)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cmd) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bar: {e}");

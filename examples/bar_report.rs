@@ -29,12 +29,44 @@ const VM_DEVICES: [&str; 3] = ["0000:00:03.0", "0000:00:04.0", "0000:00:05.0"];
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-fn main() -> ExitCode {
-    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
-        println!("{HELP}");
-        return ExitCode::SUCCESS;
+const USAGE: &str = "usage: bar_report [ADDR...]";
+
+/// The devices to report on; `None` when the command line asks for `--help`.
+fn parse_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> std::result::Result<Option<Vec<PciAddress>>, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut addresses = Vec::new();
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(None),
+            Value(v) => addresses.push(v.parse()?),
+            _ => return Err(arg.unexpected()),
+        }
     }
-    match run() {
+    if addresses.is_empty() {
+        addresses = VM_DEVICES
+            .iter()
+            .map(|a| a.parse().expect("a valid address"))
+            .collect();
+    }
+    Ok(Some(addresses))
+}
+
+fn main() -> ExitCode {
+    let addresses = match parse_args(std::env::args_os().skip(1)) {
+        Ok(Some(addresses)) => addresses,
+        Ok(None) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("bar_report: {e}\n{USAGE}\n(bar_report --help says more)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(addresses) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bar_report: {e}");
@@ -43,17 +75,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<()> {
-    let mut addresses: Vec<PciAddress> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse())
-        .collect::<std::result::Result<_, _>>()?;
-    if addresses.is_empty() {
-        addresses = VM_DEVICES
-            .iter()
-            .map(|a| a.parse())
-            .collect::<std::result::Result<_, _>>()?;
-    }
+fn run(addresses: Vec<PciAddress>) -> Result<()> {
     let mut builder = Eal::builder()
         .no_huge(64 << 20)
         .no_shconf()

@@ -20,11 +20,13 @@ use std::process::ExitCode;
 use dpdk::{hugepage_status, Devbind, DeviceStatus, PciAddress};
 
 const USAGE: &str = "\
-usage: devbind [--sysfs DIR] [--modprobe] --status
+usage: devbind [--sysfs DIR] --status
        devbind [--sysfs DIR] [--modprobe] --bind DRIVER ADDR...
        devbind [--sysfs DIR] --unbind ADDR...
-       devbind [--sysfs DIR] --restore ADDR...
+       devbind [--sysfs DIR] --restore ADDR...";
 
+/// What `--help` prints after the usage.
+const OPTIONS: &str = "\
   --status          list every PCI device with its driver and IOMMU group, and hugepages
   --bind DRIVER     bind the devices to DRIVER (vfio-pci for DPDK)
   --unbind          unbind the devices from their driver
@@ -47,46 +49,46 @@ struct Options {
     modprobe: bool,
 }
 
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
+fn parse_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Option<Options>, lexopt::Error> {
+    use lexopt::prelude::*;
     let mut action = None;
     let mut addresses = Vec::new();
     let mut sysfs = None;
     let mut modprobe = false;
-    let mut args = args.peekable();
     let set = |a: Action, action: &mut Option<Action>| {
         if action.is_some() {
-            return Err("give one of --status, --bind, --unbind, --restore".to_owned());
+            return Err("give one of --status, --bind, --unbind, --restore");
         }
         *action = Some(a);
         Ok(())
     };
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--status" | "-s" => set(Action::Status, &mut action)?,
-            "--bind" | "-b" => {
-                let driver = args.next().ok_or("--bind needs a driver name")?;
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(None),
+            Long("status") => set(Action::Status, &mut action)?,
+            Long("bind") => {
+                let driver = parser.value()?.string()?;
                 set(Action::Bind(driver), &mut action)?
             }
-            "--unbind" | "-u" => set(Action::Unbind, &mut action)?,
-            "--restore" => set(Action::Restore, &mut action)?,
-            "--sysfs" => {
-                sysfs = Some(PathBuf::from(
-                    args.next().ok_or("--sysfs needs a directory")?,
-                ))
+            Long("unbind") => set(Action::Unbind, &mut action)?,
+            Long("restore") => set(Action::Restore, &mut action)?,
+            Long("sysfs") => sysfs = Some(PathBuf::from(parser.value()?)),
+            Long("modprobe") => modprobe = true,
+            Value(v) => {
+                let text = v.string()?;
+                addresses.push(text.parse().map_err(|e| format!("{text:?}: {e}"))?)
             }
-            "--modprobe" => modprobe = true,
-            other if other.starts_with('-') => return Err(format!("unknown option {other:?}")),
-            other => addresses.push(other.parse().map_err(|e| format!("{other:?}: {e}"))?),
+            _ => return Err(arg.unexpected()),
         }
     }
     let action = action.ok_or("say what to do: --status, --bind, --unbind or --restore")?;
     match action {
-        Action::Status if !addresses.is_empty() => {
-            return Err("--status takes no addresses".to_owned())
-        }
+        Action::Status if !addresses.is_empty() => return Err("--status takes no addresses".into()),
         Action::Bind(_) | Action::Unbind | Action::Restore if addresses.is_empty() => {
-            return Err("give the devices' PCI addresses".to_owned())
+            return Err("give the devices' PCI addresses".into())
         }
         _ => {}
     }
@@ -99,14 +101,14 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, Str
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1)) {
+    let options = match parse_args(std::env::args_os().skip(1)) {
         Ok(Some(options)) => options,
         Ok(None) => {
-            println!("{USAGE}");
+            println!("{USAGE}\n\n{OPTIONS}");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("devbind: {e}\n{USAGE}");
+            eprintln!("devbind: {e}\n{USAGE}\n(devbind --help says more)");
             return ExitCode::from(2);
         }
     };

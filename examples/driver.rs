@@ -74,23 +74,43 @@ impl PciDriver for MyDriver {
     }
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let id = args
-        .next()
-        .ok_or("usage: driver VENDOR:DEVICE ADDR [ADDR...]")?;
+const USAGE: &str = "usage: driver VENDOR:DEVICE ADDR [ADDR...]";
+
+/// The ID the driver matches and the devices to probe; `None` for `--help`.
+type Options = (PciIdPattern, Vec<PciAddress>);
+
+fn parse_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Option<Options>, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut operands = Vec::new();
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(None),
+            Value(v) => operands.push(v.string()?),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    let (id, addresses) = operands.split_first().ok_or("give VENDOR:DEVICE")?;
+    let hex = |text: &str| {
+        u16::from_str_radix(text, 16).map_err(|_| format!("{text:?} is not a 16-bit hex ID"))
+    };
     let (vendor, device) = id
         .split_once(':')
         .ok_or("the ID is VENDOR:DEVICE, in hex")?;
-    let id = PciIdPattern::new(
-        u16::from_str_radix(vendor, 16)?,
-        u16::from_str_radix(device, 16)?,
-    );
-    let addresses: Vec<PciAddress> = args.map(|a| a.parse()).collect::<Result<_, _>>()?;
+    let id = PciIdPattern::new(hex(vendor)?, hex(device)?);
+    let addresses = addresses
+        .iter()
+        .map(|a| a.parse::<PciAddress>().map_err(|e| e.to_string()))
+        .collect::<Result<Vec<PciAddress>, _>>()?;
     if addresses.is_empty() {
         return Err("give at least one PCI address: only allowlisted devices are probed".into());
     }
+    Ok(Some((id, addresses)))
+}
 
+fn run((id, addresses): Options) -> Result<(), Box<dyn std::error::Error>> {
     let driver = register(
         "rs_example",
         &[id],
@@ -129,11 +149,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
-        println!("{HELP}");
-        return ExitCode::SUCCESS;
-    }
-    match run() {
+    let options = match parse_args(std::env::args_os().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("driver: {e}\n{USAGE}\n(driver --help says more)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("driver: {e}");

@@ -283,12 +283,26 @@ fn interrupts_and_dma<R: Registers>(
     Ok(())
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let address: PciAddress = std::env::args()
-        .nth(1)
-        .as_deref()
-        .unwrap_or("0000:00:03.0")
-        .parse()?;
+const USAGE: &str = "usage: edu [ADDR]";
+
+/// The device to drive; `None` when the command line asks for `--help`.
+fn parse_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Option<PciAddress>, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut address = None;
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(None),
+            Value(v) if address.is_none() => address = Some(v.parse()?),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(Some(address.unwrap_or(PciAddress::new(0, 0, 3, 0))))
+}
+
+fn run(address: PciAddress) -> Result<(), Box<dyn std::error::Error>> {
     let eal = Eal::builder()
         .no_huge(64 << 20)
         .no_shconf()
@@ -319,11 +333,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
-        println!("{HELP}");
-        return ExitCode::SUCCESS;
-    }
-    match run() {
+    let address = match parse_args(std::env::args_os().skip(1)) {
+        Ok(Some(address)) => address,
+        Ok(None) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("edu: {e}\n{USAGE}\n(edu --help says more)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(address) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("edu: {e}");

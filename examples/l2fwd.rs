@@ -37,35 +37,40 @@ struct Options {
     eal: Vec<String>,
 }
 
-fn parse_args() -> Result<Options, String> {
+const USAGE: &str = "usage: l2fwd [--seconds S] [--seed N] -- EAL-ARGS...";
+
+/// What `--help` prints after the usage.
+const ABOUT: &str = "\
+Forwards frames between port pairs 0<->1, 2<->3, ... with MAC swap, one worker
+lcore per pair, and prints each port's counters once a second. --seconds stops
+after S seconds (default: at Ctrl-C); --seed sends N frames on every port at
+start (for a loop of in-memory ports). The EAL's own arguments follow --.";
+
+/// `None` when the command line asks for `--help`.
+fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Option<Options>, lexopt::Error> {
+    use lexopt::prelude::*;
+    // Everything after the first `--` is the EAL's, untouched.
+    let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let eal = args[split..]
+        .iter()
+        .skip(1)
+        .map(|a| a.clone().string())
+        .collect::<Result<_, _>>()?;
     let mut opts = Options {
         seconds: None,
         seed: 0,
-        eal: Vec::new(),
+        eal,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--seconds" => {
-                let v = args.next().ok_or("--seconds needs a number")?;
-                opts.seconds = Some(v.parse().map_err(|_| format!("bad --seconds {v:?}"))?);
-            }
-            "--seed" => {
-                let v = args.next().ok_or("--seed needs a number")?;
-                opts.seed = v.parse().map_err(|_| format!("bad --seed {v:?}"))?;
-            }
-            "--" => {
-                opts.eal = args.collect();
-                break;
-            }
-            other => {
-                return Err(format!(
-                    "unknown option {other:?} (EAL arguments go after --)"
-                ))
-            }
+    let mut parser = lexopt::Parser::from_args(&args[..split]);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(None),
+            Long("seconds") => opts.seconds = Some(parser.value()?.parse()?),
+            Long("seed") => opts.seed = parser.value()?.parse()?,
+            _ => return Err(arg.unexpected()),
         }
     }
-    Ok(opts)
+    Ok(Some(opts))
 }
 
 /// Swaps destination and source MAC of every frame of at least 12 bytes.
@@ -251,10 +256,14 @@ fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    let opts = match parse_args() {
-        Ok(o) => o,
+    let opts = match parse_args(std::env::args_os().skip(1).collect()) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{USAGE}\n\n{ABOUT}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            eprintln!("l2fwd: {e}");
+            eprintln!("l2fwd: {e}\n{USAGE}\n(l2fwd --help says more)");
             return ExitCode::from(2);
         }
     };

@@ -2,9 +2,9 @@
 //! toolkit: typed registers, DMA buffers, MSI-X through VFIO eventfds.
 //!
 //! ```text
-//! nvme [ADDR] [--write-lba N]    # default 0000:00:06.0, LBA 100
-//! nvme --make-image PATH MIB      # host side: a raw image with the pattern
-//! nvme --check-image PATH LBA...  # host side: the blocks the driver wrote
+//! nvme [ADDR] [--write-lba N]   # default 0000:00:06.0, LBA 100
+//! nvme make-image PATH MIB       # host side: a raw image with the pattern
+//! nvme check-image PATH LBA...   # host side: the blocks the driver wrote
 //! ```
 //!
 //! It disables and re-enables the controller, puts the admin queues in DMA
@@ -218,29 +218,106 @@ fn written_block(lba: u64, len: usize) -> Vec<u8> {
     mine
 }
 
-/// Host side: writes `mib` MiB of image, the first blocks (512 bytes) with
-/// the pattern, or checks that blocks `lbas` hold what the driver writes.
-fn image(mode: &str, mut args: impl Iterator<Item = String>) -> Result<(), Error> {
-    let path = args.next().ok_or("image path")?;
-    if mode == "--make-image" {
-        let mib: u64 = args.next().ok_or("size in MiB")?.parse()?;
-        let mut bytes = Vec::new();
-        for n in 0..64 {
-            bytes.extend(expected_block(n, 512));
+/// What `--help` prints after the usage.
+const ABOUT: &str = "\
+Drives QEMU's NVMe controller at ADDR (default 0000:00:06.0, bound to
+vfio-pci): identifies it, reads the first LBAs and checks the pattern
+make-image wrote, writes LBA N (default 100) and flushes. make-image and
+check-image run on the host, on the image file QEMU serves.";
+
+const USAGE: &str = "\
+usage: nvme [ADDR] [--write-lba N]
+       nvme make-image PATH MIB
+       nvme check-image PATH LBA...";
+
+/// What the command line asks for.
+enum Command {
+    Help,
+    Drive { address: PciAddress, write_lba: u64 },
+    MakeImage { path: String, mib: u64 },
+    CheckImage { path: String, lbas: Vec<u64> },
+}
+
+fn parse_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Command, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut operands: Vec<String> = Vec::new();
+    let mut write_lba = None;
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Long("write-lba") => write_lba = Some(parser.value()?.parse()?),
+            Value(v) => operands.push(v.string()?),
+            _ => return Err(arg.unexpected()),
         }
-        std::fs::write(&path, &bytes)?;
-        std::fs::File::options()
-            .write(true)
-            .open(&path)?
-            .set_len(mib << 20)?;
-        println!("{path}: {mib} MiB, blocks 0..64 hold the pattern");
-        return Ok(());
     }
-    let bytes = std::fs::read(&path)?;
-    for lba in args {
-        let lba: u64 = lba.parse()?;
-        let at = lba as usize * 512;
-        let got = bytes.get(at..at + 512).ok_or("LBA past the image")?;
+    let number = |text: &String| -> Result<u64, lexopt::Error> {
+        text.parse()
+            .map_err(|_| format!("{text:?} is not a number").into())
+    };
+    let host_side = matches!(
+        operands.first().map(String::as_str),
+        Some("make-image" | "check-image")
+    );
+    if host_side && write_lba.is_some() {
+        return Err("--write-lba is for driving the device, not for the image".into());
+    }
+    Ok(match operands.first().map(String::as_str) {
+        Some("make-image") => match &operands[1..] {
+            [path, mib] => Command::MakeImage {
+                path: path.clone(),
+                mib: number(mib)?,
+            },
+            _ => return Err("make-image takes PATH and MIB".into()),
+        },
+        Some("check-image") => match &operands[1..] {
+            [path, lbas @ ..] if !lbas.is_empty() => Command::CheckImage {
+                path: path.clone(),
+                lbas: lbas.iter().map(number).collect::<Result<_, _>>()?,
+            },
+            _ => return Err("check-image takes PATH and at least one LBA".into()),
+        },
+        _ => {
+            let address = match operands.as_slice() {
+                [] => PciAddress::new(0, 0, 6, 0),
+                [one] => one.parse::<PciAddress>().map_err(|e| e.to_string())?,
+                [_, extra, ..] => return Err(format!("unexpected argument {extra:?}").into()),
+            };
+            Command::Drive {
+                address,
+                write_lba: write_lba.unwrap_or(100),
+            }
+        }
+    })
+}
+
+/// Host side: writes `mib` MiB of image, the first blocks (512 bytes) with
+/// the pattern.
+fn make_image(path: &str, mib: u64) -> Result<(), Error> {
+    let mut bytes = Vec::new();
+    for n in 0..64 {
+        bytes.extend(expected_block(n, 512));
+    }
+    std::fs::write(path, &bytes)?;
+    std::fs::File::options()
+        .write(true)
+        .open(path)?
+        .set_len(mib << 20)?;
+    println!("{path}: {mib} MiB, blocks 0..64 hold the pattern");
+    Ok(())
+}
+
+/// Host side: checks that blocks `lbas` hold what the driver writes.
+fn check_image(path: &str, lbas: &[u64]) -> Result<(), Error> {
+    let bytes = std::fs::read(path)?;
+    for &lba in lbas {
+        let block = usize::try_from(lba)
+            .ok()
+            .and_then(|n| n.checked_mul(512))
+            .and_then(|at| bytes.get(at..)?.get(..512));
+        let got = block.ok_or("LBA past the image")?;
         if got != written_block(lba, 512).as_slice() {
             return Err(format!("{path}: LBA {lba} does not hold the driver's block").into());
         }
@@ -249,23 +326,7 @@ fn image(mode: &str, mut args: impl Iterator<Item = String>) -> Result<(), Error
     Ok(())
 }
 
-fn run() -> Result<(), Error> {
-    let mut args = std::env::args().skip(1).peekable();
-    if let Some(mode) = args.peek().cloned() {
-        if mode == "--make-image" || mode == "--check-image" {
-            args.next();
-            return image(&mode, args);
-        }
-    }
-    let mut address: PciAddress = "0000:00:06.0".parse()?;
-    let mut write_lba = 100u64;
-    while let Some(arg) = args.next() {
-        if arg == "--write-lba" {
-            write_lba = args.next().ok_or("--write-lba N")?.parse()?;
-        } else {
-            address = arg.parse()?;
-        }
-    }
+fn drive(address: PciAddress, write_lba: u64) -> Result<(), Error> {
     let eal = Eal::builder()
         .no_huge(64 << 20)
         .no_shconf()
@@ -483,7 +544,20 @@ fn run() -> Result<(), Error> {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    let result = match parse_args(std::env::args_os().skip(1)) {
+        Ok(Command::Help) => {
+            println!("{USAGE}\n\n{ABOUT}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Drive { address, write_lba }) => drive(address, write_lba),
+        Ok(Command::MakeImage { path, mib }) => make_image(&path, mib),
+        Ok(Command::CheckImage { path, lbas }) => check_image(&path, &lbas),
+        Err(e) => {
+            eprintln!("nvme: {e}\n{USAGE}\n(nvme --help says more)");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nvme: {e}");

@@ -33,7 +33,27 @@ struct Options {
     eal: Vec<String>,
 }
 
-fn parse_args() -> Result<Options, String> {
+const USAGE: &str = "\
+usage: pktgen [--port P] [--count N] [--size BYTES] [--rate PPS] [--peer Q] [--linger SECS] -- EAL-ARGS...";
+
+/// What `--help` prints after the usage.
+const ABOUT: &str = "\
+Sends N frames (default 1000) of BYTES bytes (60..=1514, default 64) on port P
+(default 0), at PPS frames a second (0, the default: as fast as the port takes
+them). --peer Q counts and checks the frames that arrive on port Q of this
+process; without it pktgen waits SECS seconds (default 1) and prints port P's
+statistics. The EAL's own arguments follow --.";
+
+/// `None` when the command line asks for `--help`.
+fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Option<Options>, lexopt::Error> {
+    use lexopt::prelude::*;
+    // Everything after the first `--` is the EAL's, untouched.
+    let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let eal = args[split..]
+        .iter()
+        .skip(1)
+        .map(|a| a.clone().string())
+        .collect::<Result<_, _>>()?;
     let mut o = Options {
         port: 0,
         peer: None,
@@ -41,36 +61,28 @@ fn parse_args() -> Result<Options, String> {
         size: 64,
         rate: 0,
         linger: 1.0,
-        eal: Vec::new(),
+        eal,
     };
-    let mut args = std::env::args().skip(1);
-    fn num<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<T, String> {
-        let v = v.ok_or(format!("{name} needs a value"))?;
-        v.parse().map_err(|_| format!("bad {name} {v:?}"))
-    }
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => o.port = num("--port", args.next())?,
-            "--peer" => o.peer = Some(num("--peer", args.next())?),
-            "--count" => o.count = num("--count", args.next())?,
-            "--size" => o.size = num("--size", args.next())?,
-            "--rate" => o.rate = num("--rate", args.next())?,
-            "--linger" => o.linger = num("--linger", args.next())?,
-            "--" => {
-                o.eal = args.collect();
-                break;
-            }
-            other => {
-                return Err(format!(
-                    "unknown option {other:?} (EAL arguments go after --)"
-                ))
-            }
+    let mut parser = lexopt::Parser::from_args(&args[..split]);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(None),
+            Long("port") => o.port = parser.value()?.parse()?,
+            Long("peer") => o.peer = Some(parser.value()?.parse()?),
+            Long("count") => o.count = parser.value()?.parse()?,
+            Long("size") => o.size = parser.value()?.parse()?,
+            Long("rate") => o.rate = parser.value()?.parse()?,
+            Long("linger") => o.linger = parser.value()?.parse()?,
+            _ => return Err(arg.unexpected()),
         }
     }
     if !(60..=1514).contains(&o.size) {
-        return Err(format!("--size {} outside 60..=1514", o.size));
+        return Err(format!("--size {} outside 60..=1514", o.size).into());
     }
-    Ok(o)
+    if !(o.linger.is_finite() && o.linger >= 0.0) {
+        return Err(format!("--linger {} is not a number of seconds", o.linger).into());
+    }
+    Ok(Some(o))
 }
 
 fn pattern(seq: u64, i: usize) -> u8 {
@@ -227,10 +239,14 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    let o = match parse_args() {
-        Ok(o) => o,
+    let o = match parse_args(std::env::args_os().skip(1).collect()) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{USAGE}\n\n{ABOUT}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            eprintln!("pktgen: {e}");
+            eprintln!("pktgen: {e}\n{USAGE}\n(pktgen --help says more)");
             return ExitCode::from(2);
         }
     };

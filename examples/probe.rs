@@ -2,9 +2,9 @@
 //! spirit of `dpdk-devbind.py --status`.
 //!
 //! ```text
-//! probe --sysfs DIR [-a ADDR]...   # a sysfs tree of your own (e.g. a test fixture)
-//! probe -a ADDR [-a ADDR]...       # the real bus, only the listed devices
-//! probe --all                      # the real bus, every device (DPDK may probe them!)
+//! probe --sysfs DIR [--allow ADDR]...   # a sysfs tree of your own (e.g. a test fixture)
+//! probe --allow ADDR [--allow ADDR]...  # the real bus, only the listed devices
+//! probe --all                           # the real bus, every device (DPDK may probe them!)
 //! ```
 //!
 //! Devices DPDK's scan skipped (no kernel driver bound) are listed from sysfs.
@@ -22,48 +22,63 @@ use dpdk::{
 
 /// What `--help` prints.
 const HELP: &str = "\
-usage: probe --sysfs DIR [-a ADDR]...   a sysfs tree of your own (e.g. a test fixture)
-       probe -a ADDR [-a ADDR]...       the real bus, only the listed devices
-       probe --all                      the real bus, every device (DPDK may probe them!)
+usage: probe --sysfs DIR [--allow ADDR]...   a sysfs tree of your own (e.g. a test fixture)
+       probe --allow ADDR [--allow ADDR]...  the real bus, only the listed devices
+       probe --all                           the real bus, every device (DPDK may probe them!)
 
 Lists the PCI devices DPDK's bus sees, grouped by kernel driver.";
 
+const USAGE: &str = "usage: probe --sysfs DIR | --allow ADDR... | --all";
+
 struct Options {
-    sysfs: Option<String>,
+    sysfs: Option<std::ffi::OsString>,
     allow: Vec<PciAddress>,
     all: bool,
 }
 
-fn parse_args() -> Result<Options, String> {
+/// `None` when the command line asks for `--help`.
+fn parse_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Option<Options>, lexopt::Error> {
+    use lexopt::prelude::*;
     let mut opts = Options {
         sysfs: None,
         allow: Vec::new(),
         all: false,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--sysfs" => opts.sysfs = Some(args.next().ok_or("--sysfs needs a directory")?),
-            "-a" => {
-                let text = args.next().ok_or("-a needs a PCI address")?;
-                opts.allow.push(text.parse().map_err(|e| format!("{e}"))?);
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(None),
+            Long("sysfs") => opts.sysfs = Some(parser.value()?),
+            Long("allow") => {
+                let text = parser.value()?.string()?;
+                opts.allow
+                    .push(text.parse::<PciAddress>().map_err(|e| e.to_string())?);
             }
-            "--all" => opts.all = true,
-            other => return Err(format!("unknown argument {other:?}")),
+            Long("all") => opts.all = true,
+            _ => return Err(arg.unexpected()),
         }
     }
     if opts.sysfs.is_none() && opts.allow.is_empty() && !opts.all {
-        return Err("say which devices: --sysfs DIR, -a ADDR or --all".to_owned());
+        return Err("say which devices: --sysfs DIR, --allow ADDR or --all".into());
     }
-    Ok(opts)
+    Ok(Some(opts))
 }
 
 fn main() -> ExitCode {
-    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
-        println!("{HELP}");
-        return ExitCode::SUCCESS;
-    }
-    match run() {
+    let opts = match parse_args(std::env::args_os().skip(1)) {
+        Ok(Some(opts)) => opts,
+        Ok(None) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("probe: {e}\n{USAGE}\n(probe --help says more)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("probe: {e}");
@@ -72,8 +87,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let opts = parse_args()?;
+fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = &opts.sysfs {
         // DPDK's PCI bus reads this variable when the EAL starts.
         std::env::set_var("SYSFS_PCI_DEVICES", dir);

@@ -102,7 +102,7 @@ fn probe_refuses_to_guess_which_bus() {
     // An address DPDK's parser refuses too: refused before any EAL starts
     // (which, without --sysfs, would scan the real bus).
     let out = Command::new(example("probe"))
-        .args(["-a", "0000:00:100.0"])
+        .args(["--allow", "0000:00:100.0"])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -19,7 +19,7 @@ i686="$PWD/target/i686-unknown-linux-gnu/debug/examples/nvme"
 work=$(mktemp -d /tmp/dpdk-rs-nvme.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 image="$work/nvme.img"
-"$x86" --make-image "$image" 64
+"$x86" make-image "$image" 64
 
 # In the guest: bind the controller to vfio-pci (no nvme driver is loaded
 # there), wait for its group node, run both builds, require their lines.
@@ -60,5 +60,5 @@ status=${PIPESTATUS[0]}
 set -e
 [ "$status" = 0 ] || { echo "vm-nvme: the guest failed (status $status)"; exit 1; }
 grep -q "^nvme: ok" "$work/out.log" || { echo "vm-nvme: the driver runs failed"; exit 1; }
-"$x86" --check-image "$image" 100 101
+"$x86" check-image "$image" 100 101
 echo "vm-nvme: passed"

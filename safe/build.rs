@@ -7,18 +7,24 @@
 //!   release whose layouts were checked).
 //! - `dpdk_pci_mmio`: DPDK has `rte_pci_mmio_read`/`write` (23.07+), used by
 //!   `pci::driver::DpdkBar`; without it, `pread64`/`pwrite64` on the VFIO fd.
+//! - `dpdk_rte_vfio`: `rte_vfio_setup_device` and its siblings are public
+//!   (up to DPDK 26.07), so `VfioBackend::Dpdk` is available.
 
 fn main() {
     let var = |key: &str| std::env::var(format!("DEP_DPDK_{key}")).unwrap_or_default();
     println!("cargo:rustc-check-cfg=cfg(dpdk_pci_driver)");
     println!("cargo:rustc-check-cfg=cfg(dpdk_pci_mmio)");
+    println!("cargo:rustc-check-cfg=cfg(dpdk_rte_vfio)");
+    if var("RTE_VFIO") == "true" {
+        println!("cargo:rustc-cfg=dpdk_rte_vfio");
+    }
     if matches!(var("DRIVER_STRUCTS").as_str(), "generated" | "by-hand") {
         println!("cargo:rustc-cfg=dpdk_pci_driver");
     }
     if var("PCI_MMIO") == "true" {
         println!("cargo:rustc-cfg=dpdk_pci_mmio");
     }
-    for key in ["VERSION", "DRIVER_STRUCTS", "PCI_MMIO"] {
+    for key in ["VERSION", "DRIVER_STRUCTS", "PCI_MMIO", "RTE_VFIO"] {
         println!("cargo:rerun-if-env-changed=DEP_DPDK_{key}");
     }
 }

@@ -8,6 +8,9 @@
 #
 #   tools/vm-tests.sh [--check-log LOG]
 #
+# VM_SECTIONS=REGEX runs only the sections whose label matches (and no
+# examples): for working on one part; the test command runs them all.
+#
 # The guest's console log is kept as $DPDK_RS_CACHE/vm/last-out.log;
 # --check-log LOG only builds and checks LOG as the guest's log (no VM; the
 # ivshmem file is not checked).
@@ -46,7 +49,25 @@ sections=(
     "debian13 dma     | debian13 | vm_dma     | RUST_TEST_NOCAPTURE=1"
     "testing          | testing  | vm_devices | DPDK_RS_GUEST_MARKER=dpdk-25.11-was-here DPDK_RS_GUEST_MARKER_AT=16384"
     "testing drivers  | testing  | vm_drivers |"
+    # The crate's own VFIO container (VfioBackend::Crate, no rte_vfio_* call):
+    # the same BAR, interrupt and DMA tests on every line.
+    "x86_64 crate-vfio       | x86_64   | vm_devices | DPDK_RS_VFIO_BACKEND=crate DPDK_RS_GUEST_MARKER=x86_64-crate-vfio DPDK_RS_GUEST_MARKER_AT=20480"
+    "x86_64 crate-vfio dma   | x86_64   | vm_dma     | DPDK_RS_VFIO_BACKEND=crate RUST_TEST_NOCAPTURE=1"
+    "i686 crate-vfio         | i686     | vm_devices | DPDK_RS_VFIO_BACKEND=crate DPDK_RS_GUEST_MARKER=i686-crate-vfio DPDK_RS_GUEST_MARKER_AT=24576"
+    "i686 crate-vfio dma     | i686     | vm_dma     | DPDK_RS_VFIO_BACKEND=crate RUST_TEST_NOCAPTURE=1"
+    "debian13 crate-vfio     | debian13 | vm_devices | DPDK_RS_VFIO_BACKEND=crate DPDK_RS_GUEST_MARKER=dpdk-24.11-crate-vfio DPDK_RS_GUEST_MARKER_AT=28672"
+    "debian13 crate-vfio dma | debian13 | vm_dma     | DPDK_RS_VFIO_BACKEND=crate RUST_TEST_NOCAPTURE=1"
+    "testing crate-vfio      | testing  | vm_devices | DPDK_RS_VFIO_BACKEND=crate DPDK_RS_GUEST_MARKER=dpdk-25.11-crate-vfio DPDK_RS_GUEST_MARKER_AT=32768"
 )
+if [[ -n ${VM_SECTIONS:-} ]]; then
+    kept=()
+    for entry in "${sections[@]}"; do
+        label=${entry%%|*}
+        [[ $label =~ $VM_SECTIONS ]] && kept+=("$entry")
+    done
+    sections=("${kept[@]}")
+    ((${#sections[@]})) || { echo "vm-tests: no section matches VM_SECTIONS=$VM_SECTIONS"; exit 2; }
+fi
 # The examples (x86_64, host's root), run after the sections, one a line:
 #   ok or fails | command (example and arguments) | lines it must print...
 # A line is matched exactly; ~TEXT: a line containing TEXT. No line may say WRONG.
@@ -65,6 +86,7 @@ examples=(
     "ok    | devbind --status                      | ~0000:00:03.0 1234:11e8 class 00ff00 iommu_group= | ~drv=vfio-pci"
     "fails | devbind --bind vfio-pci 0000:00:1e.0  | devbind: 0000:00:1e.0: no such PCI device"
 )
+[[ -z ${VM_SECTIONS:-} ]] || examples=()
 
 trim() { local s=$1; s=${s#"${s%%[![:space:]]*}"}; printf '%s' "${s%"${s##*[![:space:]]}"}"; }
 # Splits a table line into the array `fields`, each trimmed.
@@ -122,13 +144,15 @@ rm -f "${TMPDIR:-/tmp}/vm-tests-i686.$$"
 build debian13 env CARGO_TARGET_DIR="$PWD/target/trixie-amd64" "$here/tree/run" "$trixie" cargo
 # Debian testing (DPDK 25.11), the same way.
 build testing env CARGO_TARGET_DIR="$PWD/target/forky-amd64" "$here/tree/run" "$forky" cargo
-mapfile -t names < <(printf '%s\n' "${!example_names[@]}" | sort)
-name_args=()
-for n in "${names[@]}"; do name_args+=(--name "$n"); done
-mapfile -t paths < <("$xtask" executables "${name_args[@]}" -- cargo build "${name_args[@]/--name/--example}" || echo FAILED)
-[[ ${paths[-1]:-FAILED} != FAILED && ${#paths[@]} == "${#names[@]}" ]] || { echo "vm-tests: building the examples failed"; exit 1; }
 declare -A example_bin=()
-for i in "${!names[@]}"; do example_bin[${names[i]}]=${paths[i]}; done
+if ((${#examples[@]})); then
+    mapfile -t names < <(printf '%s\n' "${!example_names[@]}" | sort)
+    name_args=()
+    for n in "${names[@]}"; do name_args+=(--name "$n"); done
+    mapfile -t paths < <("$xtask" executables "${name_args[@]}" -- cargo build "${name_args[@]/--name/--example}" || echo FAILED)
+    [[ ${paths[-1]:-FAILED} != FAILED && ${#paths[@]} == "${#names[@]}" ]] || { echo "vm-tests: building the examples failed"; exit 1; }
+    for i in "${!names[@]}"; do example_bin[${names[i]}]=${paths[i]}; done
+fi
 
 # The host's checks of the guest log (tools/xtask help): each
 # section listed N > 0 tests (x86_64 builds: as many as on the host) and passed

@@ -68,7 +68,7 @@ mod vfio;
 pub use dma::{iova_of, DmaBuffer, DmaError, DmaMapping, ExternalMemory};
 pub use eal::{
     level_from_dpdk, route_dpdk_log, CArgv, Eal, EalBuilder, EalError, IovaMode, LogLevel,
-    LogRouteError,
+    LogRouteError, VfioBackend,
 };
 pub use errno::DpdkErrno;
 pub use error::{Error, Result};
@@ -111,9 +111,9 @@ pub use regblock::{
     Writable, WriteOnly,
 };
 pub use vfio::{
-    BarError, BusMasterError, CapChainError, Interrupts, IrqError, IrqKind, MsixTable, OpenError,
-    RegionCaps, RegionFlags, RegionInfo, RegionInfoError, RemovalRequests, RequestError,
-    ResetError, VfioDevice,
+    BarError, BusMasterError, CapChainError, ContainerError, Interrupts, IrqError, IrqKind,
+    MsixTable, OpenError, RegionCaps, RegionFlags, RegionInfo, RegionInfoError, RemovalRequests,
+    RequestError, ResetError, VfioDevice,
 };
 
 /// Parsers of outside input, public only so that the fuzz targets and tests

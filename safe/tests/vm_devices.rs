@@ -269,6 +269,35 @@ fn opening_the_wrong_device_gives_typed_errors() {
     });
 }
 
+/// The backend the test run asked for (DPDK_RS_VFIO_BACKEND) is the one in
+/// use; devices of two IOMMU groups open side by side, each keeps working when
+/// the other closes, and a group that left the container can join it again.
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn devices_of_two_groups_open_close_and_reopen() {
+    in_vm_child("devices_of_two_groups_open_close_and_reopen", || {
+        let eal = eal_for(&[EDU, IVSHMEM]);
+        let want = match std::env::var("DPDK_RS_VFIO_BACKEND").as_deref() {
+            Ok("crate") => dpdk_safe::VfioBackend::Crate,
+            Ok(_) => dpdk_safe::VfioBackend::Dpdk,
+            Err(_) => dpdk_safe::VfioBackend::default_for_this_dpdk(),
+        };
+        assert_eq!(eal.vfio_backend(), want);
+        let edu_id = |dev: &dpdk_safe::VfioDevice<'_>| dev.config().unwrap().read32(0).unwrap();
+        for _ in 0..2 {
+            let edu = eal.vfio_open(addr(EDU)).unwrap();
+            let ivshmem = eal.vfio_open(addr(IVSHMEM)).unwrap();
+            assert_ne!(edu.iommu_group(), ivshmem.iommu_group());
+            assert_eq!(edu_id(&edu), 0x11e8_1234);
+            drop(edu);
+            assert_eq!(edu_id(&ivshmem), 0x1110_1af4, "ivshmem after edu closed");
+            let edu = eal.vfio_open(addr(EDU)).unwrap();
+            drop(ivshmem);
+            assert_eq!(edu_id(&edu), 0x11e8_1234, "edu after ivshmem closed");
+        }
+    });
+}
+
 #[test]
 #[ignore = "needs the VM: tools/vm-tests.sh"]
 fn e1000e_probe_and_remove_through_dpdk() {

@@ -296,30 +296,37 @@ fn dma_buffers_have_iovas_the_device_reaches() {
     in_vm_child("dma_buffers_have_iovas_the_device_reaches", || {
         let eal = eal();
         // A buffer from rte_malloc works as well as a memzone.
-        let dev = eal.vfio_open(EDU.parse().unwrap()).unwrap();
-        let bar = edu_bar(&dev);
-        dev.set_bus_master(true).unwrap();
-        let mut irqs = dev.enable_interrupts(IrqKind::Msi, 1).unwrap();
         let heap = DmaBuffer::malloc(&eal, 8192, 4096, None).unwrap();
-        heap.copy_from_slice(4096, b"from the heap, through edu")
-            .unwrap();
-        dma(
-            &bar,
-            &mut irqs,
-            heap.iova_at(4096).unwrap(),
-            EDU_BUFFER,
-            26,
-            false,
-        );
-        dma(&bar, &mut irqs, EDU_BUFFER, heap.iova(), 26, true);
-        let mut got = [0u8; 26];
-        heap.copy_to_slice(0, &mut got).unwrap();
-        assert_eq!(&got, b"from the heap, through edu");
+        // Twice: closing the device takes its group out of the container (the
+        // crate's container then drops its IOMMU and mappings), and the
+        // second open must make DPDK's memory reachable again.
+        for round in ["first", "second"] {
+            let dev = eal.vfio_open(EDU.parse().unwrap()).unwrap();
+            let bar = edu_bar(&dev);
+            dev.set_bus_master(true).unwrap();
+            let mut irqs = dev.enable_interrupts(IrqKind::Msi, 1).unwrap();
+            let text = format!("{round:>8} open, through edu");
+            heap.copy_from_slice(0, &[0; 26]).unwrap();
+            heap.copy_from_slice(4096, text.as_bytes()).unwrap();
+            dma(
+                &bar,
+                &mut irqs,
+                heap.iova_at(4096).unwrap(),
+                EDU_BUFFER,
+                26,
+                false,
+            );
+            dma(&bar, &mut irqs, EDU_BUFFER, heap.iova(), 26, true);
+            let mut got = [0u8; 26];
+            heap.copy_to_slice(0, &mut got).unwrap();
+            assert_eq!(&got, text.as_bytes(), "{round} open");
+            drop(irqs);
+            dev.set_bus_master(false).unwrap();
+        }
         assert!(matches!(
             DmaBuffer::new(&eal, 0, 64),
             Err(DmaError::ZeroSize)
         ));
-        drop(irqs);
     });
 }
 

@@ -6,6 +6,7 @@
 //! |---|---|---|---|
 //! | PCI driver structures | by hand | by hand | installed SDK header, else the release list below |
 //! | `rte_pci_mmio_read`/`write` | absent | present | the generated bindings |
+//! | `rte_vfio_setup_device` and the rest of `rte_vfio_*` in public | present | present | the generated bindings (internal from 26.11) |
 
 use std::path::Path;
 
@@ -45,6 +46,10 @@ pub struct Features {
     pub driver_structs: DriverStructs,
     /// `rte_pci_mmio_read`/`rte_pci_mmio_write` (DPDK 23.07 and later).
     pub pci_mmio: bool,
+    /// `rte_vfio_setup_device` and its siblings are public (up to 26.07).
+    /// `DPDK_RS_PRETEND_NO_RTE_VFIO=1` says they are not, so that the build
+    /// without them is checked on every DPDK line.
+    pub rte_vfio: bool,
 }
 
 impl Features {
@@ -63,14 +68,20 @@ impl Features {
         let text = std::fs::read_to_string(bindings).unwrap_or_default();
         let pci_mmio = text.contains("pub fn rte_pci_mmio_read(")
             && text.contains("pub fn rte_pci_mmio_write(");
+        let pretend_none =
+            std::env::var_os("DPDK_RS_PRETEND_NO_RTE_VFIO").is_some_and(|v| v == "1");
+        let rte_vfio = text.contains("pub fn rte_vfio_setup_device(")
+            && text.contains("pub fn rte_vfio_release_device(")
+            && !pretend_none;
         Features {
             driver_structs,
             pci_mmio,
+            rte_vfio,
         }
     }
 
     /// cfgs for this crate, metadata for dependants (`DEP_DPDK_DRIVER_STRUCTS`,
-    /// `DEP_DPDK_PCI_MMIO`).
+    /// `DEP_DPDK_PCI_MMIO`, `DEP_DPDK_RTE_VFIO`).
     pub fn emit(&self) {
         println!("cargo:rustc-check-cfg=cfg(dpdk_hand_driver_structs)");
         println!("cargo:rustc-check-cfg=cfg(dpdk_driver_sdk_bindgen)");
@@ -85,5 +96,7 @@ impl Features {
         }
         println!("cargo:driver_structs={}", self.driver_structs.as_str());
         println!("cargo:pci_mmio={}", self.pci_mmio);
+        println!("cargo:rte_vfio={}", self.rte_vfio);
+        println!("cargo:rerun-if-env-changed=DPDK_RS_PRETEND_NO_RTE_VFIO");
     }
 }

@@ -41,6 +41,37 @@ pub enum IovaMode {
     VirtualAddress,
 }
 
+/// Who opens VFIO devices for [`Eal::vfio_open`](crate::Eal::vfio_open)
+/// ([`EalBuilder::vfio_backend`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VfioBackend {
+    /// DPDK's `rte_vfio_setup_device`: the device joins DPDK's default
+    /// container, whose IOMMU mappings DPDK's own drivers share. Only where the
+    /// installed DPDK has that API in public (up to 26.07; DPDK makes it
+    /// internal in 26.11); elsewhere `vfio_open` gives
+    /// [`OpenError::BackendUnavailable`](crate::OpenError::BackendUnavailable).
+    Dpdk,
+    /// The crate's own: it opens the IOMMU group, attaches it to a VFIO
+    /// container of its own and maps DPDK's memory there (every memory segment,
+    /// then each one DPDK allocates or frees later), so DMA buffers' IOVAs are
+    /// valid for the device. Needs no `rte_vfio_*` call, so it works with every
+    /// DPDK release.
+    Crate,
+}
+
+impl VfioBackend {
+    /// [`Dpdk`](Self::Dpdk) where the installed DPDK has `rte_vfio_setup_device`
+    /// in public, [`Crate`](Self::Crate) otherwise.
+    pub const fn default_for_this_dpdk() -> Self {
+        if cfg!(dpdk_rte_vfio) {
+            VfioBackend::Dpdk
+        } else {
+            VfioBackend::Crate
+        }
+    }
+}
+
 /// The arguments for `rte_eal_init`, built with typed setters.
 ///
 /// Arguments are kept as [`OsString`]s and reach DPDK byte for byte, so a path
@@ -71,6 +102,8 @@ pub struct EalBuilder {
     pub(crate) log_level: Option<LogLevel>,
     /// DPDK's log to the `log` crate ([`log_to_rust`](Self::log_to_rust)).
     pub(crate) log_to_rust: bool,
+    /// Who opens VFIO devices ([`vfio_backend`](Self::vfio_backend)).
+    pub(crate) vfio_backend: VfioBackend,
 }
 
 impl Default for EalBuilder {
@@ -128,6 +161,7 @@ impl EalBuilder {
             unchecked: vec![false],
             log_level: None,
             log_to_rust: true,
+            vfio_backend: VfioBackend::default_for_this_dpdk(),
         }
     }
 
@@ -238,6 +272,14 @@ impl EalBuilder {
             "--log-level".to_owned(),
             format!("{pattern}:{}", level as u32),
         ])
+    }
+
+    /// Who opens devices for [`Eal::vfio_open`](crate::Eal::vfio_open):
+    /// DPDK's VFIO layer or the crate's own (see [`VfioBackend`]); by default
+    /// [`VfioBackend::default_for_this_dpdk`]. Adds no EAL argument.
+    pub fn vfio_backend(mut self, backend: VfioBackend) -> Self {
+        self.vfio_backend = backend;
+        self
     }
 
     /// IOVA mode (`--iova-mode pa|va`).
@@ -469,6 +511,25 @@ impl fmt::Debug for CArgv {
 mod tests {
     use super::*;
     use std::os::unix::ffi::OsStrExt;
+
+    /// Every supported DPDK (22.11 to 25.11) has `rte_vfio_setup_device` in
+    /// public, so the default is DPDK's container, unless the build pretends
+    /// otherwise (as a 26.11 build will be); the option adds no EAL argument.
+    #[test]
+    fn vfio_backend_default_follows_the_installed_dpdk() {
+        let pretend = option_env!("DPDK_RS_PRETEND_NO_RTE_VFIO") == Some("1");
+        let builder = EalBuilder::new();
+        let want = if pretend {
+            VfioBackend::Crate
+        } else {
+            VfioBackend::Dpdk
+        };
+        assert_eq!(builder.vfio_backend, want);
+        assert_eq!(VfioBackend::default_for_this_dpdk(), want);
+        let chosen = builder.clone().vfio_backend(VfioBackend::Crate);
+        assert_eq!(chosen.vfio_backend, VfioBackend::Crate);
+        assert_eq!(chosen.args(), builder.args());
+    }
 
     /// Splits the C string at `s` on `,` in place, as DPDK's `rte_strsplit`
     /// does: each separator becomes a NUL. Only raw pointer accesses, no C.

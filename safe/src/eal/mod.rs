@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
-pub use args::{CArgv, EalBuilder, IovaMode, LogLevel};
+pub use args::{CArgv, EalBuilder, IovaMode, LogLevel, VfioBackend};
 pub use log::{level_from_dpdk, route_dpdk_log, LogRouteError};
 
 use crate::bus_lock::lock_bus;
@@ -107,6 +107,8 @@ pub enum EalError {
 #[derive(Debug)]
 pub struct Eal {
     cleaned: bool,
+    /// Who opens devices for `vfio_open`.
+    pub(crate) vfio_backend: VfioBackend,
     capture_problem: Option<std::io::Error>,
     _main_thread_only: PhantomData<*const ()>,
 }
@@ -196,6 +198,7 @@ impl EalBuilder {
             capture::replay(&output);
             return Attempt::Ran(Ok(Eal {
                 cleaned: false,
+                vfio_backend: self.vfio_backend,
                 capture_problem: captured.problem,
                 _main_thread_only: PhantomData,
             }));
@@ -300,6 +303,12 @@ impl Eal {
     /// A builder for the EAL's arguments.
     pub fn builder() -> EalBuilder {
         EalBuilder::new()
+    }
+
+    /// Who opens devices for [`vfio_open`](Self::vfio_open)
+    /// ([`EalBuilder::vfio_backend`]).
+    pub fn vfio_backend(&self) -> VfioBackend {
+        self.vfio_backend
     }
 
     /// The running DPDK's version string, e.g. `DPDK 22.11.11`.

@@ -1,10 +1,12 @@
-//! Opening a PCI device through DPDK's VFIO layer.
+//! Opening a PCI device through VFIO.
 //!
-//! [`Eal::vfio_open`] calls `rte_vfio_setup_device`, so the device joins DPDK's
-//! default VFIO container and shares its IOMMU mappings with DPDK's drivers. Before
-//! that, it checks what DPDK would only log: the kernel driver, whether VFIO is
-//! loaded, whether the IOMMU group node can be opened and is viable. Each case
-//! gets its own error with the fix in its message.
+//! [`Eal::vfio_open`] opens the device with the EAL's [`VfioBackend`]: DPDK's
+//! `rte_vfio_setup_device`, so the device joins DPDK's default VFIO container
+//! and shares its IOMMU mappings with DPDK's drivers, or the crate's own
+//! container (`vfio::container`), which needs no `rte_vfio_*` call. Before
+//! either, it checks what DPDK would only log: the kernel driver, whether VFIO
+//! is loaded, whether the IOMMU group node can be opened and is viable. Each
+//! case gets its own error with the fix in its message.
 
 use std::ffi::CString;
 use std::fs;
@@ -12,7 +14,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use crate::eal::Eal;
+use crate::eal::{Eal, VfioBackend};
 use crate::io::error::AccessError;
 use crate::io::file::{ConfigIo, RegionIo};
 #[cfg(target_pointer_width = "64")]
@@ -20,6 +22,7 @@ use crate::io::mapped::{MapError, MappedRegion};
 use crate::io::region::RegionIndex;
 use crate::pci::address::PciAddress;
 use crate::pci::sysfs::{sysfs_pci_root, KernelDriver, SysfsDevice, SysfsError};
+use crate::vfio::container::{self, ContainerError};
 use crate::vfio::msix::{find_msix_table, MsixTable};
 #[cfg(target_pointer_width = "64")]
 use crate::vfio::msix::{unmappable_ranges, LocateError};
@@ -92,6 +95,32 @@ pub enum OpenError {
         /// a usual cause.
         memlock: String,
     },
+    /// The EAL was built with [`VfioBackend::Dpdk`], and the installed DPDK
+    /// has no public `rte_vfio_setup_device` (26.11 and later).
+    #[error(
+        "this DPDK has no public rte_vfio_* API; use EalBuilder::vfio_backend(VfioBackend::Crate)"
+    )]
+    BackendUnavailable,
+    /// The crate's own container ([`VfioBackend::Crate`]) could not take the
+    /// device.
+    #[error("opening PCI device {address} in the crate's VFIO container: {source}; memlock limit: {memlock}")]
+    Container {
+        /// The device asked for.
+        address: PciAddress,
+        /// What failed.
+        source: ContainerError,
+        /// This process's `RLIMIT_MEMLOCK` soft limit as text, a usual cause
+        /// when DPDK's memory could not be mapped.
+        memlock: String,
+    },
+    /// `VFIO_DEVICE_GET_INFO` failed on the device opened in the crate's container.
+    #[error("VFIO_DEVICE_GET_INFO for PCI device {address}: {source}")]
+    DeviceInfo {
+        /// The device asked for.
+        address: PciAddress,
+        /// The kernel's error.
+        source: io::Error,
+    },
     /// Opening the group's node or `VFIO_GROUP_GET_STATUS` failed otherwise.
     #[error("checking IOMMU group {group}: {source}")]
     GroupCheck {
@@ -113,7 +142,8 @@ fn bound_to(driver: &Option<KernelDriver>) -> String {
     }
 }
 
-/// A PCI device opened through DPDK's VFIO container. Releases it on drop.
+/// A PCI device opened through VFIO, in DPDK's container or the crate's
+/// (the EAL's [`VfioBackend`]). Releases it on drop.
 ///
 /// Its regions are reached through [`VfioDevice::region`] (`pread64`/`pwrite64`,
 /// every target) and, on 64-bit targets, [`VfioDevice::map_bar`].
@@ -121,8 +151,7 @@ fn bound_to(driver: &Option<KernelDriver>) -> String {
 pub struct VfioDevice<'eal> {
     address: PciAddress,
     fd: RawFd,
-    sysfs_base: CString,
-    name: CString,
+    opened: Opened,
     iommu_group: u32,
     num_regions: u32,
     num_irqs: u32,
@@ -130,8 +159,20 @@ pub struct VfioDevice<'eal> {
     eal: &'eal Eal,
 }
 
+/// Which container the device's fd belongs to, and what its release needs.
+#[derive(Debug)]
+enum Opened {
+    /// `rte_vfio_setup_device`'s: released with `rte_vfio_release_device`.
+    #[cfg(dpdk_rte_vfio)]
+    Dpdk { sysfs_base: CString, name: CString },
+    /// The crate's container (`vfio::container`): the fd is closed here and
+    /// the group released there.
+    Crate,
+}
+
 impl Eal {
-    /// Opens the PCI device at `address`, bound to vfio-pci, in DPDK's VFIO container.
+    /// Opens the PCI device at `address`, bound to vfio-pci, with the EAL's
+    /// [`VfioBackend`] (in DPDK's VFIO container or in the crate's).
     pub fn vfio_open(&self, address: PciAddress) -> Result<VfioDevice<'_>, OpenError> {
         let root = sysfs_pci_root();
         let dir = root.join(address.to_string());
@@ -146,12 +187,78 @@ impl Eal {
             });
         }
         let group = sysfs.iommu_group.ok_or(OpenError::NoIommuGroup(address))?;
+        match self.vfio_backend {
+            VfioBackend::Crate => self.open_in_crate_container(address, group, &dir),
+            #[cfg(dpdk_rte_vfio)]
+            VfioBackend::Dpdk => self.open_with_dpdk(address, group, &dir, root),
+            #[cfg(not(dpdk_rte_vfio))]
+            VfioBackend::Dpdk => Err(OpenError::BackendUnavailable),
+        }
+    }
+
+    /// [`VfioBackend::Crate`]: the group in the crate's container.
+    fn open_in_crate_container(
+        &self,
+        address: PciAddress,
+        group: u32,
+        dir: &Path,
+    ) -> Result<VfioDevice<'_>, OpenError> {
+        if !Path::new("/dev/vfio/vfio").exists() {
+            return Err(OpenError::VfioUnavailable);
+        }
+        check_group(address, group, dir, container::holds_group)?;
+        let opened =
+            container::open_device(address, group).map_err(|source| OpenError::Container {
+                address,
+                source,
+                memlock: memlock_limit(),
+            })?;
+        let mut info = dpdk_sys::vfio_device_info {
+            argsz: std::mem::size_of::<dpdk_sys::vfio_device_info>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: VFIO_DEVICE_GET_INFO writes a vfio_device_info of argsz bytes
+        // into the live local.
+        let ret = unsafe {
+            libc::ioctl(
+                opened.device.as_raw_fd(),
+                dpdk_sys::dpdk_shim_vfio_ioctl_get_device_info() as _,
+                &mut info,
+            )
+        };
+        if ret < 0 {
+            let source = io::Error::last_os_error();
+            drop(opened.device);
+            container::release(group);
+            return Err(OpenError::DeviceInfo { address, source });
+        }
+        Ok(VfioDevice {
+            address,
+            fd: std::os::fd::IntoRawFd::into_raw_fd(opened.device),
+            opened: Opened::Crate,
+            iommu_group: group,
+            num_regions: info.num_regions,
+            num_irqs: info.num_irqs,
+            flags: info.flags,
+            eal: self,
+        })
+    }
+
+    /// [`VfioBackend::Dpdk`]: `rte_vfio_setup_device`, DPDK's default container.
+    #[cfg(dpdk_rte_vfio)]
+    fn open_with_dpdk(
+        &self,
+        address: PciAddress,
+        group: u32,
+        dir: &Path,
+        root: PathBuf,
+    ) -> Result<VfioDevice<'_>, OpenError> {
         let vfio = CString::new("vfio").expect("static");
         // SAFETY: a valid C string; the call only reads it.
         if unsafe { dpdk_sys::rte_vfio_is_enabled(vfio.as_ptr()) } != 1 {
             return Err(OpenError::VfioUnavailable);
         }
-        check_group(address, group, &dir)?;
+        check_group(address, group, dir, dpdk_holds_group)?;
 
         let sysfs_base = CString::new(root.as_os_str().as_encoded_bytes())
             .map_err(|_| OpenError::NoSuchDevice(address, root.clone()))?;
@@ -171,8 +278,7 @@ impl Eal {
             0 if fd >= 0 => Ok(VfioDevice {
                 address,
                 fd,
-                sysfs_base,
-                name,
+                opened: Opened::Dpdk { sysfs_base, name },
                 iommu_group: group,
                 num_regions: info.num_regions,
                 num_irqs: info.num_irqs,
@@ -188,9 +294,15 @@ impl Eal {
     }
 }
 
-/// Opens `/dev/vfio/GROUP` once to classify what DPDK would only log, then closes
-/// it again for DPDK to open.
-fn check_group(address: PciAddress, group: u32, dir: &Path) -> Result<(), OpenError> {
+/// Opens `/dev/vfio/GROUP` once to classify what the backend would only log,
+/// then closes it again for the backend to open. `held` says whether the
+/// backend's container has the group open already (then `EBUSY` is expected).
+fn check_group(
+    address: PciAddress,
+    group: u32,
+    dir: &Path,
+    held: fn(u32) -> bool,
+) -> Result<(), OpenError> {
     let path = PathBuf::from(format!("/dev/vfio/{group}"));
     let c_path = CString::new(path.as_os_str().as_encoded_bytes()).expect("no NUL");
     // SAFETY: a valid C path; the result is checked before use.
@@ -200,9 +312,9 @@ fn check_group(address: PciAddress, group: u32, dir: &Path) -> Result<(), OpenEr
         return Err(match err.raw_os_error() {
             Some(libc::EACCES) | Some(libc::EPERM) => OpenError::PermissionDenied { path },
             Some(libc::ENOENT) | Some(libc::ENODEV) => OpenError::VfioUnavailable,
-            // DPDK itself may hold the group open already (another device of the
-            // same group): let rte_vfio_setup_device decide.
-            Some(libc::EBUSY) if dpdk_holds_group(group) => return Ok(()),
+            // The backend may hold the group open already (another device of
+            // the same group): let it decide.
+            Some(libc::EBUSY) if held(group) => return Ok(()),
             Some(libc::EBUSY) => OpenError::GroupBusy { address, group },
             _ => OpenError::GroupCheck { group, source: err },
         });
@@ -239,6 +351,7 @@ fn check_group(address: PciAddress, group: u32, dir: &Path) -> Result<(), OpenEr
 }
 
 /// Whether DPDK's default container already has this IOMMU group open.
+#[cfg(dpdk_rte_vfio)]
 ///
 /// Called only when opening the group node gave EBUSY: `rte_vfio_get_group_fd`
 /// returns DPDK's descriptor if it has one, and otherwise tries to open the node,
@@ -405,73 +518,78 @@ impl VfioDevice<'_> {
 
 impl Drop for VfioDevice<'_> {
     fn drop(&mut self) {
-        // rte_vfio_release_device looks the IOMMU group up again through
-        // `SYSFS/ADDRESS/iommu_group`, and when that link is gone (the device
-        // was hot-unplugged, the tree changed) it returns early with the device
-        // fd open and the group still counted. So DPDK is given a private
-        // directory whose only entry is that link, pointing at the group the
-        // device was opened in: the release then always finds the group DPDK
-        // set the device up in, closes the device fd, and closes the group when
-        // it was its last device.
-        match GroupLink::new(&self.name, self.iommu_group) {
-            Ok(link) => {
-                // SAFETY: both strings are NUL-terminated and outlive the call;
-                // `fd` came from rte_vfio_setup_device for this device in this
-                // group, and DPDK closes it (it is not used after this).
-                unsafe {
-                    dpdk_sys::rte_vfio_release_device(
-                        link.base.as_ptr(),
-                        self.name.as_ptr(),
-                        self.fd,
-                    );
-                }
+        match &self.opened {
+            Opened::Crate => {
+                // SAFETY: the fd came from VFIO_GROUP_GET_DEVICE_FD, is owned by
+                // this value and closed nowhere else.
+                unsafe { libc::close(self.fd) };
+                container::release(self.iommu_group);
             }
-            Err(_) => self.release_through_sysfs(),
+            #[cfg(dpdk_rte_vfio)]
+            Opened::Dpdk { sysfs_base, name } => {
+                release_with_dpdk(sysfs_base, name, self.fd, self.iommu_group)
+            }
         }
     }
 }
 
-impl VfioDevice<'_> {
-    /// The release when no private link could be made (no writable temporary
-    /// directory): through the live sysfs tree, closing the fd here when DPDK
-    /// cannot find the group (which then stays counted in DPDK's container).
-    fn release_through_sysfs(&self) {
-        let mut group = 0;
-        // SAFETY: both strings are NUL-terminated and outlive the call; `group`
-        // is a valid place for the int DPDK writes.
-        let found = unsafe {
-            dpdk_sys::rte_vfio_get_group_num(
-                self.sysfs_base.as_ptr(),
-                self.name.as_ptr(),
-                &mut group,
-            )
-        };
-        if found <= 0 {
-            // SAFETY: the fd came from rte_vfio_setup_device, is owned by this
-            // value and closed nowhere else on this path.
-            unsafe { libc::close(self.fd) };
-            return;
+/// `rte_vfio_release_device` for a device `rte_vfio_setup_device` opened.
+///
+/// rte_vfio_release_device looks the IOMMU group up again through
+/// `SYSFS/ADDRESS/iommu_group`, and when that link is gone (the device was
+/// hot-unplugged, the tree changed) it returns early with the device fd open
+/// and the group still counted. So DPDK is given a private directory whose
+/// only entry is that link, pointing at the group the device was opened in:
+/// the release then always finds the group DPDK set the device up in, closes
+/// the device fd, and closes the group when it was its last device.
+#[cfg(dpdk_rte_vfio)]
+fn release_with_dpdk(sysfs_base: &CString, name: &CString, fd: RawFd, group: u32) {
+    match GroupLink::new(name, group) {
+        Ok(link) => {
+            // SAFETY: both strings are NUL-terminated and outlive the call;
+            // `fd` came from rte_vfio_setup_device for this device in this
+            // group, and DPDK closes it (it is not used after this).
+            unsafe {
+                dpdk_sys::rte_vfio_release_device(link.base.as_ptr(), name.as_ptr(), fd);
+            }
         }
-        // SAFETY: the strings and fd are those given to rte_vfio_setup_device;
-        // DPDK closes the fd and drops the group when no device uses it.
-        unsafe {
-            dpdk_sys::rte_vfio_release_device(
-                self.sysfs_base.as_ptr(),
-                self.name.as_ptr(),
-                self.fd,
-            );
-        }
+        Err(_) => release_through_sysfs(sysfs_base, name, fd),
+    }
+}
+
+/// The release when no private link could be made (no writable temporary
+/// directory): through the live sysfs tree, closing the fd here when DPDK
+/// cannot find the group (which then stays counted in DPDK's container).
+#[cfg(dpdk_rte_vfio)]
+fn release_through_sysfs(sysfs_base: &CString, name: &CString, fd: RawFd) {
+    let mut group = 0;
+    // SAFETY: both strings are NUL-terminated and outlive the call; `group`
+    // is a valid place for the int DPDK writes.
+    let found =
+        unsafe { dpdk_sys::rte_vfio_get_group_num(sysfs_base.as_ptr(), name.as_ptr(), &mut group) };
+    if found <= 0 {
+        // SAFETY: the fd came from rte_vfio_setup_device, is owned by the
+        // device being dropped and closed nowhere else on this path.
+        unsafe { libc::close(fd) };
+        return;
+    }
+    // SAFETY: the strings and fd are those given to rte_vfio_setup_device;
+    // DPDK closes the fd and drops the group when no device uses it.
+    unsafe {
+        dpdk_sys::rte_vfio_release_device(sysfs_base.as_ptr(), name.as_ptr(), fd);
     }
 }
 
 /// A private directory `BASE/ADDRESS/iommu_group -> GROUP` for DPDK's group
 /// lookup (it reads only that link, and takes the number after its last `/`);
 /// removed on drop.
+#[cfg(dpdk_rte_vfio)]
 struct GroupLink {
     base: CString,
     dir: PathBuf,
 }
 
+#[cfg(dpdk_rte_vfio)]
 impl GroupLink {
     fn new(name: &CString, group: u32) -> io::Result<Self> {
         use std::sync::atomic::{AtomicU64, Ordering};
@@ -492,6 +610,7 @@ impl GroupLink {
     }
 }
 
+#[cfg(dpdk_rte_vfio)]
 impl Drop for GroupLink {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);

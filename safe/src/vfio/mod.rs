@@ -1,7 +1,9 @@
 //! VFIO: a PCI device's regions (config space, BARs, ROM) from user space.
 //!
 //! [`Eal::vfio_open`](crate::Eal::vfio_open) opens a device in DPDK's VFIO
-//! container. Its regions are then reachable two ways:
+//! container or in the crate's own (`container`; see
+//! [`VfioBackend`](crate::VfioBackend)). Its regions are then reachable two
+//! ways:
 //!
 //! * [`VfioDevice::region`] gives a [`RegionIo`](crate::RegionIo):
 //!   `pread64`/`pwrite64` at 64-bit offsets. It works on every target, 32-bit
@@ -17,6 +19,7 @@
 //! `unsafe` `MappedRegion::map_file`.
 
 pub(crate) mod caps;
+pub(crate) mod container;
 pub(crate) mod device;
 pub(crate) mod irq;
 pub(crate) mod msix;
@@ -24,6 +27,7 @@ pub(crate) mod region;
 pub(crate) mod request;
 
 pub use caps::{CapChainError, RegionCaps};
+pub use container::ContainerError;
 pub use device::{BarError, OpenError, VfioDevice};
 pub use irq::{BusMasterError, Interrupts, IrqError, IrqKind, ResetError};
 pub use msix::MsixTable;

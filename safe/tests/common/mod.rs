@@ -86,13 +86,21 @@ pub fn child_passes(name: &str, envs: &[(&str, &str)]) -> String {
 }
 
 /// EAL arguments every test uses: no hugepages, no shared files, one lcore.
+/// `DPDK_RS_VFIO_BACKEND=crate` or `=dpdk` picks who opens VFIO devices
+/// (tools/vm-tests.sh runs the VFIO sections with both); unset, the default.
 pub fn base_builder() -> dpdk_safe::EalBuilder {
-    dpdk_safe::EalBuilder::new()
+    let builder = dpdk_safe::EalBuilder::new()
         .program_name("dpdk-rs-test")
         .lcores([0])
         .no_huge(64 << 20)
         .no_shconf()
-        .log_level(dpdk_safe::LogLevel::Warning)
+        .log_level(dpdk_safe::LogLevel::Warning);
+    match std::env::var("DPDK_RS_VFIO_BACKEND").as_deref() {
+        Ok("crate") => builder.vfio_backend(dpdk_safe::VfioBackend::Crate),
+        Ok("dpdk") => builder.vfio_backend(dpdk_safe::VfioBackend::Dpdk),
+        Ok(other) => panic!("DPDK_RS_VFIO_BACKEND={other}: say crate or dpdk"),
+        Err(_) => builder,
+    }
 }
 
 /// Runs `body` in a child over the test VM's real (emulated) PCI bus; in the

@@ -10,7 +10,7 @@
 # and hold a file. A target's run fails unless libFuzzer loaded its seeds and
 # reports a number of executed inputs above 0.
 #
-# FUZZ_SECONDS (default 60) per target. cargo-fuzz needs nightly-only flags
+# FUZZ_SECONDS (default 60) per target, FUZZ_JOBS (default: the cores) at once. cargo-fuzz needs nightly-only flags
 # (sanitizers); RUSTC_BOOTSTRAP=1 lets the installed stable toolchain take them.
 set -euo pipefail
 cd "$(dirname "$0")/../safe"
@@ -52,7 +52,12 @@ done
 command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for target in "${names[@]}"; do
+# One build for every target, then the targets FUZZ_JOBS (default: one per
+# core) at a time, each on its own core, for the same time each as alone.
+RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir fuzz >"$work/build.log" 2>&1 ||
+    { tail -40 "$work/build.log"; fail "building the fuzz targets failed"; }
+fuzz_one() {
+    local target=$1 seeds loaded runs
     mkdir -p "$work/$target"
     cp fuzz/seeds/"$target"/* "$work/$target/"
     seeds=$(find "$work/$target" -maxdepth 1 -type f | wc -l)
@@ -70,5 +75,17 @@ for target in "${names[@]}"; do
         fail "$target: no executed inputs reported (stat::number_of_executed_units: ${runs:-missing})"
     fi
     echo "fuzz: $target: $runs runs in ${seconds}s from $seeds seed(s), no crash"
+}
+jobs=${FUZZ_JOBS:-$(nproc)}
+for target in "${names[@]}"; do
+    while (($(jobs -rp | wc -l) >= jobs)); do wait -n || true; done
+    fuzz_one "$target" >"$work/$target.result" 2>&1 &
 done
+wait
+failed=()
+for target in "${names[@]}"; do
+    cat "$work/$target.result"
+    grep -q "^fuzz: $target: .* no crash\$" "$work/$target.result" || failed+=("$target")
+done
+((${#failed[@]} == 0)) || fail "${failed[*]}"
 echo "fuzz: ${#names[@]} targets fuzzed, no crash"

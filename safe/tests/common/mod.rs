@@ -47,12 +47,65 @@ pub fn child_command(name: &str, wrapper: &[&str]) -> Command {
 }
 
 /// Re-runs this test binary for test `name` alone, with extra environment.
+/// A child still running after `DPDK_RS_CHILD_TIMEOUT` seconds (default 600)
+/// is killed and the test fails with what it printed so far, so that a hang
+/// costs minutes, not the whole run's time limit.
 pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
     let mut cmd = child_command(name, &[]);
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    cmd.output().expect("re-executing the test binary")
+    output_within_deadline(name, cmd)
+}
+
+/// `cmd.output()`, with the deadline of [`run_child`].
+pub fn output_within_deadline(name: &str, mut cmd: Command) -> Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let limit = std::env::var("DPDK_RS_CHILD_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("re-executing the test binary");
+    // Readers on their own threads, so a child that fills a pipe still runs.
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = reader(Box::new(child.stdout.take().unwrap()));
+    let stderr = reader(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for the child") {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(limit) {
+            // Our own child, by its handle.
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&stdout.join().unwrap()),
+                String::from_utf8_lossy(&stderr.join().unwrap())
+            );
+            panic!("child {name} still ran after {limit} s (DPDK_RS_CHILD_TIMEOUT): killed; its output:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 /// A finished child's stdout and stderr, as one text.

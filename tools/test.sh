@@ -89,9 +89,6 @@ step "tests, Debian testing x86_64 (DPDK 25.11, inside the Debian testing tree)"
 step "README's support matrix matches the trees"
 "$here/support-matrix.sh" --check
 
-step "patches/: DPDK built from Debian's source with the series, crates against it"
-"$here/patched-tests.sh"
-
 step "patches/upstream: DPDK's check-git-log.sh and checkpatches.sh on upstream main"
 rc=0
 "$here/../patches/check-upstream.sh" || rc=$?
@@ -120,10 +117,15 @@ step "build script re-runs only when its inputs change"
 # subshell of their own, with their own step headings and durations, written
 # to a log that is printed when the VM steps are done. Either side failing
 # fails the suite.
-beside_log=$(mktemp) beside_durations=$(mktemp)
+beside_log=$(mktemp) beside_durations=$(mktemp) patched_built=$(mktemp -u)
 (
     current="" durations=()
     trap 'rc=$?; end_step; printf "%s\n" "${durations[@]}" >"$beside_durations"; exit $rc' EXIT
+    # First, as the last VM step (the patch series' proofs) needs its build.
+    step "patches/: DPDK built from Debian's source with the series, crates against it"
+    "$here/patched-tests.sh"
+
+    touch "$patched_built"
     step "tests, aarch64 (Debian 12's arm64 DPDK 22.11, under qemu-aarch64)"
     "$here/aarch64-tests.sh" bookworm-arm64
 
@@ -160,6 +162,9 @@ step "VM: faults (hot-unplug, 1000-cycle leaks, non-root, non-viable group)"
 "$here/vm-faults.sh"
 
 step "VM: the patch series' proofs on i386"
+while [[ ! -e $patched_built ]] && kill -0 "$beside" 2>/dev/null; do sleep 5; done
+[[ -e $patched_built ]] || { echo "the patched DPDK was not built: see the steps beside the VM steps"; exit 1; }
+rm -f "$patched_built"
 "$here/../patches/proof/run.sh"
 
 beside_done

@@ -102,9 +102,11 @@ struct State {
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
 
-/// Whether the memory event callback is registered (once per process: DPDK
-/// keeps it until the EAL is cleaned up, and it only acts while groups are in).
-static CALLBACK: Mutex<bool> = Mutex::new(false);
+/// Whether DPDK's memory comes and goes after start-up, so that the memory
+/// event callback is registered (once per process: DPDK keeps it until the EAL
+/// is cleaned up, and it only acts while groups are in); `None` before the
+/// first try.
+static CALLBACK: Mutex<Option<bool>> = Mutex::new(None);
 
 fn lock() -> MutexGuard<'static, Option<State>> {
     // A panic while holding the lock leaves plain bookkeeping behind: go on.
@@ -201,8 +203,8 @@ pub(crate) fn open_device(address: PciAddress, group: u32) -> Result<Opened, Con
     };
     let (first, device) = first_group;
     if first {
-        register_callback();
-        if let Err(err) = map_all_segments() {
+        let dynamic = register_callback();
+        if let Err(err) = map_all_segments(dynamic) {
             drop(device);
             release(group);
             return Err(err);
@@ -337,25 +339,35 @@ fn dma(map: bool, vaddr: u64, iova: u64, len: u64) -> Result<(), ContainerError>
 }
 
 /// Maps every memory segment DPDK has (external memory aside: that is
-/// registered per device with `rte_dev_dma_map`).
-fn map_all_segments() -> Result<(), ContainerError> {
+/// registered per device with `rte_dev_dma_map`). Where memory comes and goes
+/// (`dynamic`), one mapping per segment, so that each freed page can be
+/// unmapped alone (type 1 v2 unmaps whole mappings only); otherwise (legacy
+/// memory, `--no-huge`) with IOVA = VA, one mapping per contiguous run, as
+/// DPDK's own container does: 64 MiB of 4 KiB pages is then one ioctl, not
+/// 16384.
+fn map_all_segments(dynamic: bool) -> Result<(), ContainerError> {
     let mut first_error: Option<ContainerError> = None;
-    unsafe extern "C" fn each(
+    /// Maps `len` bytes from segment `ms` on; records the first failure.
+    ///
+    /// # Safety
+    ///
+    /// `msl` and `ms` are live pointers DPDK passed to a walk callback, and
+    /// `arg` is `map_all_segments`'s `first_error`.
+    unsafe fn map_run(
         msl: *const dpdk_sys::rte_memseg_list,
         ms: *const dpdk_sys::rte_memseg,
+        len: usize,
         arg: *mut c_void,
     ) -> i32 {
-        // SAFETY: DPDK passes live list and segment pointers for the call, and
-        // `arg` is the `first_error` local of map_all_segments, which outlives
-        // the walk.
+        // SAFETY: the caller's contract.
         let (msl, ms, error) = unsafe { (&*msl, &*ms, &mut *arg.cast::<Option<ContainerError>>()) };
         // SAFETY: `addr_64` is the union's integer view of the address (every
         // bit pattern is a valid u64).
         let (vaddr, iova) = (unsafe { ms.__bindgen_anon_1.addr_64 }, ms.iova);
-        if msl.external != 0 || iova == BAD_IOVA || ms.len == 0 {
+        if msl.external != 0 || iova == BAD_IOVA || len == 0 {
             return 0;
         }
-        match dma(true, vaddr, iova, ms.len as u64) {
+        match dma(true, vaddr, iova, len as u64) {
             Ok(()) => 0,
             Err(e) => {
                 *error = Some(e);
@@ -363,14 +375,38 @@ fn map_all_segments() -> Result<(), ContainerError> {
             }
         }
     }
-    // SAFETY: `each` matches rte_memseg_walk_t and only touches what the
-    // comment in it says; the walk takes DPDK's memory lock itself, and no
+    unsafe extern "C" fn each(
+        msl: *const dpdk_sys::rte_memseg_list,
+        ms: *const dpdk_sys::rte_memseg,
+        arg: *mut c_void,
+    ) -> i32 {
+        // SAFETY: DPDK passes live pointers for the call; `arg` is
+        // `first_error`, which outlives the walk. `len` is read from the
+        // live segment.
+        unsafe { map_run(msl, ms, (*ms).len, arg) }
+    }
+    unsafe extern "C" fn each_run(
+        msl: *const dpdk_sys::rte_memseg_list,
+        ms: *const dpdk_sys::rte_memseg,
+        len: usize,
+        arg: *mut c_void,
+    ) -> i32 {
+        // SAFETY: as in `each`; DPDK gives the run's length.
+        unsafe { map_run(msl, ms, len, arg) }
+    }
+    // SAFETY: a plain getter of the running EAL's setting.
+    let iova_is_va =
+        unsafe { dpdk_sys::rte_eal_iova_mode() } == dpdk_sys::rte_iova_mode_RTE_IOVA_VA;
+    let arg = (&mut first_error as *mut Option<ContainerError>).cast();
+    // SAFETY: the callbacks match DPDK's walk prototypes and only touch what
+    // `map_run` says; the walks take DPDK's memory lock themselves, and no
     // lock of this module is held here (see the module's lock order).
     let ret = unsafe {
-        dpdk_sys::rte_memseg_walk(
-            Some(each),
-            (&mut first_error as *mut Option<ContainerError>).cast(),
-        )
+        if !dynamic && iova_is_va {
+            dpdk_sys::rte_memseg_contig_walk(Some(each_run), arg)
+        } else {
+            dpdk_sys::rte_memseg_walk(Some(each), arg)
+        }
     };
     match first_error {
         Some(err) => Err(err),
@@ -418,11 +454,12 @@ unsafe extern "C" fn memory_event(
     }
 }
 
-/// Registers [`memory_event`] once per process.
-fn register_callback() {
+/// Registers [`memory_event`] once per process; returns whether DPDK's memory
+/// comes and goes after start-up (the registration succeeded).
+fn register_callback() -> bool {
     let mut registered = CALLBACK.lock().unwrap_or_else(|e| e.into_inner());
-    if *registered {
-        return;
+    if let Some(dynamic) = *registered {
+        return dynamic;
     }
     let name = c"dpdk-rs-vfio-container";
     // SAFETY: a static name and a callback of the right type that reads only
@@ -434,9 +471,12 @@ fn register_callback() {
             std::ptr::null_mut(),
         )
     };
-    // ENOTSUP: legacy memory (or --no-huge), where DPDK never allocates or frees
-    // segments after start-up, so the walk mapped everything there is.
-    *registered = ret == 0;
+    // ENOTSUP: legacy memory (and --no-huge, which implies it), where DPDK
+    // never allocates or frees segments after start-up, so the walk maps
+    // everything there will be.
+    let dynamic = ret == 0;
+    *registered = Some(dynamic);
+    dynamic
 }
 
 #[cfg(test)]

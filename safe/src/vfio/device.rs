@@ -101,6 +101,19 @@ pub enum OpenError {
         "this DPDK has no public rte_vfio_* API; use EalBuilder::vfio_backend(VfioBackend::Crate)"
     )]
     BackendUnavailable,
+    /// With [`VfioBackend::Crate`]: one of DPDK's drivers drives the device, so
+    /// its IOMMU group is in DPDK's container, where the crate's cannot have it.
+    #[error(
+        "PCI device {address} is driven by DPDK's driver {driver}, whose VFIO container \
+         holds its IOMMU group; remove it from DPDK first (Eal::remove), or open it \
+         with VfioBackend::Dpdk"
+    )]
+    DrivenByDpdk {
+        /// The device asked for.
+        address: PciAddress,
+        /// The name of the DPDK driver.
+        driver: String,
+    },
     /// The crate's own container ([`VfioBackend::Crate`]) could not take the
     /// device.
     #[error("opening PCI device {address} in the crate's VFIO container: {source}; memlock limit: {memlock}")]
@@ -205,6 +218,9 @@ impl Eal {
     ) -> Result<VfioDevice<'_>, OpenError> {
         if !Path::new("/dev/vfio/vfio").exists() {
             return Err(OpenError::VfioUnavailable);
+        }
+        if let Some(driver) = self.pci_device(address).ok().and_then(|d| d.dpdk_driver) {
+            return Err(OpenError::DrivenByDpdk { address, driver });
         }
         check_group(address, group, dir, container::holds_group)?;
         let opened =

@@ -29,11 +29,6 @@ step() {
 summary() {
     local rc=$?
     end_step
-    # A failure on the VM side still shows the steps beside it, once they end.
-    if [[ -n ${beside:-} ]]; then
-        printf '\n== waiting for the steps beside the VM steps\n'
-        beside_done || true
-    fi
     printf '\n== step durations\n'
     printf '%s\n' "${durations[@]}"
     printf '== done (at %d s, %s)\n' $((SECONDS - started)) "$([ $rc = 0 ] && echo passed || echo "FAILED: $rc")"
@@ -86,8 +81,17 @@ step "tests, Debian 13 x86_64 (DPDK 24.11, inside the Debian 13 tree)"
 step "tests, Debian testing x86_64 (DPDK 25.11, inside the Debian testing tree)"
 "$here/tree-tests.sh" forky-amd64
 
+step "tests, aarch64 (Debian 12's arm64 DPDK 22.11, under qemu-aarch64)"
+"$here/aarch64-tests.sh" bookworm-arm64
+
+step "tests, aarch64 (Debian 13's arm64 DPDK 24.11, under qemu-aarch64)"
+"$here/aarch64-tests.sh" trixie-arm64
+
 step "README's support matrix matches the trees"
 "$here/support-matrix.sh" --check
+
+step "patches/: DPDK built from Debian's source with the series, crates against it"
+"$here/patched-tests.sh"
 
 step "patches/upstream: DPDK's check-git-log.sh and checkpatches.sh on upstream main"
 rc=0
@@ -109,48 +113,14 @@ DPDK_RS_SDK_INCLUDE="$sdk" cargo test -p dpdk-sys --test driver_layout -- --igno
     DPDK_RS_SDK_INCLUDE=/opt/dpdk-rs-sdk cargo test -p dpdk-sys --test driver_layout "${i686[@]}" -- --ignored
 )
 
+step "fuzz: every parser of outside input, ${FUZZ_SECONDS:-60} s each"
+"$here/fuzz.sh"
+
+step "Miri over the pure-Rust parts"
+"$here/miri.sh"
+
 step "build script re-runs only when its inputs change"
 "$here/check-noop-rebuild.sh"
-
-# The VM steps keep about one core busy (QEMU's TCG, one test at a time), so
-# the CPU-bound steps that need no VM run beside them, on the other core: in a
-# subshell of their own, with their own step headings and durations, written
-# to a log that is printed when the VM steps are done. Either side failing
-# fails the suite.
-beside_log=$(mktemp) beside_durations=$(mktemp) patched_built=$(mktemp -u)
-(
-    current="" durations=()
-    trap 'rc=$?; end_step; printf "%s\n" "${durations[@]}" >"$beside_durations"; exit $rc' EXIT
-    # First, as the last VM step (the patch series' proofs) needs its build.
-    step "patches/: DPDK built from Debian's source with the series, crates against it"
-    "$here/patched-tests.sh"
-
-    touch "$patched_built"
-    step "tests, aarch64 (Debian 12's arm64 DPDK 22.11, under qemu-aarch64)"
-    "$here/aarch64-tests.sh" bookworm-arm64
-
-    step "tests, aarch64 (Debian 13's arm64 DPDK 24.11, under qemu-aarch64)"
-    "$here/aarch64-tests.sh" trixie-arm64
-
-    step "fuzz: every parser of outside input, ${FUZZ_SECONDS:-60} s each"
-    "$here/fuzz.sh"
-
-    step "Miri over the pure-Rust parts"
-    "$here/miri.sh"
-
-) >"$beside_log" 2>&1 &
-beside=$!
-beside_done() { # prints the side's log and durations; fails if it failed
-    local rc=0
-    wait "$beside" || rc=$?
-    beside=""
-    end_step
-    printf '\n== beside the VM steps (their log, in order)\n'
-    cat "$beside_log"
-    mapfile -t -O "${#durations[@]}" durations <"$beside_durations"
-    rm -f "$beside_log" "$beside_durations"
-    return "$rc"
-}
 
 step "VM: emulated PCI devices bound to vfio-pci"
 "$here/vm-tests.sh"
@@ -162,9 +132,4 @@ step "VM: faults (hot-unplug, 1000-cycle leaks, non-root, non-viable group)"
 "$here/vm-faults.sh"
 
 step "VM: the patch series' proofs on i386"
-while [[ ! -e $patched_built ]] && kill -0 "$beside" 2>/dev/null; do sleep 5; done
-[[ -e $patched_built ]] || { echo "the patched DPDK was not built: see the steps beside the VM steps"; exit 1; }
-rm -f "$patched_built"
 "$here/../patches/proof/run.sh"
-
-beside_done

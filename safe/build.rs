@@ -9,12 +9,18 @@
 //!   `pci::driver::DpdkBar`; without it, `pread64`/`pwrite64` on the VFIO fd.
 //! - `dpdk_rte_vfio`: `rte_vfio_setup_device` and its siblings are public
 //!   (up to DPDK 26.07), so `VfioBackend::Dpdk` is available.
+//! - `dpdk_eal_argparse`: the EAL parses its options with `rte_argparse`, which
+//!   exits the process on a bad one (25.11+), so `EalBuilder` reads them first.
 
 fn main() {
     let var = |key: &str| std::env::var(format!("DEP_DPDK_{key}")).unwrap_or_default();
     println!("cargo:rustc-check-cfg=cfg(dpdk_pci_driver)");
     println!("cargo:rustc-check-cfg=cfg(dpdk_pci_mmio)");
     println!("cargo:rustc-check-cfg=cfg(dpdk_rte_vfio)");
+    println!("cargo:rustc-check-cfg=cfg(dpdk_eal_argparse)");
+    if var("EAL_ARGPARSE") == "true" {
+        println!("cargo:rustc-cfg=dpdk_eal_argparse");
+    }
     if var("RTE_VFIO") == "true" {
         println!("cargo:rustc-cfg=dpdk_rte_vfio");
     }
@@ -24,7 +30,13 @@ fn main() {
     if var("PCI_MMIO") == "true" {
         println!("cargo:rustc-cfg=dpdk_pci_mmio");
     }
-    for key in ["VERSION", "DRIVER_STRUCTS", "PCI_MMIO", "RTE_VFIO"] {
+    for key in [
+        "VERSION",
+        "DRIVER_STRUCTS",
+        "PCI_MMIO",
+        "RTE_VFIO",
+        "EAL_ARGPARSE",
+    ] {
         println!("cargo:rerun-if-env-changed=DEP_DPDK_{key}");
     }
 }

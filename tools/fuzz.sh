@@ -10,11 +10,17 @@
 # and hold a file. A target's run fails unless libFuzzer loaded its seeds and
 # reports a number of executed inputs above 0.
 #
-# FUZZ_SECONDS (default 60) per target, FUZZ_JOBS (default: the cores) at once. cargo-fuzz needs nightly-only flags
-# (sanitizers); RUSTC_BOOTSTRAP=1 lets the installed stable toolchain take them.
+# FUZZ_SECONDS (default 30) per target, FUZZ_JOBS (default: the cores) at once.
+# What libFuzzer adds to a target's corpus is kept in FUZZ_CORPUS (default
+# /var/cache/dpdk-rs/fuzz-corpus/NAME) and fed back with the seeds next time,
+# so successive runs go deeper instead of starting over (a cache past 4096
+# files is emptied first and refilled with this run's corpus).
+# cargo-fuzz needs nightly-only flags (sanitizers); RUSTC_BOOTSTRAP=1 lets the
+# installed stable toolchain take them.
 set -euo pipefail
 cd "$(dirname "$0")/../safe"
-seconds=${FUZZ_SECONDS:-60}
+seconds=${FUZZ_SECONDS:-30}
+corpus_cache=${FUZZ_CORPUS:-${DPDK_RS_CACHE:-/var/cache/dpdk-rs}/fuzz-corpus}
 
 # The fuzz targets, one a line: name, then what it parses.
 targets=(
@@ -57,8 +63,12 @@ trap 'rm -rf "$work"' EXIT
 RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir fuzz >"$work/build.log" 2>&1 ||
     { tail -40 "$work/build.log"; fail "building the fuzz targets failed"; }
 fuzz_one() {
-    local target=$1 seeds loaded runs
-    mkdir -p "$work/$target"
+    local target=$1 seeds loaded runs kept=0 cache="$corpus_cache/$1"
+    mkdir -p "$work/$target" "$cache"
+    if [[ -n $(find "$cache" -maxdepth 1 -type f -print -quit) ]]; then
+        cp "$cache"/* "$work/$target/"
+        kept=$(find "$cache" -maxdepth 1 -type f | wc -l)
+    fi
     cp fuzz/seeds/"$target"/* "$work/$target/"
     seeds=$(find "$work/$target" -maxdepth 1 -type f | wc -l)
     RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz "$target" "$work/$target" -- \
@@ -74,7 +84,10 @@ fuzz_one() {
         tail -20 "$work/$target.log"
         fail "$target: no executed inputs reported (stat::number_of_executed_units: ${runs:-missing})"
     fi
-    echo "fuzz: $target: $runs runs in ${seconds}s from $seeds seed(s), no crash"
+    # The corpus as it is now (seeds, what earlier runs kept, what this one found).
+    if (($(find "$work/$target" -maxdepth 1 -type f | wc -l) > 4096)); then rm -f "$cache"/*; fi
+    cp "$work/$target"/* "$cache/"
+    echo "fuzz: $target: $runs runs in ${seconds}s from $seeds input(s) ($kept kept from earlier runs), no crash"
 }
 jobs=${FUZZ_JOBS:-$(nproc)}
 for target in "${names[@]}"; do

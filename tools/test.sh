@@ -113,7 +113,7 @@ DPDK_RS_SDK_INCLUDE="$sdk" cargo test -p dpdk-sys --test driver_layout -- --igno
     DPDK_RS_SDK_INCLUDE=/opt/dpdk-rs-sdk cargo test -p dpdk-sys --test driver_layout "${i686[@]}" -- --ignored
 )
 
-step "fuzz: every parser of outside input, ${FUZZ_SECONDS:-60} s each"
+step "fuzz: every parser of outside input, ${FUZZ_SECONDS:-30} s each, on the corpus earlier runs kept"
 "$here/fuzz.sh"
 
 step "Miri over the pure-Rust parts"

@@ -32,23 +32,9 @@ out=$(inside env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --qu
 # Known failures, kept visible rather than skipped: each must still fail, and
 # for the reason given (its pattern in the output); one that passes fails this
 # script, so the list cannot go stale. Format: TEST-TARGET|TEST|PATTERN|REASON.
+# None today: 25.11's differences (an option parser that exits the process,
+# other wording) are handled by the crate and its tests.
 known=()
-if [ "$line" = 25.11 ]; then
-    # 25.11's EAL parses its arguments with rte_argparse, exit_on_error set
-    # (lib/eal/common/eal_common_options.c): an unknown option makes
-    # rte_eal_init exit the process with -EINVAL (status 234) instead of
-    # failing with EINVAL. The crate must refuse unknown options itself before
-    # rte_eal_init on such a line (not done yet: safe/src/eal/args.rs).
-    known+=("bad_input_matrix|bad_input_eal_init|child child_eal_bad_option failed (exit status: 234)|an unknown EAL option exits the process")
-    known+=("eal_lifecycle|unknown_option_is_invalid_arguments_without_usage_text|failed (exit status: 234)|an unknown EAL option exits the process")
-    # Typed InvalidArguments as on 22.11 and 24.11, but 25.11 words it
-    # otherwise: --socket-mem/--socket-limit are numa-mem/numa-limit now, and
-    # --no-huge with numa-mem is refused before the list is parsed. The tests
-    # assert 22.11's and 24.11's texts.
-    known+=("eal_lifecycle|socket_mem_list_is_split_then_refused_with_no_huge|Options 'no-huge' and 'numa-mem' can't be used at the same time|25.11's wording")
-    known+=("eal_lifecycle|socket_mem_bad_list_is_invalid_arguments|Options 'no-huge' and 'numa-mem' can't be used at the same time|25.11's wording")
-    known+=("eal_lifecycle|socket_limit_bad_list_is_invalid_arguments|invalid numa-limit parameter: '512,abc'|25.11's wording")
-fi
 skip_args=()
 for k in "${known[@]}"; do
     IFS='|' read -r _ test _ _ <<<"$k"
@@ -66,16 +52,6 @@ for k in "${known[@]}"; do
         { echo "$one"; echo "$target::$test failed on $line, but not with: $pattern"; exit 1; }
     echo "KNOWN FAILURE on $line: $target::$test ($reason)"
 done
-if [ "$line" = 25.11 ]; then
-    # The matrix's other groups ran above; of the EAL-start group, the other
-    # four children run one by one here.
-    binary=$(ls "$CARGO_TARGET_DIR"/debug/deps/bad_input_matrix-* | grep -v '\.d$' | head -1)
-    for child in child_eal_bad_iova_mode child_eal_bad_lcores child_eal_bad_proc_type child_eal_bad_socket_limit; do
-        one=$(inside env DPDK_RS_TEST_CHILD=$child "$binary" --ignored --exact "$child" 2>&1) || { echo "$one"; exit 1; }
-        grep -q "test result: ok. 1 passed" <<<"$one" || { echo "$one"; echo "$child ran no test"; exit 1; }
-    done
-    echo "bad_input_matrix on $line: every other group, and the other EAL-start children, pass"
-fi
 grep -q "building against DPDK $version from /usr (distribution)" <<<"$out" ||
     { echo "the build script did not report $name's DPDK"; echo "$out"; exit 1; }
 grep "test result" <<<"$out" | sort | uniq -c

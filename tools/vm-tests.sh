@@ -49,6 +49,7 @@ sections=(
     "debian13 dma     | debian13 | vm_dma     | RUST_TEST_NOCAPTURE=1"
     "testing          | testing  | vm_devices | DPDK_RS_GUEST_MARKER=dpdk-25.11-was-here DPDK_RS_GUEST_MARKER_AT=16384"
     "testing drivers  | testing  | vm_drivers |"
+    "testing dma      | testing  | vm_dma     | RUST_TEST_NOCAPTURE=1"
     # The crate's own VFIO container (VfioBackend::Crate, no rte_vfio_* call):
     # the same BAR, interrupt and DMA tests on every line.
     "x86_64 crate-vfio       | x86_64   | vm_devices | DPDK_RS_VFIO_BACKEND=crate DPDK_RS_GUEST_MARKER=x86_64-crate-vfio DPDK_RS_GUEST_MARKER_AT=20480"
@@ -58,6 +59,7 @@ sections=(
     "debian13 crate-vfio     | debian13 | vm_devices | DPDK_RS_VFIO_BACKEND=crate DPDK_RS_GUEST_MARKER=dpdk-24.11-crate-vfio DPDK_RS_GUEST_MARKER_AT=28672"
     "debian13 crate-vfio dma | debian13 | vm_dma     | DPDK_RS_VFIO_BACKEND=crate RUST_TEST_NOCAPTURE=1"
     "testing crate-vfio      | testing  | vm_devices | DPDK_RS_VFIO_BACKEND=crate DPDK_RS_GUEST_MARKER=dpdk-25.11-crate-vfio DPDK_RS_GUEST_MARKER_AT=32768"
+    "testing crate-vfio dma  | testing  | vm_dma     | DPDK_RS_VFIO_BACKEND=crate RUST_TEST_NOCAPTURE=1"
 )
 if [[ -n ${VM_SECTIONS:-} ]]; then
     kept=()

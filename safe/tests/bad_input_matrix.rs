@@ -1220,7 +1220,12 @@ fn bad_arguments(child: &str, builder: EalBuilder, option: &str) {
         EalError::InvalidArguments { ref args, .. } if args.contains(option),
         ["invalid EAL arguments (dpdk-rs-test ", option, "): "]
     );
-    if child == "child_eal_bad_option" {
+    if child == "child_eal_bad_option" && common::eal_parses_with_argparse() {
+        // Refused before rte_eal_init (DPDK would have exited): a retry starts.
+        let retry = base_builder().no_pci().init();
+        assert!(retry.is_ok(), "case retry-after-refusal: {:?}", retry.err());
+        m.record(group, "retry-after-refusal");
+    } else if child == "child_eal_bad_option" {
         exact!(
             m,
             group,

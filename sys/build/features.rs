@@ -7,6 +7,7 @@
 //! | PCI driver structures | by hand | by hand | installed SDK header, else the release list below |
 //! | `rte_pci_mmio_read`/`write` | absent | present | the generated bindings |
 //! | `rte_vfio_setup_device` and the rest of `rte_vfio_*` in public | present | present | the generated bindings (internal from 26.11) |
+//! | EAL options parsed by `rte_argparse`, which exits the process on a bad one | no (getopt) | no (getopt) | the version: 25.11 and later |
 
 use std::path::Path;
 
@@ -50,6 +51,10 @@ pub struct Features {
     /// `DPDK_RS_PRETEND_NO_RTE_VFIO=1` says they are not, so that the build
     /// without them is checked on every DPDK line.
     pub rte_vfio: bool,
+    /// The EAL parses its options with `rte_argparse`, set to exit the process
+    /// on an error (DPDK 25.11 and later, `eal_common_options.c`). No header
+    /// says so (the option table is in an uninstalled one), so the version does.
+    pub eal_argparse: bool,
 }
 
 impl Features {
@@ -73,15 +78,18 @@ impl Features {
         let rte_vfio = text.contains("pub fn rte_vfio_setup_device(")
             && text.contains("pub fn rte_vfio_release_device(")
             && !pretend_none;
+        let eal_argparse =
+            crate::probe::parse_version(version).is_some_and(|(y, m, _)| (y, m) >= (25, 11));
         Features {
             driver_structs,
             pci_mmio,
             rte_vfio,
+            eal_argparse,
         }
     }
 
     /// cfgs for this crate, metadata for dependants (`DEP_DPDK_DRIVER_STRUCTS`,
-    /// `DEP_DPDK_PCI_MMIO`, `DEP_DPDK_RTE_VFIO`).
+    /// `DEP_DPDK_PCI_MMIO`, `DEP_DPDK_RTE_VFIO`, `DEP_DPDK_EAL_ARGPARSE`).
     pub fn emit(&self) {
         println!("cargo:rustc-check-cfg=cfg(dpdk_hand_driver_structs)");
         println!("cargo:rustc-check-cfg=cfg(dpdk_driver_sdk_bindgen)");
@@ -97,6 +105,7 @@ impl Features {
         println!("cargo:driver_structs={}", self.driver_structs.as_str());
         println!("cargo:pci_mmio={}", self.pci_mmio);
         println!("cargo:rte_vfio={}", self.rte_vfio);
+        println!("cargo:eal_argparse={}", self.eal_argparse);
         println!("cargo:rerun-if-env-changed=DPDK_RS_PRETEND_NO_RTE_VFIO");
     }
 }

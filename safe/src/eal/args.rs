@@ -5,7 +5,7 @@ use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::eal::EalError;
+use crate::eal::{argparse, EalError};
 use crate::pci::address::PciAddress;
 
 /// DPDK log levels (`RTE_LOG_*`), lowest number = most severe.
@@ -329,7 +329,9 @@ impl EalBuilder {
     }
 
     /// Escape hatch: any EAL argument, passed through byte for byte and
-    /// unchecked, including those that load code (`-d PATH`).
+    /// unchecked for code loading, including those that load code (`-d PATH`).
+    /// It is still read with the others for what would end the process (see
+    /// [`c_args`](Self::c_args)).
     ///
     /// # Safety
     ///
@@ -347,8 +349,8 @@ impl EalBuilder {
         &self.args
     }
 
-    /// Refuses what must never reach DPDK: NUL bytes anywhere, and safe
-    /// arguments that would make it load code.
+    /// Refuses what must never reach DPDK: NUL bytes anywhere, safe arguments
+    /// that would make it load code, and arguments it would end the process on.
     fn check(&self) -> Result<(), EalError> {
         if let Some(bad) = self.args.iter().find(|a| a.as_bytes().contains(&0)) {
             return Err(EalError::NulInArgument(bad.to_string_lossy().into_owned()));
@@ -363,13 +365,41 @@ impl EalBuilder {
                 arg: bad.to_string_lossy().into_owned(),
             });
         }
+        if let Some(message) = self.exit_refusal() {
+            return Err(EalError::InvalidArguments {
+                args: self.to_string(),
+                message,
+            });
+        }
         Ok(())
+    }
+
+    /// Why DPDK would end the process on these arguments instead of failing
+    /// `rte_eal_init` (see `argparse`), unchecked ones included: on 25.11 and
+    /// later any argument it cannot parse, on every line `-h`/`--help`.
+    fn exit_refusal(&self) -> Option<String> {
+        let options = self.args.iter().skip(1).map(|a| a.as_bytes());
+        if cfg!(dpdk_eal_argparse) {
+            argparse::argparse_refusal(options).map(|m| {
+                format!("{m} (DPDK 25.11 and later exit the process on it, so it was refused before rte_eal_init)")
+            })
+        } else {
+            options
+                .into_iter()
+                .find(|a| argparse::getopt_reads_help(a, SHORT_WITH_VALUE))
+                .map(argparse::help_refusal)
+        }
     }
 
     /// The arguments as the C strings `rte_eal_init` receives (copies: see
     /// [`c_argv`](Self::c_argv) for memory to pass to C). An interior NUL byte
     /// gives [`EalError::NulInArgument`] with the offending argument, an argument
-    /// that loads code [`EalError::LoadsCode`].
+    /// that loads code [`EalError::LoadsCode`], and an argument list DPDK would
+    /// end the process on instead of returning an error
+    /// [`EalError::InvalidArguments`]: `-h`/`--help` on every line and, from
+    /// DPDK 25.11 (whose option parser exits on any error), an unknown option,
+    /// a missing value, a value given to a flag, or a repeated option that may
+    /// appear once.
     pub fn c_args(&self) -> Result<Vec<CString>, EalError> {
         self.check()?;
         self.args

@@ -5,6 +5,7 @@
 //! those rules into types: it returns the one [`Eal`] handle, every other attempt
 //! gets an [`EalError`], and dropping the handle cleans up.
 
+mod argparse;
 mod args;
 mod capture;
 mod log;

@@ -128,6 +128,9 @@ step "VM: emulated PCI devices bound to vfio-pci"
 step "VM: an NVMe driver written with the toolkit, on QEMU's NVMe controller (x86_64, i686)"
 "$here/vm-nvme.sh"
 
+step "VM: packets through DPDK's e1000e driver, two NICs on a QEMU hub (x86_64, i686, l2fwd)"
+"$here/vm-packets.sh"
+
 step "VM: faults (hot-unplug, 1000-cycle leaks, non-root, non-viable group)"
 "$here/vm-faults.sh"
 

@@ -78,6 +78,27 @@ pub enum Error {
     /// An error code from DPDK.
     #[error(transparent)]
     Dpdk(#[from] DpdkErrno),
+    /// DMA memory: allocation, mapping, access ([`crate::DmaError`]).
+    #[error(transparent)]
+    Dma(#[from] crate::dma::DmaError),
+    /// The crate's own VFIO container ([`crate::ContainerError`]).
+    #[error(transparent)]
+    Container(#[from] crate::vfio::container::ContainerError),
+    /// Interrupts through VFIO ([`crate::IrqError`]).
+    #[error(transparent)]
+    Irq(#[from] crate::vfio::irq::IrqError),
+    /// Device reset ([`crate::ResetError`]).
+    #[error(transparent)]
+    Reset(#[from] crate::vfio::irq::ResetError),
+    /// Bus mastering in config space ([`crate::BusMasterError`]).
+    #[error(transparent)]
+    BusMaster(#[from] crate::vfio::irq::BusMasterError),
+    /// A typed register field given a value that does not fit ([`crate::FieldError`]).
+    #[error(transparent)]
+    Field(#[from] crate::regblock::FieldError),
+    /// A register block that does not fit its window ([`crate::BlockError`]).
+    #[error(transparent)]
+    Block(#[from] crate::regblock::BlockError),
     /// Mapping a region.
     #[cfg(target_pointer_width = "64")]
     #[error(transparent)]
@@ -94,6 +115,10 @@ pub enum Error {
     #[cfg(dpdk_pci_driver)]
     #[error(transparent)]
     Probe(#[from] crate::pci::driver::ProbeFailure),
+    /// A device handle used after DPDK removed the device ([`crate::Revoked`]).
+    #[cfg(dpdk_pci_driver)]
+    #[error(transparent)]
+    Revoked(#[from] crate::pci::driver::Revoked),
 }
 
 /// `Result` with this crate's [`Error`] by default.

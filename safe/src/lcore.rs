@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::eal::Eal;
+use crate::errno::DpdkErrno;
 
 /// Why a closure could not be launched.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -29,12 +30,13 @@ pub enum LaunchError {
     #[error("lcore {0} is running another closure")]
     Busy(u32),
     /// `rte_eal_remote_launch` failed otherwise.
-    #[error("rte_eal_remote_launch on lcore {lcore} failed (errno {errno})")]
+    #[error("rte_eal_remote_launch on lcore {lcore} failed: {errno}")]
     Failed {
         /// The lcore id.
         lcore: u32,
-        /// The errno, positive (the negated return value).
-        errno: i32,
+        /// What DPDK returned (negated: a positive errno).
+        #[source]
+        errno: DpdkErrno,
     },
 }
 
@@ -137,7 +139,10 @@ impl<'scope, 'env> LcoreScope<'scope, 'env> {
             return Err(if ret == -libc::EBUSY {
                 LaunchError::Busy(lcore)
             } else {
-                LaunchError::Failed { lcore, errno: -ret }
+                LaunchError::Failed {
+                    lcore,
+                    errno: DpdkErrno::new(ret),
+                }
             });
         }
         self.launched.borrow_mut().push(lcore);

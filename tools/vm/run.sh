@@ -7,13 +7,14 @@
 #
 #   tools/vm/run.sh [--timeout S] [--ivshmem-file PATH] [--ivshmem-size SIZE]
 #                   [--root DIR]... [--monitor SOCKET] [--device SPEC]...
-#                   [--drive SPEC]...
+#                   [--drive SPEC]... [--netdev SPEC]...
 #                   [--verbose] -- SHELL-COMMAND...
 #
 # Streams the guest console to stdout and exits with the command's status, as the
 # guest reported it (DPDKRS-VM-EXIT=<n>); 124 on timeout (QEMU is killed by its
 # PID), 125 when the guest reported nothing. No network: -net none, and the
-# e1000e has no backend. The guest powers off by itself (panic=-1, -no-reboot).
+# e1000e has no backend; --netdev adds backends that stay inside QEMU (hub
+# ports joining NICs given with --device), never a host interface. The guest powers off by itself (panic=-1, -no-reboot).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache="${DPDK_RS_CACHE:-/var/cache/dpdk-rs}/vm"
@@ -25,7 +26,7 @@ usage() {
 timeout=300 ivshmem_file="" ivshmem_size="" roots=() monitor="" devices=() verbose=0
 while (($#)); do
     case "$1" in
-        --timeout | --ivshmem-file | --ivshmem-size | --root | --i386-root | --monitor | --device | --drive)
+        --timeout | --ivshmem-file | --ivshmem-size | --root | --i386-root | --monitor | --device | --drive | --netdev)
             (($# >= 2)) || usage
             case "$1" in
                 --timeout) timeout=$2 ;;
@@ -35,6 +36,10 @@ while (($#)); do
                 --monitor) monitor=$2 ;;
                 --device) devices+=(-device "$2") ;;
                 --drive) devices+=(-drive "$2") ;;
+                --netdev)
+                    [[ $2 == hubport,* ]] ||
+                        { echo "run.sh: --netdev takes hub ports only (hubport,...): nothing may reach the host's network" >&2; exit 2; }
+                    devices+=(-netdev "$2") ;;
             esac
             shift 2 ;;
         --verbose) verbose=1; shift ;;

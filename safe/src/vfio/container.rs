@@ -56,7 +56,7 @@ const BAD_IOVA: u64 = u64::MAX;
 pub enum ContainerError {
     /// `/dev/vfio/vfio` could not be opened.
     #[error("opening /dev/vfio/vfio: {0}")]
-    Open(io::Error),
+    Open(#[source] io::Error),
     /// The kernel speaks another VFIO API version, or has no type 1 IOMMU.
     #[error("the kernel's VFIO {0}")]
     Unsupported(&'static str),

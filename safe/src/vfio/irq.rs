@@ -146,7 +146,7 @@ pub enum IrqError {
     },
     /// Creating an eventfd failed.
     #[error("creating an eventfd failed: {0}")]
-    Eventfd(io::Error),
+    Eventfd(#[source] io::Error),
     /// `VFIO_DEVICE_SET_IRQS` failed.
     #[error("VFIO_DEVICE_SET_IRQS ({what}) for {kind} of PCI device {address} failed: {source}")]
     SetIrqs {

@@ -110,7 +110,7 @@ pub enum RequestError {
     },
     /// `eventfd` failed; holds its error.
     #[error("creating an eventfd failed: {0}")]
-    Eventfd(io::Error),
+    Eventfd(#[source] io::Error),
     /// The `VFIO_DEVICE_SET_IRQS` ioctl that registers the eventfd failed.
     #[error("registering the request eventfd of PCI device {address} (VFIO_DEVICE_SET_IRQS) failed: {source}")]
     Register {

@@ -191,7 +191,10 @@ fn print_status(devices: &[DeviceStatus]) {
         for d in members {
             let mut line = format!(
                 "{} {:04x}:{:04x} class {:06x}",
-                d.address, d.vendor, d.device, d.class
+                d.address,
+                d.vendor,
+                d.device,
+                d.class.code()
             );
             match d.iommu_group {
                 Some(g) => line.push_str(&format!(" iommu_group={g}")),

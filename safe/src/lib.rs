@@ -98,7 +98,7 @@ pub use pci::devbind::{
 #[cfg(dpdk_pci_driver)]
 pub use pci::driver::{
     register, BoundDevice, DpdkBar, DpdkBarError, DpdkConfig, DriverFlags, PciDriver, PciIdPattern,
-    ProbeFailure, ProbedDevice, RegisterError, Registered, Revoked, ANY_CLASS, ANY_ID,
+    ProbeFailure, ProbedDevice, RegisterError, Registered, Revoked, ANY_ID,
 };
 pub use pci::sysfs::{
     kernel_driver_name, list_device_dirs, sysfs_pci_root, BarInfo, BarKind, KernelDriver, PciClass,

@@ -123,7 +123,7 @@ fn status_shows_drivers_groups_interfaces_and_disks() {
         ]
     );
     assert_eq!(
-        (status[1].vendor, status[1].device, status[1].class),
+        (status[1].vendor, status[1].device, status[1].class.code()),
         (0x8086, 0x10d3, 0x020000)
     );
 }

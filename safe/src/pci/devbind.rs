@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::address::PciAddress;
-use super::sysfs::list_device_dirs;
+use super::sysfs::{list_device_dirs, PciClass};
 
 /// `IFF_UP` of a network interface's `flags` file.
 const IFF_UP: u32 = 0x1;
@@ -142,8 +142,8 @@ pub struct DeviceStatus {
     pub vendor: u16,
     /// Device ID.
     pub device: u16,
-    /// 24-bit class code.
-    pub class: u32,
+    /// The class code.
+    pub class: PciClass,
     /// The bound driver's name.
     pub driver: Option<String>,
     /// IOMMU group number, when the device has one.
@@ -285,7 +285,7 @@ impl Devbind {
             address,
             vendor: hex("vendor")? as u16,
             device: hex("device")? as u16,
-            class: hex("class")?,
+            class: PciClass::new(hex("class")?),
             driver: link_name(&dir.join("driver")),
             iommu_group: link_name(&dir.join("iommu_group")).and_then(|g| g.parse().ok()),
             driver_override,

@@ -6,12 +6,12 @@ use crate::pci::sysfs::PciClass;
 
 /// `PCI_ANY_ID`: matches any vendor, device or subsystem ID.
 pub const ANY_ID: u16 = 0xffff;
-/// `RTE_CLASS_ANY_ID`: matches any class code.
-pub const ANY_CLASS: u32 = 0x00ff_ffff;
+/// `RTE_CLASS_ANY_ID`: what DPDK's table holds for a pattern without a class.
+pub(crate) const ANY_CLASS: u32 = 0x00ff_ffff;
 
 /// One entry of a driver's ID table: a pattern devices' IDs
 /// ([`PciDeviceIds`](crate::PciDeviceIds)) are matched against. Fields left at
-/// their wildcards ([`ANY_ID`], [`ANY_CLASS`]) match anything.
+/// their wildcards ([`ANY_ID`]; `None` for the class) match anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PciIdPattern {
     /// Vendor ID, or [`ANY_ID`].
@@ -22,8 +22,8 @@ pub struct PciIdPattern {
     pub subsystem_vendor: u16,
     /// Subsystem device ID, or [`ANY_ID`].
     pub subsystem_device: u16,
-    /// Class code, or [`ANY_CLASS`].
-    pub class: u32,
+    /// Class code; `None` matches any.
+    pub class: Option<PciClass>,
 }
 
 impl PciIdPattern {
@@ -34,7 +34,7 @@ impl PciIdPattern {
             device,
             subsystem_vendor: ANY_ID,
             subsystem_device: ANY_ID,
-            class: ANY_CLASS,
+            class: None,
         }
     }
 
@@ -47,7 +47,7 @@ impl PciIdPattern {
 
     /// Matches only this class code.
     pub const fn class(mut self, class: PciClass) -> Self {
-        self.class = class.code();
+        self.class = Some(class);
         self
     }
 }

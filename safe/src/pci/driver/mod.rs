@@ -48,7 +48,7 @@ use crate::io::error::AccessError;
 pub use bound::{BoundDevice, Revoked};
 pub use config::DpdkConfig;
 pub use dpdk_bar::{DpdkBar, DpdkBarError};
-pub use ids::{DriverFlags, PciIdPattern, ANY_CLASS, ANY_ID};
+pub use ids::{DriverFlags, PciIdPattern, ANY_ID};
 pub use probed::ProbedDevice;
 pub use registration::{register, Registered};
 

@@ -15,9 +15,10 @@ use dpdk_sys::pci_driver_sdk as sdk;
 use crate::bus_lock::{lock_bus, retire, Retiree};
 use crate::eal::{eal_started, Eal};
 use crate::pci::address::PciAddress;
-use crate::pci::driver::ids::{DriverFlags, PciIdPattern};
+use crate::pci::driver::ids::{DriverFlags, PciIdPattern, ANY_CLASS};
 use crate::pci::driver::trampolines::{probe_trampoline, remove_trampoline};
 use crate::pci::driver::{PciDriver, RegisterError};
+use crate::pci::sysfs::PciClass;
 
 /// Names of the drivers registered by this process; a name is released when
 /// its registration is freed.
@@ -288,7 +289,7 @@ pub(super) fn new_registration<D: PciDriver>(
     let mut table: Vec<dpdk_sys::rte_pci_id> = ids
         .iter()
         .map(|id| dpdk_sys::rte_pci_id {
-            class_id: id.class,
+            class_id: id.class.map_or(ANY_CLASS, PciClass::code),
             vendor_id: id.vendor,
             device_id: id.device,
             subsystem_vendor_id: id.subsystem_vendor,

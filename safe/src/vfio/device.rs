@@ -56,11 +56,13 @@ pub enum OpenError {
     VfioUnavailable,
     /// Opening the IOMMU group's node was refused (`EACCES`/`EPERM`).
     #[error(
-        "permission denied opening {path}: give this user ownership of the group node \
+        "permission denied opening {path} for PCI device {address}: give this user ownership of the group node \
          (`chown USER {path}`), and a memlock limit (ulimit -l) large enough for DPDK's \
          memory, which VFIO pins for DMA"
     )]
     PermissionDenied {
+        /// The device asked for.
+        address: PciAddress,
         /// The group's node, `/dev/vfio/N`.
         path: PathBuf,
     },
@@ -135,8 +137,10 @@ pub enum OpenError {
         source: io::Error,
     },
     /// Opening the group's node or `VFIO_GROUP_GET_STATUS` failed otherwise.
-    #[error("checking IOMMU group {group}: {source}")]
+    #[error("checking IOMMU group {group} of PCI device {address}: {source}")]
     GroupCheck {
+        /// The device asked for.
+        address: PciAddress,
         /// The IOMMU group number.
         group: u32,
         /// The error of the failing call.
@@ -326,13 +330,17 @@ fn check_group(
     if raw < 0 {
         let err = io::Error::last_os_error();
         return Err(match err.raw_os_error() {
-            Some(libc::EACCES) | Some(libc::EPERM) => OpenError::PermissionDenied { path },
+            Some(libc::EACCES) | Some(libc::EPERM) => OpenError::PermissionDenied { address, path },
             Some(libc::ENOENT) | Some(libc::ENODEV) => OpenError::VfioUnavailable,
             // The backend may hold the group open already (another device of
             // the same group): let it decide.
             Some(libc::EBUSY) if held(group) => return Ok(()),
             Some(libc::EBUSY) => OpenError::GroupBusy { address, group },
-            _ => OpenError::GroupCheck { group, source: err },
+            _ => OpenError::GroupCheck {
+                address,
+                group,
+                source: err,
+            },
         });
     }
     // SAFETY: raw is a freshly opened descriptor owned by nobody else.
@@ -352,6 +360,7 @@ fn check_group(
     };
     if ret < 0 {
         return Err(OpenError::GroupCheck {
+            address,
             group,
             source: io::Error::last_os_error(),
         });

@@ -16,6 +16,8 @@ name=$1
 DPDK_RS_ARM64_ROOT=$("$here/trees.sh" "$name")
 export DPDK_RS_ARM64_ROOT
 "$here/aarch64/binfmt.sh"
+xtask="$here/xtask" # kept: env.sh sets $here
+"$xtask" help >/dev/null
 source "$here/aarch64/env.sh"
 export CARGO_TARGET_DIR="$PWD/target/$name"
 target=(--target aarch64-unknown-linux-gnu)
@@ -58,4 +60,4 @@ grep -q "building against DPDK $version from $DPDK_RS_ARM64_ROOT/usr (distributi
 # The binaries that ran are arm64 code: the emulator, not the host, ran them.
 binary=$(ls "$CARGO_TARGET_DIR"/aarch64-unknown-linux-gnu/debug/deps/dpdk_safe-* | grep -v '\.d$' | head -1)
 file -b "$binary" | grep -q "ARM aarch64" || { echo "$binary is not an arm64 binary: $(file -b "$binary")"; exit 1; }
-grep "test result" <<<"$out" | sort | uniq -c
+"$xtask" test-results - <<<"$out"

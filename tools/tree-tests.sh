@@ -29,38 +29,16 @@ line=${version%.*}
 echo "-- $name tree: DPDK $version"
 out=$(inside cargo clippy --workspace --all-targets -- -D warnings 2>&1) || { echo "$out"; exit 1; }
 out=$(inside env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet 2>&1) || { echo "$out"; exit 1; }
-# Known failures, kept visible rather than skipped: each must still fail, and
-# for the reason given (its pattern in the output); one that passes fails this
-# script, so the list cannot go stale. Format: TEST-TARGET|TEST|PATTERN|REASON.
-# None today: 25.11's differences (an option parser that exits the process,
-# other wording) are handled by the crate and its tests.
-known=()
-skip_args=()
-for k in "${known[@]}"; do
-    IFS='|' read -r _ test _ _ <<<"$k"
-    skip_args+=(--skip "$test")
-done
-out=$(inside cargo test --workspace -- "${skip_args[@]}" 2>&1) || { echo "$out"; exit 1; }
-for k in "${known[@]}"; do
-    IFS='|' read -r target test pattern reason <<<"$k"
-    if one=$(inside cargo test -p dpdk-safe --test "$target" -- --exact "$test" 2>&1); then
-        grep -q "test result: ok. 1 passed" <<<"$one" &&
-            { echo "$target::$test passes on $line now: drop it from the known failures in tools/tree-tests.sh"; exit 1; }
-        echo "$one"; echo "known failure $target::$test ran no test"; exit 1
-    fi
-    grep -qF -- "$pattern" <<<"$one" ||
-        { echo "$one"; echo "$target::$test failed on $line, but not with: $pattern"; exit 1; }
-    echo "KNOWN FAILURE on $line: $target::$test ($reason)"
-done
+out=$(inside cargo test --workspace 2>&1) || { echo "$out"; exit 1; }
 grep -q "building against DPDK $version from /usr (distribution)" <<<"$out" ||
     { echo "the build script did not report $name's DPDK"; echo "$out"; exit 1; }
-grep "test result" <<<"$out" | sort | uniq -c
+"$here/xtask" test-results - <<<"$out"
 var="DPDK_RS_SDK_INCLUDE_${line/./_}"
 sdk=${!var:-${DPDK_RS_CACHE:-/var/cache/dpdk-rs}/sdk-headers/$line}
 if [ -f "$sdk/bus_pci_driver.h" ]; then
     out=$(TREE_RUN_EXTRA="$sdk" inside env DPDK_RS_SDK_INCLUDE="$sdk" \
         cargo test -p dpdk-sys --test driver_layout -- --ignored --nocapture 2>&1) || { echo "$out"; exit 1; }
-    grep -q "test result: ok. 1 passed" <<<"$out" || { echo "$out"; echo "driver layouts: the $line comparison ran no test"; exit 1; }
+    "$here/xtask" test-results - --passed 1 <<<"$out" >/dev/null || { echo "$out"; echo "driver layouts: the $line comparison did not pass exactly 1 test"; exit 1; }
     echo "driver layouts: $line compared field by field with $sdk"
 else
     echo "driver layouts: $line NOT compared with its headers (none in $sdk;"

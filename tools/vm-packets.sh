@@ -17,6 +17,8 @@ tree="$DPDK_RS_CACHE/bookworm-i386"
 work=$(mktemp -d /tmp/dpdk-rs-packets.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
+xtask="$here/xtask" # kept: i686/env.sh sets $here
+"$xtask" help >/dev/null
 # The test binary of one build: cargo's JSON, read by xtask.
 test_binary() { # test_binary LABEL CARGO-ARGS...
     local label=$1
@@ -24,7 +26,7 @@ test_binary() { # test_binary LABEL CARGO-ARGS...
     cargo test -p dpdk-safe --test vm_packets --no-run --message-format=json "$@" \
         >"$work/build-$label.json" 2>"$work/build-$label.err" ||
         { tail -30 "$work/build-$label.err"; echo "vm-packets: building the $label test failed"; exit 1; }
-    "$here/xtask" executables --json "$work/build-$label.json" --tests-only | head -1
+    "$xtask" executables --json "$work/build-$label.json" --tests-only | head -1
 }
 x86=$(test_binary x86_64)
 i686=$(source "$here/i686/env.sh" && test_binary i686 --target i686-unknown-linux-gnu)
@@ -64,11 +66,15 @@ for label in x86_64 i686; do
     n=$(awk -v l="== packets $label" '$0 == l { on = 1; next } /^== / { on = 0 } on && /^test result: ok\. 1 passed/' "$work/out.log" | wc -l)
     [ "$n" -ge 1 ] || { echo "vm-packets: the $label test did not pass"; exit 1; }
 done
-# l2fwd: both ports forwarded, and its counters are the driver's.
+# l2fwd: both ports forwarded, and its counters agree with the driver's: the
+# same frames sent; received, the driver's count may be ahead by what was still
+# in the RX ring when the worker stopped, at most the 32 frames circulating.
 totals=$(grep "^total port " "$work/out.log") || { echo "vm-packets: l2fwd printed no totals"; exit 1; }
 while read -r _ _ id _ rx _ tx _ dropped _ _ drx _ dtx; do
-    [[ $rx == "${drx}" && $tx == "${dtx%)}" ]] ||
-        { echo "vm-packets: l2fwd port $id counted rx $rx tx $tx, the driver rx $drx tx ${dtx%)}"; exit 1; }
-    ((rx > 16)) || { echo "vm-packets: l2fwd port $id forwarded only $rx frames"; exit 1; }
+    dtx=${dtx%)}
+    ((tx == dtx && drx >= rx && drx - rx <= 32)) ||
+        { echo "vm-packets: l2fwd port $id counted rx $rx tx $tx, the driver rx $drx tx $dtx"; exit 1; }
+    ((rx > 1000)) || { echo "vm-packets: l2fwd port $id forwarded only $rx frames"; exit 1; }
 done <<<"$totals"
+echo "vm-packets: l2fwd: $(grep '^total: ' "$work/out.log")"
 echo "vm-packets: passed"

@@ -112,7 +112,9 @@ fn frames_cross_a_hub_between_two_e1000e_both_ways() {
             .map(|p| (p.device.as_str(), p.driver.as_str()))
             .collect();
         assert_eq!(names, [(NIC_A, "net_e1000_em"), (NIC_B, "net_e1000_em")]);
-        let pool = Mempool::new(&eal, &MempoolConfig::new("hub", 1023)).unwrap();
+        // Each port's RX ring holds 256 mbufs and its TX ring keeps up to 256
+        // sent ones until the driver cleans it.
+        let pool = Mempool::new(&eal, &MempoolConfig::new("hub", 4095)).unwrap();
         let before = pool.available();
         let mut a = Port::by_name(&eal, NIC_A).unwrap();
         let mut b = Port::by_name(&eal, NIC_B).unwrap();

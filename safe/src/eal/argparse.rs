@@ -157,19 +157,20 @@ pub(crate) fn argparse_refusal<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> 
     None
 }
 
-/// Whether getopt (22.11, 24.11) would read `arg` as `-h`/`--help`: a short
-/// cluster with `h` before any letter that takes a value (`with_value`), or a
-/// long option whose name is a prefix of `help` (getopt_long accepts
-/// unambiguous prefixes; `--h` is ambiguous and refused as well).
-pub(crate) fn getopt_reads_help(arg: &[u8], with_value: &[u8]) -> bool {
+/// Whether getopt (22.11, 24.11) could read `arg` as the option `-short` /
+/// `--long`: a short cluster with `short` before any letter that takes a value
+/// (`with_value`: the rest of the cluster would be that letter's value), or a
+/// long option whose name is a non-empty prefix of `long` (getopt_long accepts
+/// unambiguous prefixes; ambiguous ones count too, conservatively).
+pub(crate) fn getopt_reads(arg: &[u8], short: u8, long: &[u8], with_value: &[u8]) -> bool {
     match arg {
-        [b'-', b'-', long @ ..] => {
-            let name = long.split(|&b| b == b'=').next().unwrap_or_default();
-            !name.is_empty() && b"help".starts_with(name)
+        [b'-', b'-', name @ ..] => {
+            let name = name.split(|&b| b == b'=').next().unwrap_or_default();
+            !name.is_empty() && long.starts_with(name)
         }
         [b'-', cluster @ ..] => {
             for &letter in cluster {
-                if letter == b'h' {
+                if letter == short {
                     return true;
                 }
                 if with_value.contains(&letter) {
@@ -269,7 +270,10 @@ mod tests {
     fn what_getopt_reads_as_help() {
         let with_value = b"abcslSmnr";
         for arg in ["-h", "-vh", "--help", "--he", "--h", "--help=x"] {
-            assert!(getopt_reads_help(arg.as_bytes(), with_value), "{arg}");
+            assert!(
+                getopt_reads(arg.as_bytes(), b'h', b"help", with_value),
+                "{arg}"
+            );
         }
         for arg in [
             "-lh",
@@ -280,7 +284,10 @@ mod tests {
             "-",
             "--",
         ] {
-            assert!(!getopt_reads_help(arg.as_bytes(), with_value), "{arg}");
+            assert!(
+                !getopt_reads(arg.as_bytes(), b'h', b"help", with_value),
+                "{arg}"
+            );
         }
     }
 }

@@ -133,24 +133,7 @@ const LONG_LOADS_CODE: &[u8] = b"driver-path";
 /// name is a prefix of `driver-path` (getopt_long accepts unambiguous
 /// prefixes).
 pub(crate) fn loads_code(arg: &[u8]) -> bool {
-    match arg {
-        [b'-', b'-', long @ ..] => {
-            let name = long.split(|&b| b == b'=').next().unwrap_or_default();
-            !name.is_empty() && LONG_LOADS_CODE.starts_with(name)
-        }
-        [b'-', cluster @ ..] => {
-            for &letter in cluster {
-                if letter == b'd' {
-                    return true;
-                }
-                if SHORT_WITH_VALUE.contains(&letter) {
-                    return false;
-                }
-            }
-            false
-        }
-        _ => false,
-    }
+    argparse::getopt_reads(arg, b'd', LONG_LOADS_CODE, SHORT_WITH_VALUE)
 }
 
 impl EalBuilder {
@@ -386,7 +369,7 @@ impl EalBuilder {
         } else {
             options
                 .into_iter()
-                .find(|a| argparse::getopt_reads_help(a, SHORT_WITH_VALUE))
+                .find(|a| argparse::getopt_reads(a, b'h', b"help", SHORT_WITH_VALUE))
                 .map(argparse::help_refusal)
         }
     }

@@ -12,18 +12,27 @@ cd "$here/.."
 # Each step's heading says how long the suite has run so far, and each step's
 # duration is printed when it ends and again, all together, at the end (for
 # CI's budget).
+# The CPU time a step's processes used is printed beside its wall time: a
+# step whose CPU time is near its wall time keeps one of the two cores busy,
+# one near twice its wall time keeps both.
 started=$SECONDS
-current="" current_at=0 durations=()
+current="" current_at=0 current_cpu=0 durations=()
+tick=$(getconf CLK_TCK)
+children_cpu() { # user + system time of the children waited for, in seconds
+    local f
+    read -r -a f </proc/$$/stat
+    echo $(((f[15] + f[16]) / tick))
+}
 end_step() {
     [ -n "$current" ] || return 0
-    local took=$((SECONDS - current_at))
-    printf -- '-- took %d s: %s\n' "$took" "$current"
-    durations+=("$(printf '%6d s  %s' "$took" "$current")")
+    local took=$((SECONDS - current_at)) cpu=$(($(children_cpu) - current_cpu))
+    printf -- '-- took %d s (cpu %d s): %s\n' "$took" "$cpu" "$current"
+    durations+=("$(printf '%6d s  cpu %6d s  %s' "$took" "$cpu" "$current")")
     current=""
 }
 step() {
     end_step
-    current="$*" current_at=$SECONDS
+    current="$*" current_at=$SECONDS current_cpu=$(children_cpu)
     printf '\n== %s (at %d s)\n' "$*" $((SECONDS - started))
 }
 summary() {

@@ -23,6 +23,11 @@ build_deps=(meson ninja-build python3-pyelftools libnuma-dev gcc pkg-config)
 host_deps=(dpkg-dev patch)
 export DEBIAN_FRONTEND=noninteractive
 
+# One build at a time: the test suite's host and VM lanes may both ask for it
+# (patched-tests.sh, proof/run.sh); the second waits and finds it made.
+mkdir -p "$out"
+exec 9>"$out.lock"
+flock 9
 stamp=$(cat "$here"/*.patch "$here/build.sh" | sha256sum | cut -c1-16)
 i386_prefix=/opt/dpdk-rs-patched
 if [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ] && [ -d "$tree$i386_prefix" ]; then

@@ -18,10 +18,14 @@ export DEBIAN_FRONTEND=noninteractive
 # devtools/checkpatches.sh over patches/upstream (patches/check-upstream.sh).
 # tcpdump reads back the net_pcap test's output; dpdk-dev ships dpdk-testpmd, the
 # net_memif peer; iproute2 makes the net_af_packet test's namespace and veth pair.
+# valgrind (tools/memcheck.sh) and patches/build.sh's build tools are installed
+# here too, so that no step of the suite's two lanes runs apt-get beside the
+# other's (dpkg's lock would fail it).
 packages=(libdpdk-dev libsystemd-dev pkg-config clang libclang-dev gcc gcc-multilib binutils
           debootstrap curl qemu-system-x86 busybox-static cpio kmod util-linux
           file linux-source-6.1 codespell tcpdump dpdk-dev iproute2
-          qemu-user-static binutils-aarch64-linux-gnu)
+          qemu-user-static binutils-aarch64-linux-gnu
+          valgrind meson ninja-build python3-pyelftools libnuma-dev dpkg-dev patch)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -20,7 +20,7 @@ current="" current_at=0 current_cpu=0 durations=()
 tick=$(getconf CLK_TCK)
 children_cpu() { # user + system time of the children waited for, in seconds
     local f
-    read -r -a f </proc/$$/stat
+    read -r -a f </proc/$BASHPID/stat
     echo $(((f[15] + f[16]) / tick))
 }
 end_step() {
@@ -35,14 +35,84 @@ step() {
     current="$*" current_at=$SECONDS current_cpu=$(children_cpu)
     printf '\n== %s (at %d s)\n' "$*" $((SECONDS - started))
 }
+outcome() { [ "$1" = 0 ] && echo passed || echo "FAILED: $1"; }
+# At the end of each lane: its steps' durations. The host lane (the script
+# itself) waits for the VM lane first, prints its log, and ends with the
+# suite's total and outcome.
 summary() {
-    local rc=$?
+    local rc=$? vm_rc=0 host_done
     end_step
-    printf '\n== step durations\n'
+    host_done=$((SECONDS - started))
+    if [ "${lane:-host}" = vm ]; then
+        printf '\n== step durations (VM lane)\n'
+        printf '%s\n' "${durations[@]}"
+        printf '== the VM lane is done (at %d s, %s)\n' "$host_done" "$(outcome "$rc")"
+        exit "$rc"
+    fi
+    finish_vm_lane "$rc" || vm_rc=$?
+    printf '\n== step durations (host lane, done at %d s)\n' "$host_done"
     printf '%s\n' "${durations[@]}"
-    printf '== done (at %d s, %s)\n' $((SECONDS - started)) "$([ $rc = 0 ] && echo passed || echo "FAILED: $rc")"
+    ((rc != 0)) || rc=$vm_rc
+    printf '== done (at %d s, %s)\n' $((SECONDS - started)) "$(outcome "$rc")"
+    exit "$rc"
 }
 trap summary EXIT
+
+# The VM's steps (QEMU, software emulation) keep about one of the two cores
+# busy, and most of their time is the guest's. They run as a lane of their own
+# in the background, beside the host's steps, once the builds they share a
+# target directory with have run in the host lane: the static link step
+# overwrites target/debug/examples/, which two of them run from, so it comes
+# first. Their log is kept in a file and printed whole when both lanes are
+# done; a failure in either fails the suite.
+vm_lane() {
+    step "VM: emulated PCI devices bound to vfio-pci"
+    "$here/vm-tests.sh"
+
+    step "VM: an NVMe driver written with the toolkit, on QEMU's NVMe controller (x86_64, i686)"
+    "$here/vm-nvme.sh"
+
+    step "VM: packets through DPDK's e1000e driver, two NICs on a QEMU hub (x86_64, i686, l2fwd)"
+    "$here/vm-packets.sh"
+
+    step "VM: faults (hot-unplug, 1000-cycle leaks, non-root, non-viable group)"
+    "$here/vm-faults.sh"
+
+    step "VM: the patch series' proofs on i386"
+    "$here/../patches/proof/run.sh"
+}
+vm_log="" vm_pid=""
+start_vm_lane() {
+    vm_log=$(mktemp "${TMPDIR:-/tmp}/dpdk-rs-vm-lane.XXXXXX")
+    printf '\n== the VM lane starts (at %d s); its log follows the host lane\n' $((SECONDS - started))
+    # Job control for the fork alone: the lane gets a process group of its
+    # own, which a failing host lane stops whole (QEMU included).
+    set -m
+    (
+        lane=vm durations=() current=""
+        trap summary EXIT
+        trap 'exit 143' TERM
+        vm_lane
+    ) >"$vm_log" 2>&1 </dev/null &
+    vm_pid=$!
+    set +m
+}
+# Waits for the VM lane (stops it first when the host lane failed), prints its
+# log, and returns its status.
+finish_vm_lane() {
+    local host_rc=$1 rc=0
+    [ -n "$vm_pid" ] || return 0
+    if ((host_rc != 0)) && kill -0 "$vm_pid" 2>/dev/null; then
+        echo "== the host lane failed: stopping the VM lane (process group $vm_pid)"
+        kill -TERM -- "-$vm_pid" 2>/dev/null || true
+    fi
+    wait "$vm_pid" || rc=$?
+    printf '\n== the VM lane'"'"'s log\n'
+    cat "$vm_log"
+    rm -f "$vm_log"
+    vm_pid=""
+    return "$rc"
+}
 
 step "setup: packages, targets, Debian trees, the VM's kernel"
 "$here/setup.sh"
@@ -62,6 +132,12 @@ DPDK_RS_PRETEND_NO_RTE_VFIO=1 cargo test -q -p dpdk-safe --lib vfio_backend
 step "tests, x86_64"
 cargo test --workspace
 
+step "static link: drivers and buses survive (feature static)"
+cargo test -p dpdk -p dpdk-sys --features static
+
+# The VM lane starts here, beside the host's steps below: see vm_lane above.
+start_vm_lane
+
 step "packaging: cargo package and publish --dry-run, an outside application on the tarballs"
 "$here/package-check.sh"
 
@@ -73,9 +149,6 @@ cargo test -p dpdk-safe --test multi_process -- --ignored --exact secondary_hotp
 
 step "memory: valgrind memcheck and AddressSanitizer over the host tests"
 "$here/memcheck.sh"
-
-step "static link: drivers and buses survive (feature static)"
-cargo test -p dpdk -p dpdk-sys --features static
 
 step "tests, i686 (Debian's i386 DPDK)"
 (
@@ -131,17 +204,3 @@ step "Miri over the pure-Rust parts"
 step "build script re-runs only when its inputs change"
 "$here/check-noop-rebuild.sh"
 
-step "VM: emulated PCI devices bound to vfio-pci"
-"$here/vm-tests.sh"
-
-step "VM: an NVMe driver written with the toolkit, on QEMU's NVMe controller (x86_64, i686)"
-"$here/vm-nvme.sh"
-
-step "VM: packets through DPDK's e1000e driver, two NICs on a QEMU hub (x86_64, i686, l2fwd)"
-"$here/vm-packets.sh"
-
-step "VM: faults (hot-unplug, 1000-cycle leaks, non-root, non-viable group)"
-"$here/vm-faults.sh"
-
-step "VM: the patch series' proofs on i386"
-"$here/../patches/proof/run.sh"

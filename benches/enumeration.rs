@@ -25,7 +25,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use dpdk::testing::{FakeDevice, FakePciTree, FLAGS_MEM32, FLAGS_MEM64_PREFETCH};
-use dpdk::{Eal, LogLevel};
+use dpdk::{BarIndex, Eal, LogLevel};
 use dpdk_benches::*;
 
 const SIZES: [usize; 5] = [16, 64, 256, 1024, 4096];
@@ -144,9 +144,14 @@ fn tree_of(n: usize) -> FakePciTree {
             &FakeDevice::new(addr)
                 .ids(0x1234, 0x1000 + (i % 16) as u16)
                 .iommu_group(Some(i as u32))
-                .bar(0, 0xf000_0000 + (i as u64) * 0x10000, 0x1000, FLAGS_MEM32)
                 .bar(
-                    2,
+                    BarIndex::BAR0,
+                    0xf000_0000 + (i as u64) * 0x10000,
+                    0x1000,
+                    FLAGS_MEM32,
+                )
+                .bar(
+                    BarIndex::BAR2,
                     0x80_0000_0000 + (i as u64) * 0x100000,
                     0x100000,
                     FLAGS_MEM64_PREFETCH,

@@ -17,7 +17,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use dpdk::{hugepage_status, Devbind, DeviceStatus, PciAddress};
+use dpdk::{hugepage_status, Devbind, DeviceStatus, KernelDriver, PciAddress};
 
 const USAGE: &str = "\
 usage: devbind [--sysfs DIR] --status
@@ -167,18 +167,20 @@ fn run(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn name(driver: &Option<String>) -> &str {
-    driver.as_deref().unwrap_or("no driver")
+fn name(driver: &Option<KernelDriver>) -> &str {
+    driver.as_ref().map_or("no driver", KernelDriver::name)
 }
 
 fn print_status(devices: &[DeviceStatus]) {
     type Belongs = fn(&DeviceStatus) -> bool;
     let groups: [(&str, Belongs); 3] = [
         ("Bound to vfio-pci (usable by DPDK)", |d| {
-            d.driver.as_deref() == Some("vfio-pci")
+            d.driver == Some(KernelDriver::VfioPci)
         }),
         ("Bound to another kernel driver", |d| {
-            d.driver.as_ref().is_some_and(|n| n != "vfio-pci")
+            d.driver
+                .as_ref()
+                .is_some_and(|n| *n != KernelDriver::VfioPci)
         }),
         ("No driver", |d| d.driver.is_none()),
     ];
@@ -192,8 +194,8 @@ fn print_status(devices: &[DeviceStatus]) {
             let mut line = format!(
                 "{} {:04x}:{:04x} class {:06x}",
                 d.address,
-                d.vendor,
-                d.device,
+                d.ids.vendor,
+                d.ids.device,
                 d.class.code()
             );
             match d.iommu_group {

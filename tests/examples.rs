@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use dpdk::testing::{FakeDevice, FakePciTree, FLAGS_IO, FLAGS_MEM32, FLAGS_MEM64_PREFETCH};
+use dpdk::BarIndex;
 
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -36,7 +37,7 @@ fn probe_lists_devices_grouped_by_kernel_driver() {
         &FakeDevice::new(a("0000:00:03.0"))
             .ids(0x1234, 0x11e8)
             .iommu_group(Some(3))
-            .bar(0, 0xfea0_0000, 1 << 20, FLAGS_MEM32),
+            .bar(BarIndex::BAR0, 0xfea0_0000, 1 << 20, FLAGS_MEM32),
     )
     .unwrap();
     tree.add(
@@ -44,8 +45,8 @@ fn probe_lists_devices_grouped_by_kernel_driver() {
             .ids(0x1af4, 0x1110)
             .class(0x050000)
             .iommu_group(Some(4))
-            .bar(0, 0xfeb0_0000, 256, FLAGS_MEM32)
-            .bar(2, 0x8_0000_0000, 1 << 32, FLAGS_MEM64_PREFETCH),
+            .bar(BarIndex::BAR0, 0xfeb0_0000, 256, FLAGS_MEM32)
+            .bar(BarIndex::BAR2, 0x8_0000_0000, 1 << 32, FLAGS_MEM64_PREFETCH),
     )
     .unwrap();
     tree.add(
@@ -53,7 +54,7 @@ fn probe_lists_devices_grouped_by_kernel_driver() {
             .ids(0x8086, 0x10d3)
             .class(0x020000)
             .driver(Some("e1000e"))
-            .bar(2, 0xc000, 32, FLAGS_IO),
+            .bar(BarIndex::BAR2, 0xc000, 32, FLAGS_IO),
     )
     .unwrap();
     tree.add(&FakeDevice::new(a("0000:00:06.0")).driver(None))

@@ -7,8 +7,9 @@
 //!
 //! ```
 //! use dpdk_safe::testing::{FakeDevice, FakePciTree};
+//! use dpdk_safe::BarIndex;
 //! let tree = FakePciTree::new()?;
-//! tree.add(&FakeDevice::new("0000:00:03.0".parse()?).ids(0x1234, 0x11e8).bar(0, 0xfea0_0000, 1 << 20, 0x40200))?;
+//! tree.add(&FakeDevice::new("0000:00:03.0".parse()?).ids(0x1234, 0x11e8).bar(BarIndex::BAR0, 0xfea0_0000, 1 << 20, 0x40200))?;
 //! let dev = dpdk_safe::SysfsDevice::read(&tree.devices_dir().join("0000:00:03.0"))?;
 //! assert_eq!(dev.ids.device, 0x11e8);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -21,6 +22,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::io::region::BarIndex;
 use crate::pci::address::PciAddress;
 
 /// `IORESOURCE_MEM`: a 32-bit memory BAR.
@@ -119,12 +121,10 @@ impl FakeDevice {
         self
     }
 
-    /// BAR `index` (0..=5) at `start`, `len` bytes, with `IORESOURCE_*` flags.
+    /// BAR `index` at `start`, `len` bytes, with `IORESOURCE_*` flags.
     /// A 64-bit BAR also occupies the next index, which Linux reports empty.
-    pub fn bar(mut self, index: usize, start: u64, len: u64, flags: u64) -> Self {
-        if index < 6 {
-            self.resources[index] = Some((start, len, flags));
-        }
+    pub fn bar(mut self, index: BarIndex, start: u64, len: u64, flags: u64) -> Self {
+        self.resources[usize::from(index.get())] = Some((start, len, flags));
         self
     }
 

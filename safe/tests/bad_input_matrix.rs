@@ -23,8 +23,8 @@ use dpdk_safe::parse::parse_region_caps;
 use dpdk_safe::parse::{parse_region_info, region_info};
 use dpdk_safe::testing::{FakeDevice, FakePciTree, FLAGS_MEM32};
 use dpdk_safe::{
-    AccessError, BadBarIndex, CapChainError, FileRegion, OpenError, RegionIndex, RegionInfoError,
-    RegionIo, Registers,
+    AccessError, BadBarIndex, BarIndex, CapChainError, FileRegion, OpenError, RegionIndex,
+    RegionInfoError, RegionIo, Registers,
 };
 use dpdk_safe::{AddressErrorKind, AddressField};
 use dpdk_safe::{
@@ -857,7 +857,7 @@ fn sysfs_cases(m: &mut Matrix) {
     let tree = FakePciTree::new().unwrap();
     let a = addr("0000:00:03.0");
     let dir = tree
-        .add(&FakeDevice::new(a).bar(0, 0x1000, 0x1000, FLAGS_MEM32))
+        .add(&FakeDevice::new(a).bar(BarIndex::BAR0, 0x1000, 0x1000, FLAGS_MEM32))
         .unwrap();
     let read = || SysfsDevice::read(&dir);
     let file = |name: &str| dir.join(name).display().to_string();
@@ -877,7 +877,7 @@ fn sysfs_cases(m: &mut Matrix) {
             format!("{}: {reason}", file(file_name))
         );
         // Restore the device for the next case.
-        tree.add(&FakeDevice::new(a).bar(0, 0x1000, 0x1000, FLAGS_MEM32))
+        tree.add(&FakeDevice::new(a).bar(BarIndex::BAR0, 0x1000, 0x1000, FLAGS_MEM32))
             .unwrap();
     };
     attr(
@@ -1293,7 +1293,7 @@ fn child_eal_bad_proc_type() {
 
 fn running_tree() -> FakePciTree {
     let tree = FakePciTree::new().unwrap();
-    let dev = |a: &str| FakeDevice::new(addr(a)).bar(0, 0x1000, 0x1000, FLAGS_MEM32);
+    let dev = |a: &str| FakeDevice::new(addr(a)).bar(BarIndex::BAR0, 0x1000, 0x1000, FLAGS_MEM32);
     // Bound to vfio-pci with a group no machine has: /dev/vfio/4242 cannot exist.
     tree.add(&dev("0000:00:03.0").iommu_group(Some(4242)))
         .unwrap();
@@ -1768,10 +1768,15 @@ fn scan_failure_tree() -> FakePciTree {
     let tree = FakePciTree::new().unwrap();
     let good = FakeDevice::new(addr("0000:00:03.0"))
         .ids(0x1234, 0xcf03)
-        .bar(0, 0x1000, 0x1000, FLAGS_MEM32);
+        .bar(BarIndex::BAR0, 0x1000, 0x1000, FLAGS_MEM32);
     tree.add(&good).unwrap();
-    tree.add(&FakeDevice::new(addr("0000:00:04.0")).bar(0, 0x2000, 0x1000, FLAGS_MEM32))
-        .unwrap();
+    tree.add(&FakeDevice::new(addr("0000:00:04.0")).bar(
+        BarIndex::BAR0,
+        0x2000,
+        0x1000,
+        FLAGS_MEM32,
+    ))
+    .unwrap();
     tree.write_attr(addr("0000:00:04.0"), "vendor", "garbage\n")
         .unwrap();
     tree

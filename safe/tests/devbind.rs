@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use dpdk_safe::testing::{FakeDevice, FakePciTree};
 use dpdk_safe::PciAddress;
-use dpdk_safe::{Devbind, DevbindError, SysfsWrite};
+use dpdk_safe::{Devbind, DevbindError, KernelDriver, SysfsWrite};
 
 fn a(s: &str) -> PciAddress {
     s.parse().unwrap()
@@ -82,7 +82,7 @@ fn status_shows_drivers_groups_interfaces_and_disks() {
         .map(|d| {
             (
                 d.address.to_string(),
-                d.driver.clone(),
+                d.driver.as_ref().map(|k| k.name().to_owned()),
                 d.iommu_group,
                 d.interfaces.clone(),
                 d.disks.clone(),
@@ -123,7 +123,11 @@ fn status_shows_drivers_groups_interfaces_and_disks() {
         ]
     );
     assert_eq!(
-        (status[1].vendor, status[1].device, status[1].class.code()),
+        (
+            status[1].ids.vendor,
+            status[1].ids.device,
+            status[1].class.code()
+        ),
         (0x8086, 0x10d3, 0x020000)
     );
 }
@@ -205,7 +209,7 @@ fn restore_unbinds_clears_the_override_and_reprobes() {
     let db = devbind(&tree, &base);
     // The fake kernel leaves the driver link as it was: edu stays on vfio-pci.
     let now = db.restore(a(EDU)).unwrap();
-    assert_eq!(now.as_deref(), Some("vfio-pci"));
+    assert_eq!(now, Some(KernelDriver::VfioPci));
     assert_eq!(
         fs::read_to_string(base.join("drivers/vfio-pci/unbind")).unwrap(),
         EDU

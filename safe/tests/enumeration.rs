@@ -6,7 +6,7 @@ mod common;
 
 use common::{base_builder, child_passes, is_child};
 use dpdk_safe::testing::{FakeDevice, FakePciTree, FLAGS_IO, FLAGS_MEM32, FLAGS_MEM64_PREFETCH};
-use dpdk_safe::{BarKind, DeviceError, KernelDriver, PciAddress, RegionIndex};
+use dpdk_safe::{BarIndex, BarKind, DeviceError, KernelDriver, PciAddress, RegionIndex};
 
 fn addr(s: &str) -> PciAddress {
     s.parse().unwrap()
@@ -21,31 +21,31 @@ fn fixture() -> Vec<FakeDevice> {
             .subsystem(0x1af4, 0x1100)
             .class(0x00ff00)
             .iommu_group(Some(3))
-            .bar(0, 0xfea0_0000, 1 << 20, FLAGS_MEM32),
+            .bar(BarIndex::BAR0, 0xfea0_0000, 1 << 20, FLAGS_MEM32),
         FakeDevice::new(addr("0000:00:04.0"))
             .ids(0x1af4, 0x1110)
             .class(0x050000)
             .numa_node(Some(0))
             .iommu_group(Some(4))
-            .bar(0, 0xfeb0_0000, 256, FLAGS_MEM32)
-            .bar(2, 0x8_0000_0000, 4 << 20, FLAGS_MEM64_PREFETCH),
+            .bar(BarIndex::BAR0, 0xfeb0_0000, 256, FLAGS_MEM32)
+            .bar(BarIndex::BAR2, 0x8_0000_0000, 4 << 20, FLAGS_MEM64_PREFETCH),
         FakeDevice::new(addr("0000:00:05.0"))
             .ids(0x8086, 0x10d3)
             .subsystem(0x8086, 0x0000)
             .class(0x020000)
             .driver(Some("e1000e"))
             .iommu_group(Some(5))
-            .bar(0, 0xfeb2_0000, 128 << 10, FLAGS_MEM32)
-            .bar(1, 0xfeb4_0000, 128 << 10, FLAGS_MEM32)
-            .bar(2, 0xc000, 32, FLAGS_IO)
-            .bar(3, 0xfeb6_0000, 16 << 10, FLAGS_MEM32)
+            .bar(BarIndex::BAR0, 0xfeb2_0000, 128 << 10, FLAGS_MEM32)
+            .bar(BarIndex::BAR1, 0xfeb4_0000, 128 << 10, FLAGS_MEM32)
+            .bar(BarIndex::BAR2, 0xc000, 32, FLAGS_IO)
+            .bar(BarIndex::BAR3, 0xfeb6_0000, 16 << 10, FLAGS_MEM32)
             .rom(0xfeb8_0000, 256 << 10),
         FakeDevice::new(addr("0000:01:00.0"))
             .ids(0x1234, 0xbeef)
             .class(0x078000)
             .driver(Some("uio_pci_generic"))
             .numa_node(Some(1))
-            .bar(4, 0xd000, 256, FLAGS_IO),
+            .bar(BarIndex::BAR4, 0xd000, 256, FLAGS_IO),
         FakeDevice::new(addr("0000:01:00.1"))
             .ids(0x1234, 0xbef0)
             .driver(Some("igb_uio")),

@@ -27,9 +27,9 @@ fn fields_read_back_as_written() {
             .class(0x050000)
             .numa_node(Some(1))
             .iommu_group(Some(7))
-            .bar(0, 0xfeb0_0000, 256, FLAGS_MEM32)
-            .bar(2, 0x8_0000_0000, 1 << 32, FLAGS_MEM64_PREFETCH)
-            .bar(4, 0xc000, 32, FLAGS_IO)
+            .bar(BarIndex::BAR0, 0xfeb0_0000, 256, FLAGS_MEM32)
+            .bar(BarIndex::BAR2, 0x8_0000_0000, 1 << 32, FLAGS_MEM64_PREFETCH)
+            .bar(BarIndex::BAR4, 0xc000, 32, FLAGS_IO)
             .rom(0xfeb8_0000, 256 << 10),
     )
     .unwrap();
@@ -150,11 +150,12 @@ fn listing_is_sorted_and_skips_foreign_entries() {
 fn damaged(file: &str, contents: &[u8], check: impl Fn(&K) -> bool) {
     let tree = FakePciTree::new().unwrap();
     let a = addr("0000:00:03.0");
-    tree.add(
-        &FakeDevice::new(a)
-            .iommu_group(Some(3))
-            .bar(0, 0x1000, 0x1000, FLAGS_MEM32),
-    )
+    tree.add(&FakeDevice::new(a).iommu_group(Some(3)).bar(
+        BarIndex::BAR0,
+        0x1000,
+        0x1000,
+        FLAGS_MEM32,
+    ))
     .unwrap();
     tree.write_attr(a, file, contents).unwrap();
     let err = read(&tree, "0000:00:03.0").expect_err(file);

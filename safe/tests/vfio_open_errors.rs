@@ -5,6 +5,7 @@ mod common;
 
 use common::{base_builder, child_passes, is_child};
 use dpdk_safe::testing::{FakeDevice, FakePciTree, FLAGS_MEM32};
+use dpdk_safe::BarIndex;
 use dpdk_safe::OpenError;
 use dpdk_safe::PciAddress;
 
@@ -17,7 +18,8 @@ fn open_errors_name_the_problem_and_the_fix() {
     const NAME: &str = "open_errors_name_the_problem_and_the_fix";
     if !is_child(NAME) {
         let tree = FakePciTree::new().unwrap();
-        let dev = |a: &str| FakeDevice::new(addr(a)).bar(0, 0x1000, 0x1000, FLAGS_MEM32);
+        let dev =
+            |a: &str| FakeDevice::new(addr(a)).bar(BarIndex::BAR0, 0x1000, 0x1000, FLAGS_MEM32);
         // A group number no machine has: its /dev/vfio node cannot exist.
         tree.add(&dev("0000:00:03.0").iommu_group(Some(4242)))
             .unwrap();

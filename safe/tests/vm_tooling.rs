@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use common::{base_builder, in_vm_child};
 use dpdk_safe::PciAddress;
-use dpdk_safe::{Devbind, DevbindError};
+use dpdk_safe::{Devbind, DevbindError, KernelDriver};
 use dpdk_safe::{EalBuilder, LogLevel};
 use dpdk_safe::{RegionIndex, Registers};
 
@@ -30,7 +30,7 @@ fn edu_moves_off_vfio_pci_and_back_then_opens() {
     in_vm_child("edu_moves_off_vfio_pci_and_back_then_opens", || {
         let devbind = Devbind::system();
         let before = devbind.device_status(edu()).unwrap();
-        assert_eq!(before.driver.as_deref(), Some("vfio-pci"), "{before:?}");
+        assert_eq!(before.driver, Some(KernelDriver::VfioPci), "{before:?}");
         let group = before.iommu_group.expect("the VM has an IOMMU");
         println!("before: {before:?}");
 
@@ -42,7 +42,7 @@ fn edu_moves_off_vfio_pci_and_back_then_opens() {
         let binding = devbind.bind(edu(), "vfio-pci").unwrap();
         assert_eq!(binding.original, None);
         let on = devbind.device_status(edu()).unwrap();
-        assert_eq!(on.driver.as_deref(), Some("vfio-pci"));
+        assert_eq!(on.driver, Some(KernelDriver::VfioPci));
         assert_eq!(on.iommu_group, Some(group));
         assert_eq!(on.driver_override, None, "the override is cleared again");
 
@@ -51,8 +51,8 @@ fn edu_moves_off_vfio_pci_and_back_then_opens() {
         assert_eq!(devbind.device_status(edu()).unwrap().driver, None);
         let picked = devbind.restore(edu()).unwrap();
         assert_eq!(
-            picked.as_deref(),
-            Some("vfio-pci"),
+            picked,
+            Some(KernelDriver::VfioPci),
             "vfio-pci's new_id matches edu"
         );
 
@@ -60,8 +60,8 @@ fn edu_moves_off_vfio_pci_and_back_then_opens() {
         let err = devbind.bind(edu(), "no-such-driver").unwrap_err();
         assert!(matches!(err, DevbindError::DriverNotLoaded { .. }), "{err}");
         assert_eq!(
-            devbind.device_status(edu()).unwrap().driver.as_deref(),
-            Some("vfio-pci")
+            devbind.device_status(edu()).unwrap().driver,
+            Some(KernelDriver::VfioPci)
         );
 
         // The crate opens it afterwards: edu's ID register through VFIO.

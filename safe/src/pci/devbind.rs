@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::address::PciAddress;
-use super::sysfs::{list_device_dirs, PciClass};
+use super::sysfs::{list_device_dirs, KernelDriver, PciClass, PciDeviceIds};
 
 /// `IFF_UP` of a network interface's `flags` file.
 const IFF_UP: u32 = 0x1;
@@ -138,14 +138,12 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> DevbindError + '_ {
 pub struct DeviceStatus {
     /// The device's address.
     pub address: PciAddress,
-    /// Vendor ID.
-    pub vendor: u16,
-    /// Device ID.
-    pub device: u16,
+    /// Vendor, device and subsystem IDs.
+    pub ids: PciDeviceIds,
     /// The class code.
     pub class: PciClass,
-    /// The bound driver's name.
-    pub driver: Option<String>,
+    /// The bound kernel driver; `None` when no driver is bound.
+    pub driver: Option<KernelDriver>,
     /// IOMMU group number, when the device has one.
     pub iommu_group: Option<u32>,
     /// `driver_override`, when set.
@@ -172,7 +170,7 @@ pub struct Binding {
     /// The device.
     pub address: PciAddress,
     /// The driver bound before, if any.
-    pub original: Option<String>,
+    pub original: Option<KernelDriver>,
     /// The driver it was bound to.
     pub driver: String,
 }
@@ -283,10 +281,14 @@ impl Devbind {
         };
         Ok(DeviceStatus {
             address,
-            vendor: hex("vendor")? as u16,
-            device: hex("device")? as u16,
+            ids: PciDeviceIds {
+                vendor: hex("vendor")? as u16,
+                device: hex("device")? as u16,
+                subsystem_vendor: hex("subsystem_vendor")? as u16,
+                subsystem_device: hex("subsystem_device")? as u16,
+            },
             class: PciClass::new(hex("class")?),
-            driver: link_name(&dir.join("driver")),
+            driver: link_name(&dir.join("driver")).map(|name| KernelDriver::from_name(&name)),
             iommu_group: link_name(&dir.join("iommu_group")).and_then(|g| g.parse().ok()),
             driver_override,
             interfaces: interfaces(dir),
@@ -382,7 +384,11 @@ impl Devbind {
         driver: &str,
     ) -> Result<Vec<SysfsWrite>, DevbindError> {
         let status = self.device_status(address)?;
-        if status.driver.as_deref() == Some(driver) {
+        if status
+            .driver
+            .as_ref()
+            .is_some_and(|bound| bound.name() == driver)
+        {
             return Ok(Vec::new());
         }
         self.check(&status, Some(driver))?;
@@ -457,7 +463,7 @@ impl Devbind {
     /// Gives `address` back to the driver the kernel picks for it (its own):
     /// unbinds it, clears `driver_override` and asks the kernel to probe it.
     /// Returns the driver now bound.
-    pub fn restore(&self, address: PciAddress) -> Result<Option<String>, DevbindError> {
+    pub fn restore(&self, address: PciAddress) -> Result<Option<KernelDriver>, DevbindError> {
         let mut writes = self.plan_unbind(address)?;
         let dir = self.device_dir(address)?;
         writes.push(SysfsWrite {
@@ -476,7 +482,7 @@ impl Devbind {
     pub fn restore_binding(&self, binding: Binding) -> Result<(), DevbindError> {
         match &binding.original {
             Some(original) => {
-                let _rebound = self.bind(binding.address, original)?;
+                let _rebound = self.bind(binding.address, original.name())?;
             }
             None => self.unbind(binding.address)?,
         }
@@ -489,13 +495,14 @@ impl Devbind {
         expected: Option<&str>,
     ) -> Result<(), DevbindError> {
         let actual = self.device_status(address)?.driver;
-        if actual.as_deref() == expected {
+        let actual = actual.as_ref().map(KernelDriver::name);
+        if actual == expected {
             Ok(())
         } else {
             Err(DevbindError::NotBound {
                 address,
                 expected: expected.map(str::to_owned),
-                actual,
+                actual: actual.map(str::to_owned),
             })
         }
     }

@@ -111,7 +111,8 @@ pub fn kernel_driver_name(driver: Option<&KernelDriver>) -> String {
 }
 
 impl KernelDriver {
-    fn from_name(name: &str) -> Self {
+    /// The driver Linux names `name` (the `driver` link's target).
+    pub(crate) fn from_name(name: &str) -> Self {
         match name {
             "vfio-pci" => KernelDriver::VfioPci,
             "uio_pci_generic" => KernelDriver::UioPciGeneric,
@@ -121,14 +122,21 @@ impl KernelDriver {
     }
 }
 
-impl fmt::Display for KernelDriver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl KernelDriver {
+    /// The name Linux gives the driver (`vfio-pci`, `uio_pci_generic`, ...).
+    pub fn name(&self) -> &str {
+        match self {
             KernelDriver::VfioPci => "vfio-pci",
             KernelDriver::UioPciGeneric => "uio_pci_generic",
             KernelDriver::IgbUio => "igb_uio",
             KernelDriver::Other(name) => name,
-        })
+        }
+    }
+}
+
+impl fmt::Display for KernelDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use dpdk::{Eal, LogLevel};
+use dpdk::{BarIndex, Eal, LogLevel};
 use dpdk::testing::{FakeDevice, FakePciTree, FLAGS_MEM32};
 
 fn main() -> ExitCode {
@@ -23,7 +23,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         &FakeDevice::new(address)
             .ids(0x1234, 0x11e8)
             .iommu_group(Some(3))
-            .bar(0, 0xfea0_0000, 1 << 20, FLAGS_MEM32),
+            .bar(BarIndex::BAR0, 0xfea0_0000, 1 << 20, FLAGS_MEM32),
     )?;
     std::env::set_var("SYSFS_PCI_DEVICES", tree.devices_dir());
     let eal = Eal::builder()

@@ -90,12 +90,13 @@ for v in patched unpatched-pc; do
     echo "== config \$v"
     TMPDIR=/tmp chroot '$tree' $dir/pci_proof-\$v config $eal -a 0000:00:03.0 2>&1 | grep -v '^EAL:   '
 done
-# Standard input is a sparse file with the marker "STDI" at offset 0 (where UIO's
-# config space offset 0 would read it) and at 7 << 40 (VFIO's config region).
+# Standard input is a sparse file with the marker "STDU" at offset 0 (where UIO's
+# config space offset 0 would read it) and "STDV" at 7 << 40 (VFIO's config
+# region), so each path's read shows which offset it took.
 markers=/run/tmp/stdin-markers
 rm -f \$markers
-printf STDI | dd of=\$markers bs=1 seek=\$((7 << 40)) status=none
-printf STDI | dd of=\$markers bs=1 conv=notrunc status=none
+printf STDV | dd of=\$markers bs=1 seek=\$((7 << 40)) status=none
+printf STDU | dd of=\$markers bs=1 conv=notrunc status=none
 for v in debian-lfs patched; do
     echo "== nomap vfio \$v"
     TMPDIR=/tmp chroot '$tree' $dir/pci_proof-\$v nomap $eal -a 0000:00:03.0 <\$markers 2>&1 | grep -v '^EAL:   '
@@ -150,11 +151,16 @@ section "rust driver patched" | grep -q "1 device(s) probed by rs_example" || fa
 section "rust driver patched" | grep -q "remove 0000:00:04.0" || fail "Rust driver's remove not called"
 # The interrupt handle's fds (a driver without RTE_PCI_DRV_NEED_MAPPING).
 section "nomap vfio debian-lfs" | grep -q "probed=1" || fail "nomap driver not probed (VFIO, unpatched)"
-section "nomap vfio debian-lfs" | grep -q "PROOF nomap config\[0x00\]=0x49445453 rc=4$" ||
-    fail "unpatched DPDK did not read the marker from standard input (VFIO)"
+# "STDV" (0x56445453) is at VFIO's config offset in standard input, "STDU"
+# (0x55445453) at UIO's.
+section "nomap vfio debian-lfs" | grep -q "PROOF nomap config\[0x00\]=0x56445453 rc=4$" ||
+    fail "unpatched DPDK did not read VFIO's marker from standard input"
 section "nomap vfio patched" | grep -q "PROOF nomap config\[0x00\]=0x00000000 rc=-1$" || fail "patched DPDK: no clean error (VFIO)"
-section "nomap uio debian-lfs" | grep -q "PROOF nomap config\[0x00\]=0x49445453 rc=4$" ||
-    fail "unpatched DPDK did not read the marker from standard input (UIO)"
+for d in 0000:00:03.0 0000:00:04.0; do
+    grep -qx "vm: $d on uio_pci_generic" "$work/out" || fail "$d was not rebound to uio_pci_generic for the UIO proofs"
+done
+section "nomap uio debian-lfs" | grep -q "PROOF nomap config\[0x00\]=0x55445453 rc=4$" ||
+    fail "unpatched DPDK did not read UIO's marker from standard input"
 section "nomap uio patched" | grep -q "PROOF nomap config\[0x00\]=0x00000000 rc=-1$" || fail "patched DPDK: no clean error (UIO)"
 # A 4 GiB BAR through UIO.
 # Unpatched, the 4 GiB length reaches mmap() truncated to 0 (the third figure).

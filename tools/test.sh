@@ -4,7 +4,8 @@
 # Debian testing's 25.11 (inside their trees), on aarch64 against Debian 12's
 # and 13's arm64 DPDK (under qemu-aarch64), the static link, the crates against the
 # patched DPDK of patches/, the build-script checks, and the VM tests against
-# emulated PCI devices bound to vfio-pci. Run as root on Debian 12.
+# emulated PCI devices bound to vfio-pci. Run as root on Debian 12. Two lanes
+# of steps run side by side (second_lane below); each prints its steps' durations.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
@@ -37,35 +38,44 @@ step() {
 }
 outcome() { [ "$1" = 0 ] && echo passed || echo "FAILED: $1"; }
 # At the end of each lane: its steps' durations. The host lane (the script
-# itself) waits for the VM lane first, prints its log, and ends with the
+# itself) waits for the second lane first, prints its log, and ends with the
 # suite's total and outcome.
 summary() {
-    local rc=$? vm_rc=0 host_done
+    local rc=$? lane2_rc=0 host_done
     end_step
     host_done=$((SECONDS - started))
-    if [ "${lane:-host}" = vm ]; then
-        printf '\n== step durations (VM lane)\n'
+    if [ "${lane:-host}" = second ]; then
+        printf '\n== step durations (second lane)\n'
         printf '%s\n' "${durations[@]}"
-        printf '== the VM lane is done (at %d s, %s)\n' "$host_done" "$(outcome "$rc")"
+        printf '== the second lane is done (at %d s, %s)\n' "$host_done" "$(outcome "$rc")"
         exit "$rc"
     fi
-    finish_vm_lane "$rc" || vm_rc=$?
+    finish_second_lane "$rc" || lane2_rc=$?
     printf '\n== step durations (host lane, done at %d s)\n' "$host_done"
     printf '%s\n' "${durations[@]}"
-    ((rc != 0)) || rc=$vm_rc
+    ((rc != 0)) || rc=$lane2_rc
     printf '== done (at %d s, %s)\n' $((SECONDS - started)) "$(outcome "$rc")"
     exit "$rc"
 }
 trap summary EXIT
 
-# The VM's steps (QEMU, software emulation) keep about one of the two cores
-# busy, and most of their time is the guest's. They run as a lane of their own
-# in the background, beside the host's steps, once the builds they share a
-# target directory with have run in the host lane: the static link step
-# overwrites target/debug/examples/, which two of them run from, so it comes
-# first. Their log is kept in a file and printed whole when both lanes are
-# done; a failure in either fails the suite.
-vm_lane() {
+# Most steps keep one of the two cores busy, not both (their CPU time is
+# near their wall time: one crate's compiler, tests run one at a time, QEMU's
+# guest, valgrind, qemu-aarch64). So the suite runs in two lanes: the steps
+# below run in the background as a second lane beside the host lane's steps,
+# from the point where the static link step is done (it rewrites
+# target/debug/examples/, which two VM steps run from). The aarch64 lines
+# first (target directories of their own), then the VM steps, whose builds by
+# then are mostly the host lane's. The second lane's log is kept in a file
+# and printed whole when both lanes are done; a failure in either fails the
+# suite.
+second_lane() {
+    step "tests, aarch64 (Debian 12's arm64 DPDK 22.11, under qemu-aarch64)"
+    "$here/aarch64-tests.sh" bookworm-arm64
+
+    step "tests, aarch64 (Debian 13's arm64 DPDK 24.11, under qemu-aarch64)"
+    "$here/aarch64-tests.sh" trixie-arm64
+
     step "VM: emulated PCI devices bound to vfio-pci"
     "$here/vm-tests.sh"
 
@@ -81,36 +91,36 @@ vm_lane() {
     step "VM: the patch series' proofs on i386"
     "$here/../patches/proof/run.sh"
 }
-vm_log="" vm_pid=""
-start_vm_lane() {
-    vm_log=$(mktemp "${TMPDIR:-/tmp}/dpdk-rs-vm-lane.XXXXXX")
-    printf '\n== the VM lane starts (at %d s); its log follows the host lane\n' $((SECONDS - started))
+lane2_log="" lane2_pid=""
+start_second_lane() {
+    lane2_log=$(mktemp "${TMPDIR:-/tmp}/dpdk-rs-lane2.XXXXXX")
+    printf '\n== the second lane starts (at %d s); its log follows the host lane\n' $((SECONDS - started))
     # Job control for the fork alone: the lane gets a process group of its
     # own, which a failing host lane stops whole (QEMU included).
     set -m
     (
-        lane=vm durations=() current=""
+        lane=second durations=() current=""
         trap summary EXIT
         trap 'exit 143' TERM
-        vm_lane
-    ) >"$vm_log" 2>&1 </dev/null &
-    vm_pid=$!
+        second_lane
+    ) >"$lane2_log" 2>&1 </dev/null &
+    lane2_pid=$!
     set +m
 }
-# Waits for the VM lane (stops it first when the host lane failed), prints its
-# log, and returns its status.
-finish_vm_lane() {
+# Waits for the second lane (stops it first when the host lane failed),
+# prints its log, and returns its status.
+finish_second_lane() {
     local host_rc=$1 rc=0
-    [ -n "$vm_pid" ] || return 0
-    if ((host_rc != 0)) && kill -0 "$vm_pid" 2>/dev/null; then
-        echo "== the host lane failed: stopping the VM lane (process group $vm_pid)"
-        kill -TERM -- "-$vm_pid" 2>/dev/null || true
+    [ -n "$lane2_pid" ] || return 0
+    if ((host_rc != 0)) && kill -0 "$lane2_pid" 2>/dev/null; then
+        echo "== the host lane failed: stopping the second lane (process group $lane2_pid)"
+        kill -TERM -- "-$lane2_pid" 2>/dev/null || true
     fi
-    wait "$vm_pid" || rc=$?
-    printf '\n== the VM lane'"'"'s log\n'
-    cat "$vm_log"
-    rm -f "$vm_log"
-    vm_pid=""
+    wait "$lane2_pid" || rc=$?
+    printf '\n== the second lane'"'"'s log\n'
+    cat "$lane2_log"
+    rm -f "$lane2_log"
+    lane2_pid=""
     return "$rc"
 }
 
@@ -135,8 +145,9 @@ cargo test --workspace
 step "static link: drivers and buses survive (feature static)"
 cargo test -p dpdk -p dpdk-sys --features static
 
-# The VM lane starts here, beside the host's steps below: see vm_lane above.
-start_vm_lane
+# The second lane starts here, beside the host lane's steps below: see
+# second_lane above.
+start_second_lane
 
 step "packaging: cargo package and publish --dry-run, an outside application on the tarballs"
 "$here/package-check.sh"
@@ -162,12 +173,6 @@ step "tests, Debian 13 x86_64 (DPDK 24.11, inside the Debian 13 tree)"
 
 step "tests, Debian testing x86_64 (DPDK 25.11, inside the Debian testing tree)"
 "$here/tree-tests.sh" forky-amd64
-
-step "tests, aarch64 (Debian 12's arm64 DPDK 22.11, under qemu-aarch64)"
-"$here/aarch64-tests.sh" bookworm-arm64
-
-step "tests, aarch64 (Debian 13's arm64 DPDK 24.11, under qemu-aarch64)"
-"$here/aarch64-tests.sh" trixie-arm64
 
 step "README's support matrix matches the trees"
 "$here/support-matrix.sh" --check

@@ -145,6 +145,11 @@ cargo test --workspace
 step "static link: drivers and buses survive (feature static)"
 cargo test -p dpdk -p dpdk-sys --features static
 
+# Before the fork: it changes the machine's hugepage reservation, which a
+# hugepage test of the other lane reads.
+step "multi-process: a secondary's hotplug requests are refused (reserves hugepages)"
+cargo test -p dpdk-safe --test multi_process -- --ignored --exact secondary_hotplug_requests_are_refused
+
 # The second lane starts here, beside the host lane's steps below: see
 # second_lane above.
 start_second_lane
@@ -154,9 +159,6 @@ step "packaging: cargo package and publish --dry-run, an outside application on 
 
 step "docs without DPDK: DOCS_RS build on the pregenerated bindings"
 "$here/docs-rs-check.sh"
-
-step "multi-process: a secondary's hotplug requests are refused (reserves hugepages)"
-cargo test -p dpdk-safe --test multi_process -- --ignored --exact secondary_hotplug_requests_are_refused
 
 step "memory: valgrind memcheck and AddressSanitizer over the host tests"
 "$here/memcheck.sh"

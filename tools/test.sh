@@ -19,9 +19,11 @@ cd "$here/.."
 started=$SECONDS
 current="" current_at=0 current_cpu=0 durations=()
 tick=$(getconf CLK_TCK)
+# The lane's shell (read from command substitutions, whose own PID differs).
+lane_pid=$$
 children_cpu() { # user + system time of the children waited for, in seconds
     local f
-    read -r -a f </proc/$BASHPID/stat
+    read -r -a f </proc/"$lane_pid"/stat
     echo $(((f[15] + f[16]) / tick))
 }
 end_step() {
@@ -99,7 +101,7 @@ start_second_lane() {
     # own, which a failing host lane stops whole (QEMU included).
     set -m
     (
-        lane=second durations=() current=""
+        lane=second durations=() current="" lane_pid=$BASHPID
         trap summary EXIT
         trap 'exit 143' TERM
         second_lane

@@ -9,6 +9,10 @@
 #                command through the monitor socket (perl, whose IO::Socket::UNIX
 #                is in perl-base); the process gets VFIO's request notification,
 #                releases the device and carries on with its others
+#   driver unplug  the same for a Rust driver's device (a second hot-pluggable
+#                edu, QEMU id hp2): DPDK reports the removal request as a
+#                device event, the application detaches the device, the
+#                driver's kept handle is revoked
 #   leaks        1000 open -> region info -> map / pread -> release cycles: open
 #                fds and /proc/self/maps lines before and after (i686 too: pread)
 #   privileges   as nobody (setpriv) with a memlock limit (prlimit): the typed
@@ -58,12 +62,14 @@ work=$(mktemp -d /tmp/dpdk-rs-faults.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 monitor="$work/monitor.sock"
 
-# Devices beside run.sh's fixed ones: an edu behind a hot-pluggable root port
-# (QEMU id hp1), and behind a second root port a PCIe-to-PCI bridge with an edu
+# Devices beside run.sh's fixed ones: two edus behind hot-pluggable root ports
+# (QEMU ids hp1 and hp2), and behind a second root port a PCIe-to-PCI bridge with an edu
 # and a virtio-rng: conventional PCI devices behind a bridge share an IOMMU group.
 run_args+=(
     --device pcie-root-port,id=rp1,chassis=1,slot=1,addr=06.0
     --device edu,bus=rp1,id=hp1
+    --device pcie-root-port,id=rp3,chassis=3,slot=3,addr=08.0
+    --device edu,bus=rp3,id=hp2
     --device pcie-root-port,id=rp2,chassis=2,slot=2,addr=07.0
     --device pcie-pci-bridge,id=br1,bus=rp2
     --device edu,bus=br1,addr=01.0
@@ -76,8 +82,10 @@ cat >"$work/guest.sh" <<GUEST
 export DPDK_RS_VM_FAULTS=1 DPDK_RS_LEAK_CYCLES=$cycles
 # Where the firmware put the extra devices.
 hp=\$(basename /sys/devices/pci0000:00/0000:00:06.0/0000:*:00.0)
+hp2=\$(basename /sys/devices/pci0000:00/0000:00:08.0/0000:*:00.0)
 bridged=\$(basename /sys/devices/pci0000:00/0000:00:07.0/0000:*:00.0/0000:*:01.0)
 export DPDK_RS_HOTPLUG_ADDR=\$hp DPDK_RS_HOTPLUG_ID=hp1 DPDK_RS_BRIDGED_ADDR=\$bridged
+export DPDK_RS_HOTPLUG2_ADDR=\$hp2 DPDK_RS_HOTPLUG2_ID=hp2
 echo "vm-faults: hot-pluggable edu \$hp (group \$(basename \$(readlink /sys/bus/pci/devices/\$hp/iommu_group))), bridged edu \$bridged (group \$(basename \$(readlink /sys/bus/pci/devices/\$bridged/iommu_group)): \$(ls /sys/bus/pci/devices/\$bridged/iommu_group/devices | tr '\n' ' '))"
 failed=0
 run() {
@@ -93,6 +101,7 @@ run() {
 run "x86_64 hot-unplug" '$x86' hot_unplug_is_requested_released_and_the_rest_carries_on
 echo "== kernel log of the unplug"
 dmesg | grep -E "vfio-pci|pciehp|acpiphp|\$hp" | grep -vE "registered\$|Adding to iommu group|vfio_pci: add " | tail -15
+run "x86_64 driver unplug" '$x86' a_driver_s_device_is_revoked_after_a_hot_unplug
 run "x86_64 leaks" '$x86' open_map_release_cycles_leave_nothing_behind
 run "x86_64 privileges" '$x86' a_user_without_root_needs_the_group_node_and_memlock
 run "x86_64 not viable" '$x86' a_group_shared_with_another_driver_is_not_viable
@@ -162,6 +171,10 @@ checks=(
     --section "x86_64 hot-unplug"
     --expect "x86_64 hot-unplug: removal request for .* after"
     --expect "x86_64 hot-unplug: gone from sysfs"
+    --section "x86_64 driver unplug"
+    --expect "x86_64 driver unplug: removal event for .* Removed"
+    --expect "x86_64 driver unplug: the driver's remove for"
+    --expect "x86_64 driver unplug: detached, its handle revoked"
     --section "x86_64 leaks"
     --expect-same "x86_64 leaks: open fds before ([0-9]+) after ([0-9]+);"
     --section "x86_64 privileges"

@@ -119,6 +119,9 @@ pub enum Error {
     #[cfg(dpdk_pci_driver)]
     #[error(transparent)]
     Revoked(#[from] crate::pci::driver::Revoked),
+    /// Subscribing to device events ([`crate::DeviceEventsError`]).
+    #[error(transparent)]
+    DeviceEvents(#[from] crate::DeviceEventsError),
 }
 
 /// `Result` with this crate's [`Error`] by default.

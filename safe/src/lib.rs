@@ -67,8 +67,8 @@ mod vfio;
 
 pub use dma::{iova_of, DmaBuffer, DmaError, DmaMapping, ExternalMemory};
 pub use eal::{
-    level_from_dpdk, route_dpdk_log, CArgv, Eal, EalBuilder, EalError, IovaMode, LogLevel,
-    LogRouteError, VfioBackend,
+    level_from_dpdk, route_dpdk_log, CArgv, DeviceEvent, DeviceEventKind, DeviceEvents,
+    DeviceEventsError, Eal, EalBuilder, EalError, IovaMode, LogLevel, LogRouteError, VfioBackend,
 };
 pub use errno::DpdkErrno;
 pub use error::{Error, Result};

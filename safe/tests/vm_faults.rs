@@ -217,6 +217,96 @@ fn hot_unplug_is_requested_released_and_the_rest_carries_on() {
     });
 }
 
+/// A Rust driver's per-device state: the handle it keeps past probe.
+#[cfg(dpdk_pci_driver)]
+struct Keeper;
+
+#[cfg(dpdk_pci_driver)]
+impl dpdk_safe::PciDriver for Keeper {
+    type Device = dpdk_safe::BoundDevice;
+    fn probe(
+        &self,
+        dev: &dpdk_safe::ProbedDevice<'_>,
+    ) -> Result<dpdk_safe::BoundDevice, dpdk_safe::ProbeFailure> {
+        Ok(dev.bind())
+    }
+    fn remove(&self, dev: &dpdk_safe::ProbedDevice<'_>, _state: dpdk_safe::BoundDevice) {
+        say(&format!("vm-faults: the driver's remove for {}", dev.address()));
+    }
+}
+
+#[test]
+#[ignore = "needs the VM: tools/vm-faults.sh"]
+#[cfg(dpdk_pci_driver)]
+fn a_driver_s_device_is_revoked_after_a_hot_unplug() {
+    use dpdk_safe::{register, BarIndex, DeviceEventKind, DriverFlags, PciIdPattern, Revoked};
+    let name = "a_driver_s_device_is_revoked_after_a_hot_unplug";
+    in_vm_process(name, &[], &[], || {
+        let hp = env_or("DPDK_RS_HOTPLUG2_ADDR", "0000:02:00.0");
+        let qemu_id = env_or("DPDK_RS_HOTPLUG2_ID", "hp2");
+        assert!(sysfs_device(&hp).exists(), "no hot-pluggable device at {hp}");
+        let hp = addr(&hp);
+        // INTR_RMV: DPDK's PCI bus listens for VFIO's removal request.
+        let driver = register(
+            "rs_unplugged",
+            &[PciIdPattern::new(0x1234, 0x11e8)],
+            DriverFlags::NEED_MAPPING.union(DriverFlags::INTR_RMV),
+            Keeper,
+        )
+        .unwrap();
+        let mut eal = eal_with(base_builder(), &[&hp.to_string()]);
+        assert_eq!(driver.devices(), [hp]);
+        let handle = driver.with_device(hp, |h| h.clone()).unwrap();
+        let events = eal.device_events().unwrap();
+        let id = |h: &dpdk_safe::BoundDevice| {
+            h.with(|dev| dev.bar_registers(BarIndex::BAR0).unwrap().read32(0).unwrap())
+        };
+        assert_eq!(id(&handle), Ok(EDU_ID));
+
+        say(&format!("DPDKRS-VM-MONITOR: device_del {qemu_id}"));
+        let asked = Instant::now();
+        let event = loop {
+            match events.next_timeout(Duration::from_millis(200)) {
+                Some(e) if e.pci_address() == Some(hp) => break e,
+                Some(other) => say(&format!("vm-faults: event {other:?}")),
+                None => {
+                    // The device works until the application lets it go.
+                    assert_eq!(id(&handle), Ok(EDU_ID));
+                    assert!(
+                        asked.elapsed() < Duration::from_secs(120),
+                        "no removal event for {hp} within 120 s"
+                    );
+                }
+            }
+        };
+        assert_eq!(event.kind, DeviceEventKind::Removed, "{event:?}");
+        say(&format!(
+            "vm-faults: removal event for {hp} after {:.3} s: {event:?}",
+            asked.elapsed().as_secs_f64()
+        ));
+        assert!(!handle.is_revoked(), "revoked only once the device is detached");
+        eal.remove(hp).unwrap();
+        assert!(handle.is_revoked());
+        assert_eq!(id(&handle), Err(Revoked(hp)));
+        assert_eq!(driver.devices(), []);
+        let released = Instant::now();
+        while sysfs_device(&hp.to_string()).exists() {
+            assert!(
+                released.elapsed() < Duration::from_secs(30),
+                "{hp} still in sysfs 30 s after the detach"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        say(&format!(
+            "vm-faults: {hp} detached, its handle revoked ({}), gone from sysfs {:.3} s later",
+            Revoked(hp),
+            released.elapsed().as_secs_f64()
+        ));
+        drop(events);
+        drop(eal);
+    });
+}
+
 /// Open descriptors and mapping lines of this process.
 fn fds_and_maps() -> (usize, usize) {
     let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();

@@ -8,6 +8,7 @@
 mod argparse;
 mod args;
 mod capture;
+mod device_events;
 mod log;
 mod remote_hotplug;
 
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 pub use args::{CArgv, EalBuilder, IovaMode, LogLevel, VfioBackend};
+pub use device_events::{DeviceEvent, DeviceEventKind, DeviceEvents, DeviceEventsError};
 pub use log::{level_from_dpdk, route_dpdk_log, LogRouteError};
 
 use crate::bus_lock::lock_bus;

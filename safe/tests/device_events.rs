@@ -35,7 +35,10 @@ fn events_reach_every_subscriber_until_it_is_dropped() {
     let second = eal.device_events().expect("a second subscriber");
     assert_eq!(first.try_next(), None, "a new subscription starts empty");
 
-    dispatch("0000:00:03.0", dpdk_sys::rte_dev_event_type_RTE_DEV_EVENT_REMOVE);
+    dispatch(
+        "0000:00:03.0",
+        dpdk_sys::rte_dev_event_type_RTE_DEV_EVENT_REMOVE,
+    );
     dispatch("net_null0", dpdk_sys::rte_dev_event_type_RTE_DEV_EVENT_ADD);
     let removed = DeviceEvent {
         device: "0000:00:03.0".to_owned(),
@@ -46,7 +49,9 @@ fn events_reach_every_subscriber_until_it_is_dropped() {
         kind: DeviceEventKind::Added,
     };
     for events in [&first, &second] {
-        let got = events.next_timeout(Duration::from_secs(5)).expect("first event");
+        let got = events
+            .next_timeout(Duration::from_secs(5))
+            .expect("first event");
         assert_eq!(got, removed);
         assert_eq!(got.pci_address(), Some(PciAddress::new(0, 0, 3, 0)));
         assert_eq!(events.try_next(), Some(added.clone()), "in order");
@@ -59,13 +64,19 @@ fn events_reach_every_subscriber_until_it_is_dropped() {
         (got, second)
     });
     std::thread::sleep(Duration::from_millis(100));
-    dispatch("0000:00:04.0", dpdk_sys::rte_dev_event_type_RTE_DEV_EVENT_REMOVE);
+    dispatch(
+        "0000:00:04.0",
+        dpdk_sys::rte_dev_event_type_RTE_DEV_EVENT_REMOVE,
+    );
     let (got, second) = waiter.join().unwrap();
     assert_eq!(got.map(|e| e.device), Some("0000:00:04.0".to_owned()));
 
     // A dropped subscriber hears nothing more; the other still does.
     drop(second);
-    dispatch("0000:00:05.0", dpdk_sys::rte_dev_event_type_RTE_DEV_EVENT_REMOVE);
+    dispatch(
+        "0000:00:05.0",
+        dpdk_sys::rte_dev_event_type_RTE_DEV_EVENT_REMOVE,
+    );
     let mut seen = Vec::new();
     while let Some(event) = first.try_next() {
         seen.push(event.device);

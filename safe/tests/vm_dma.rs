@@ -344,22 +344,6 @@ fn poll_dma(bar: &impl Registers, src: u64, dst: u64, len: u64, to_ram: bool) {
     }
 }
 
-/// A Rust driver that keeps a bound handle to each device it probes.
-#[cfg(dpdk_pci_driver)]
-struct Keeper;
-
-#[cfg(dpdk_pci_driver)]
-impl dpdk_safe::PciDriver for Keeper {
-    type Device = dpdk_safe::BoundDevice;
-    fn probe(
-        &self,
-        dev: &dpdk_safe::ProbedDevice<'_>,
-    ) -> Result<dpdk_safe::BoundDevice, dpdk_safe::ProbeFailure> {
-        Ok(dev.bind())
-    }
-    fn remove(&self, _: &dpdk_safe::ProbedDevice<'_>, _state: dpdk_safe::BoundDevice) {}
-}
-
 /// edu probed by DPDK for a Rust driver (BARs mapped by DPDK, bus mastering
 /// set by DPDK): after init, the application drives DMA through the kept
 /// handle, from a DMA buffer and from application memory mapped with
@@ -379,7 +363,7 @@ fn a_probed_device_does_dma_through_its_kept_handle_until_removed() {
                 "rs_keeper",
                 &[PciIdPattern::new(0x1234, 0x11e8)],
                 DriverFlags::NEED_MAPPING,
-                Keeper,
+                common::Keeper,
             )
             .unwrap();
             let mut eal = base_builder().allow(edu).init().unwrap();

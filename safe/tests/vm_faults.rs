@@ -217,24 +217,6 @@ fn hot_unplug_is_requested_released_and_the_rest_carries_on() {
     });
 }
 
-/// A Rust driver's per-device state: the handle it keeps past probe.
-#[cfg(dpdk_pci_driver)]
-struct Keeper;
-
-#[cfg(dpdk_pci_driver)]
-impl dpdk_safe::PciDriver for Keeper {
-    type Device = dpdk_safe::BoundDevice;
-    fn probe(
-        &self,
-        dev: &dpdk_safe::ProbedDevice<'_>,
-    ) -> Result<dpdk_safe::BoundDevice, dpdk_safe::ProbeFailure> {
-        Ok(dev.bind())
-    }
-    fn remove(&self, dev: &dpdk_safe::ProbedDevice<'_>, _state: dpdk_safe::BoundDevice) {
-        say(&format!("vm-faults: the driver's remove for {}", dev.address()));
-    }
-}
-
 #[test]
 #[ignore = "needs the VM: tools/vm-faults.sh"]
 #[cfg(dpdk_pci_driver)]
@@ -244,14 +226,17 @@ fn a_driver_s_device_is_revoked_after_a_hot_unplug() {
     in_vm_process(name, &[], &[], || {
         let hp = env_or("DPDK_RS_HOTPLUG2_ADDR", "0000:02:00.0");
         let qemu_id = env_or("DPDK_RS_HOTPLUG2_ID", "hp2");
-        assert!(sysfs_device(&hp).exists(), "no hot-pluggable device at {hp}");
+        assert!(
+            sysfs_device(&hp).exists(),
+            "no hot-pluggable device at {hp}"
+        );
         let hp = addr(&hp);
         // INTR_RMV: DPDK's PCI bus listens for VFIO's removal request.
         let driver = register(
             "rs_unplugged",
             &[PciIdPattern::new(0x1234, 0x11e8)],
             DriverFlags::NEED_MAPPING.union(DriverFlags::INTR_RMV),
-            Keeper,
+            common::Keeper,
         )
         .unwrap();
         let mut eal = eal_with(base_builder(), &[&hp.to_string()]);
@@ -259,7 +244,12 @@ fn a_driver_s_device_is_revoked_after_a_hot_unplug() {
         let handle = driver.with_device(hp, |h| h.clone()).unwrap();
         let events = eal.device_events().unwrap();
         let id = |h: &dpdk_safe::BoundDevice| {
-            h.with(|dev| dev.bar_registers(BarIndex::BAR0).unwrap().read32(0).unwrap())
+            h.with(|dev| {
+                dev.bar_registers(BarIndex::BAR0)
+                    .unwrap()
+                    .read32(0)
+                    .unwrap()
+            })
         };
         assert_eq!(id(&handle), Ok(EDU_ID));
 
@@ -284,7 +274,10 @@ fn a_driver_s_device_is_revoked_after_a_hot_unplug() {
             "vm-faults: removal event for {hp} after {:.3} s: {event:?}",
             asked.elapsed().as_secs_f64()
         ));
-        assert!(!handle.is_revoked(), "revoked only once the device is detached");
+        assert!(
+            !handle.is_revoked(),
+            "revoked only once the device is detached"
+        );
         eal.remove(hp).unwrap();
         assert!(handle.is_revoked());
         assert_eq!(id(&handle), Err(Revoked(hp)));

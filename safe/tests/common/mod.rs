@@ -268,3 +268,25 @@ pub fn child_passes_within(
     });
     check_passed(name, status, text)
 }
+
+/// A Rust driver that keeps a bound handle to each device it probes (its
+/// per-device state) and says on standard output when DPDK removes one.
+#[cfg(dpdk_pci_driver)]
+pub struct Keeper;
+
+#[cfg(dpdk_pci_driver)]
+impl dpdk_safe::PciDriver for Keeper {
+    type Device = dpdk_safe::BoundDevice;
+    fn probe(
+        &self,
+        dev: &dpdk_safe::ProbedDevice<'_>,
+    ) -> Result<dpdk_safe::BoundDevice, dpdk_safe::ProbeFailure> {
+        Ok(dev.bind())
+    }
+    fn remove(&self, dev: &dpdk_safe::ProbedDevice<'_>, _state: dpdk_safe::BoundDevice) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "keeper: the driver's remove for {}", dev.address());
+        let _ = out.flush();
+    }
+}

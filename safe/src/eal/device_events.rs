@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_void, CStr};
-use std::sync::{Arc, Condvar, Mutex, Once, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use crate::errno::DpdkErrno;
@@ -74,9 +74,8 @@ struct Queue {
 
 /// Every live subscriber.
 static SUBSCRIBERS: Mutex<Vec<Weak<Queue>>> = Mutex::new(Vec::new());
-/// The callback's registration, made once per process.
-static REGISTER: Once = Once::new();
-static REGISTERED: Mutex<Option<i32>> = Mutex::new(None);
+/// What registering the callback returned, once per process.
+static REGISTERED: OnceLock<i32> = OnceLock::new();
 
 /// DPDK's callback for every device: hands a copy of the event to each
 /// subscriber. Runs on DPDK's interrupt thread; never unwinds into C (it
@@ -135,24 +134,19 @@ impl Eal {
     /// Subscribes to device events ([`DeviceEvents`]: removal requests are the
     /// ones a driver must answer).
     pub fn device_events(&self) -> Result<DeviceEvents, DeviceEventsError> {
-        REGISTER.call_once(|| {
+        let ret = *REGISTERED.get_or_init(|| {
             // SAFETY: the callback is a function with DPDK's signature that
             // lives as long as the process; its argument is unused (NULL), and a
             // NULL device name means every device. It is never unregistered
             // (see the module docs), so DPDK never calls a freed pointer.
-            let ret = unsafe {
+            unsafe {
                 dpdk_sys::rte_dev_event_callback_register(
                     std::ptr::null(),
                     Some(on_device_event),
                     std::ptr::null_mut(),
                 )
-            };
-            *REGISTERED.lock().unwrap_or_else(PoisonError::into_inner) = Some(ret);
+            }
         });
-        let ret = REGISTERED
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .unwrap_or(0);
         if ret != 0 {
             return Err(DeviceEventsError::Register(DpdkErrno::new(-ret)));
         }

@@ -11,6 +11,9 @@
 //!   (up to DPDK 26.07), so `VfioBackend::Dpdk` is available.
 //! - `dpdk_eal_argparse`: the EAL parses its options with `rte_argparse`, which
 //!   exits the process on a bad one (25.11+), so `EalBuilder` reads them first.
+//! - `dpdk_eth_fast_path`: dpdk-sys has `rte_eth_fp_ops` for a release whose
+//!   inline bursts were read, so `RxQueue`/`TxQueue` burst in Rust over it;
+//!   without it, through the shim.
 
 fn main() {
     let var = |key: &str| std::env::var(format!("DEP_DPDK_{key}")).unwrap_or_default();
@@ -18,6 +21,10 @@ fn main() {
     println!("cargo:rustc-check-cfg=cfg(dpdk_pci_mmio)");
     println!("cargo:rustc-check-cfg=cfg(dpdk_rte_vfio)");
     println!("cargo:rustc-check-cfg=cfg(dpdk_eal_argparse)");
+    println!("cargo:rustc-check-cfg=cfg(dpdk_eth_fast_path)");
+    if var("ETH_FAST_PATH") == "true" {
+        println!("cargo:rustc-cfg=dpdk_eth_fast_path");
+    }
     if var("EAL_ARGPARSE") == "true" {
         println!("cargo:rustc-cfg=dpdk_eal_argparse");
     }
@@ -36,6 +43,7 @@ fn main() {
         "PCI_MMIO",
         "RTE_VFIO",
         "EAL_ARGPARSE",
+        "ETH_FAST_PATH",
     ] {
         println!("cargo:rerun-if-env-changed=DEP_DPDK_{key}");
     }

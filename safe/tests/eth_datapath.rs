@@ -610,3 +610,138 @@ fn workers_on_lcores() {
         assert_eq!(pool.in_use(), 0);
     });
 }
+
+/// DPDK's per-queue callbacks, which C code (pdump, latency statistics, an
+/// application's own) installs on a port; the RX and TX bursts must run them
+/// whichever way they reach the driver (in Rust over `rte_eth_fp_ops`, or
+/// through the shim). Declared here: the crate does not wrap them.
+mod callbacks {
+    use std::ffi::c_void;
+
+    pub type RxCallback =
+        unsafe extern "C" fn(u16, u16, *mut *mut c_void, u16, u16, *mut c_void) -> u16;
+    pub type TxCallback = unsafe extern "C" fn(u16, u16, *mut *mut c_void, u16, *mut c_void) -> u16;
+
+    extern "C" {
+        pub fn rte_eth_add_rx_callback(
+            port: u16,
+            queue: u16,
+            f: RxCallback,
+            param: *mut c_void,
+        ) -> *const c_void;
+        pub fn rte_eth_add_tx_callback(
+            port: u16,
+            queue: u16,
+            f: TxCallback,
+            param: *mut c_void,
+        ) -> *const c_void;
+    }
+
+    /// Counts what the driver received (the counter is `param`).
+    pub unsafe extern "C" fn count_rx(
+        _port: u16,
+        _queue: u16,
+        _pkts: *mut *mut c_void,
+        n: u16,
+        _max: u16,
+        param: *mut c_void,
+    ) -> u16 {
+        // SAFETY: param is the test's AtomicUsize, which outlives the port.
+        let seen = unsafe { &*param.cast::<std::sync::atomic::AtomicUsize>() };
+        seen.fetch_add(n as usize, std::sync::atomic::Ordering::Relaxed);
+        n
+    }
+
+    /// Counts what is offered and holds the last packet of each burst back
+    /// (the caller keeps it: TX returns fewer than it was given).
+    pub unsafe extern "C" fn hold_last_tx(
+        _port: u16,
+        _queue: u16,
+        _pkts: *mut *mut c_void,
+        n: u16,
+        param: *mut c_void,
+    ) -> u16 {
+        // SAFETY: as in count_rx.
+        let seen = unsafe { &*param.cast::<std::sync::atomic::AtomicUsize>() };
+        seen.fetch_add(n as usize, std::sync::atomic::Ordering::Relaxed);
+        n.saturating_sub(1)
+    }
+}
+
+#[test]
+fn queue_callbacks_run_and_mbufs_cross_threads() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    in_child!("queue_callbacks_run_and_mbufs_cross_threads", {
+        let eal = base_builder().no_pci().vdev("net_ring0").init().unwrap();
+        let pool = Mempool::new(&eal, &MempoolConfig::new("callbacks", 4095)).unwrap();
+        let before = pool.available();
+        let mut port = Port::by_name(&eal, "net_ring0").unwrap();
+        started(&mut port, &pool);
+        let (rx_seen, tx_seen) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        // SAFETY: a started port and its queue 0; the counters live until the
+        // process ends (the callbacks are never removed).
+        unsafe {
+            let param = std::ptr::from_ref(&rx_seen).cast_mut().cast();
+            assert!(
+                !callbacks::rte_eth_add_rx_callback(port.id(), 0, callbacks::count_rx, param)
+                    .is_null()
+            );
+            let param = std::ptr::from_ref(&tx_seen).cast_mut().cast();
+            assert!(!callbacks::rte_eth_add_tx_callback(
+                port.id(),
+                0,
+                callbacks::hold_last_tx,
+                param
+            )
+            .is_null());
+        }
+        let mut rx = port.rx_queue(0).unwrap();
+        let mut tx = port.tx_queue(0).unwrap();
+        let mut out = Burst::new(32).unwrap();
+        let mut back = Burst::new(32).unwrap();
+        for seq in 0..5 {
+            let mut m = pool.alloc().unwrap();
+            fill(&mut m, 64, seq);
+            out.push(m).unwrap();
+        }
+        assert_eq!(tx.tx_burst(&mut out), 4, "the TX callback held one back");
+        assert_eq!(out.len(), 1, "the held packet stays the caller's");
+        check_frame(&out.as_slice()[0], 64, 4);
+        assert_eq!(rx.rx_burst(&mut back), 4);
+        for (i, m) in back.as_slice().iter().enumerate() {
+            check_frame(m, 64, i as u32);
+        }
+        assert_eq!(
+            (
+                rx_seen.load(Ordering::Relaxed),
+                tx_seen.load(Ordering::Relaxed)
+            ),
+            (4, 5)
+        );
+        back.clear();
+        out.clear();
+
+        // Mbufs taken on a thread that is not an lcore (no mempool cache)
+        // and freed on this lcore (into its cache), and the other way round.
+        let foreign: Vec<Mbuf<'_>> = std::thread::scope(|s| {
+            s.spawn(|| {
+                assert_eq!(current_lcore(), None);
+                (0..300).map(|_| pool.alloc().unwrap()).collect()
+            })
+            .join()
+            .unwrap()
+        });
+        assert_eq!(pool.in_use(), 300);
+        drop(foreign);
+        let local: Vec<Mbuf<'_>> = (0..300).map(|_| pool.alloc().unwrap()).collect();
+        std::thread::scope(|s| {
+            s.spawn(move || drop(local));
+        });
+        assert_eq!(pool.in_use(), 0);
+        drop((rx, tx));
+        assert_eq!(pool.available(), before, "pool count before = after");
+        println!(
+            "callbacks: RX saw 4, TX was offered 5 and held 1 back; 600 mbufs crossed threads"
+        );
+    });
+}

@@ -156,3 +156,49 @@ pub fn generate_driver_sdk(
         .write_to_file(&path)
         .map_err(|e| BindingsError::Io(format!("writing {}: {e}", path.display())))
 }
+
+/// The ethdev fast-path table (`rte_eth_fp_ops`, rte_ethdev_core.h) and the
+/// two callback runners the inline bursts call, so the safe crate can write
+/// `rte_eth_rx_burst`/`rte_eth_tx_burst` in Rust instead of calling the shim
+/// once per burst. Only these items are kept: the rest of rte_ethdev.h stays
+/// out (see shim.h). Two constants say how the installed headers were
+/// configured: `DPDK_RS_FP_RXTX_CALLBACKS` (the bursts run per-queue
+/// callbacks) and `DPDK_RS_FP_DEBUG_HOOKS` (debug checks, statistics,
+/// fast-path trace points or mbuf history are compiled into the inline
+/// bursts or the inline mbuf and mempool functions, which the Rust fast path
+/// does not repeat; the build then keeps the shim and bindgen's wrappers).
+pub fn generate_eth_fast_path(
+    dpdk: &Dpdk,
+    target: &Target,
+    out_dir: &Path,
+) -> Result<(), BindingsError> {
+    let mut clang_args = common_c_flags(dpdk, target);
+    clang_args.push(format!("--target={}", target.triple));
+    let header = "#include <rte_ethdev.h>\n\
+        #ifdef RTE_ETHDEV_RXTX_CALLBACKS\n#define DPDK_RS_FP_RXTX_CALLBACKS 1\n\
+        #else\n#define DPDK_RS_FP_RXTX_CALLBACKS 0\n#endif\n\
+        #if defined(RTE_ETHDEV_DEBUG_RX) || defined(RTE_ETHDEV_DEBUG_TX) || \
+        defined(RTE_ENABLE_TRACE_FP) || defined(RTE_MBUF_HISTORY_DEBUG) || \
+        defined(RTE_LIBRTE_MBUF_DEBUG) || defined(RTE_LIBRTE_MEMPOOL_DEBUG) || \
+        defined(RTE_LIBRTE_MEMPOOL_STATS)\n\
+        #define DPDK_RS_FP_DEBUG_HOOKS 1\n#else\n#define DPDK_RS_FP_DEBUG_HOOKS 0\n#endif\n";
+    let bindings = bindgen::Builder::default()
+        .header_contents("eth_fast_path.h", header)
+        .clang_args(&clang_args)
+        // The table, its members' types, and nothing they reach beyond that
+        // (rte_mbuf, rte_mempool): those are the main bindings', which the
+        // including module imports.
+        .allowlist_type("rte_eth_fp_ops|rte_ethdev_qdata|eth_[a-z_]+_t|rte_eth_recycle_rxq_info")
+        .allowlist_var("rte_eth_fp_ops|DPDK_RS_FP_.*")
+        .allowlist_function("rte_eth_call_rx_callbacks|rte_eth_call_tx_callbacks")
+        .allowlist_recursively(false)
+        .derive_default(true)
+        .layout_tests(true)
+        .generate_comments(false)
+        .generate()
+        .map_err(|e| BindingsError::Clang(format!("rte_ethdev.h's fast-path table: {e}")))?;
+    let path = out_dir.join("eth_fast_path.rs");
+    bindings
+        .write_to_file(&path)
+        .map_err(|e| BindingsError::Io(format!("writing {}: {e}", path.display())))
+}

@@ -56,7 +56,8 @@ pub fn emit(manifest_dir: &Path, out_dir: &Path) -> Result<(), DocsRsError> {
         "cargo:warning=dpdk-sys: DOCS_RS is set: documentation only, with the pregenerated \
          bindings for {key}; nothing is linked"
     );
-    Features::detect(version, false, &bindings).emit();
+    // No fast-path bindings here: the documented bursts are the shim's.
+    Features::detect(version, false, &bindings, &out_dir.join("eth_fast_path.rs")).emit();
     println!("cargo:version={version}");
     let number = crate::probe::parse_version(version)
         .map(|(y, m, p)| y * 10000 + m * 100 + p)

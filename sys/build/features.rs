@@ -8,6 +8,7 @@
 //! | `rte_pci_mmio_read`/`write` | absent | present | the generated bindings |
 //! | `rte_vfio_setup_device` and the rest of `rte_vfio_*` in public | present | present | the generated bindings (internal from 26.11) |
 //! | EAL options parsed by `rte_argparse`, which exits the process on a bad one | no (getopt) | no (getopt) | the version: 25.11 and later |
+//! | RX/TX bursts and single mbuf alloc/free written in Rust over `rte_eth_fp_ops` and the mempool cache (else one shim call each) | yes | yes | the fast-path bindings, the header configuration, the release list below |
 
 use std::path::Path;
 
@@ -20,6 +21,20 @@ use std::path::Path;
 /// the VM read these structures as 24.11 fills them in), and by the header
 /// comparison where `DPDK_RS_SDK_INCLUDE_24_11` points at its headers.
 const HAND_DRIVER_STRUCTS: &[&str] = &["22.11", "24.11", "25.11"];
+
+/// Releases whose inline fast-path functions were read and found to do, with
+/// debug checks, statistics, fast-path traces and mbuf history off, what
+/// `dpdk::eth`'s Rust fast path (`safe/src/eth/fast_path.rs`) does:
+/// `rte_eth_rx_burst`/`rte_eth_tx_burst` index `rte_eth_fp_ops` by port and
+/// the queue's data by queue, call the driver's burst function and run the
+/// queue's callbacks when one is installed (RX after the driver, TX before);
+/// `rte_pktmbuf_alloc` with an object in the calling lcore's mempool cache
+/// pops it (`cache->objs[--cache->len]`) and resets the mbuf field by field;
+/// `rte_pktmbuf_free` of one direct, unshared segment pushes it onto that
+/// cache while it is below its flush threshold. Everything else goes to
+/// DPDK's own functions. A release not listed keeps the shim and bindgen's
+/// wrappers until its bodies are read.
+const RUST_FAST_PATH_RELEASES: &[&str] = &["22.11", "24.11", "25.11"];
 
 /// Where the PCI driver structures come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,11 +70,21 @@ pub struct Features {
     /// on an error (DPDK 25.11 and later, `eal_common_options.c`). No header
     /// says so (the option table is in an uninstalled one), so the version does.
     pub eal_argparse: bool,
+    /// The safe crate's RX/TX bursts and single mbuf alloc/free are written
+    /// in Rust (over `rte_eth_fp_ops`, `eth_fast_path` in this crate, and the
+    /// mempool cache), not through the shim. `DPDK_RS_ETH_BURST_SHIM=1` keeps
+    /// the shim, so that path can be checked too.
+    pub eth_fast_path: bool,
 }
 
 impl Features {
     /// `version` is DPDK's `YY.MM[.patch]`; `bindings` the generated bindings file.
-    pub fn detect(version: &str, has_sdk_header: bool, bindings: &Path) -> Features {
+    pub fn detect(
+        version: &str,
+        has_sdk_header: bool,
+        bindings: &Path,
+        fast_path_bindings: &Path,
+    ) -> Features {
         let release = version.split('.').take(2).collect::<Vec<_>>().join(".");
         let driver_structs = if has_sdk_header {
             DriverStructs::Generated
@@ -80,20 +105,40 @@ impl Features {
             && !pretend_none;
         let eal_argparse =
             crate::probe::parse_version(version).is_some_and(|(y, m, _)| (y, m) >= (25, 11));
+        let fast_path = std::fs::read_to_string(fast_path_bindings).unwrap_or_default();
+        let force_shim = std::env::var_os("DPDK_RS_ETH_BURST_SHIM").is_some_and(|v| v == "1");
+        let eth_fast_path = RUST_FAST_PATH_RELEASES.contains(&release.as_str())
+            && fast_path.contains("pub static mut rte_eth_fp_ops:")
+            && [
+                "pub rxq:",
+                "pub txq:",
+                "pub rx_pkt_burst:",
+                "pub tx_pkt_burst:",
+            ]
+            .iter()
+            .all(|field| fast_path.contains(field))
+            && fast_path.contains("pub const DPDK_RS_FP_DEBUG_HOOKS: u32 = 0;")
+            && !force_shim;
         Features {
             driver_structs,
             pci_mmio,
             rte_vfio,
             eal_argparse,
+            eth_fast_path,
         }
     }
 
     /// cfgs for this crate, metadata for dependants (`DEP_DPDK_DRIVER_STRUCTS`,
-    /// `DEP_DPDK_PCI_MMIO`, `DEP_DPDK_RTE_VFIO`, `DEP_DPDK_EAL_ARGPARSE`).
+    /// `DEP_DPDK_PCI_MMIO`, `DEP_DPDK_RTE_VFIO`, `DEP_DPDK_EAL_ARGPARSE`,
+    /// `DEP_DPDK_ETH_FAST_PATH`).
     pub fn emit(&self) {
         println!("cargo:rustc-check-cfg=cfg(dpdk_hand_driver_structs)");
         println!("cargo:rustc-check-cfg=cfg(dpdk_driver_sdk_bindgen)");
         println!("cargo:rustc-check-cfg=cfg(dpdk_pci_mmio)");
+        println!("cargo:rustc-check-cfg=cfg(dpdk_eth_fast_path)");
+        if self.eth_fast_path {
+            println!("cargo:rustc-cfg=dpdk_eth_fast_path");
+        }
         match self.driver_structs {
             DriverStructs::Generated => println!("cargo:rustc-cfg=dpdk_driver_sdk_bindgen"),
             DriverStructs::ByHand => println!("cargo:rustc-cfg=dpdk_hand_driver_structs"),
@@ -106,6 +151,8 @@ impl Features {
         println!("cargo:pci_mmio={}", self.pci_mmio);
         println!("cargo:rte_vfio={}", self.rte_vfio);
         println!("cargo:eal_argparse={}", self.eal_argparse);
+        println!("cargo:eth_fast_path={}", self.eth_fast_path);
+        println!("cargo:rerun-if-env-changed=DPDK_RS_ETH_BURST_SHIM");
         println!("cargo:rerun-if-env-changed=DPDK_RS_PRETEND_NO_RTE_VFIO");
     }
 }

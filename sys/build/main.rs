@@ -81,10 +81,15 @@ fn main() {
             std::process::exit(1);
         }
     }
+    if let Err(err) = bindings::generate_eth_fast_path(&dpdk, &target, &out_dir) {
+        eprintln!("{err}");
+        std::process::exit(1);
+    }
     features::Features::detect(
         &dpdk.version,
         sdk_header.is_some(),
         &out_dir.join("bindings.rs"),
+        &out_dir.join("eth_fast_path.rs"),
     )
     .emit();
 

@@ -26,6 +26,8 @@ const FIELDS: &[(&str, &[&str], &str)] = &[
     ("pkt_len", &["pkt_len"], "u32"),
     ("data_len", &["data_len"], "u16"),
     ("vlan_tci", &["vlan_tci"], "u16"),
+    ("vlan_tci_outer", &["vlan_tci_outer"], "u16"),
+    ("tx_offload", &["tx_offload"], "u64"),
     ("rss", &["hash", "rss"], "u32"),
     ("buf_len", &["buf_len"], "u16"),
     ("pool", &["pool"], "*mut crate::rte_mempool"),

@@ -82,3 +82,23 @@ pub mod mbuf_fields {
 
 #[cfg(any(dpdk_hand_driver_structs, dpdk_driver_sdk_bindgen))]
 pub mod pci_driver_sdk;
+
+/// rte_ethdev.h's fast-path table, `rte_eth_fp_ops[port]`, its type and the
+/// callback runners `rte_eth_call_rx_callbacks`/`rte_eth_call_tx_callbacks`,
+/// generated from the installed headers apart from the main bindings (which
+/// leave rte_ethdev.h out). Present where the build script found the table in
+/// a release whose inline bursts the safe crate repeats in Rust
+/// (`build/features.rs`). `DPDK_RS_FP_RXTX_CALLBACKS` is 1 where DPDK was
+/// configured to run per-queue callbacks in the bursts.
+#[cfg(dpdk_eth_fast_path)]
+#[allow(
+    clippy::all,
+    clippy::undocumented_unsafe_blocks,
+    rustdoc::all,
+    missing_docs,
+    unused_imports
+)]
+pub mod eth_fast_path {
+    use crate::*;
+    include!(concat!(env!("OUT_DIR"), "/eth_fast_path.rs"));
+}

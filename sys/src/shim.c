@@ -230,6 +230,8 @@ uint16_t dpdk_shim_eth_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf *
 
 unsigned int dpdk_shim_lcore_id(void) { return rte_lcore_id(); }
 
+const unsigned int *dpdk_shim_lcore_id_addr(void) { return &RTE_PER_LCORE(_lcore_id); }
+
 size_t dpdk_shim_mbuf_size(void) { return sizeof(struct rte_mbuf); }
 
 const char *dpdk_shim_eth_offload_name(uint64_t offload, int tx)

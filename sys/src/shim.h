@@ -154,6 +154,9 @@ uint16_t dpdk_shim_eth_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf *
 
 /* rte_lcore_id(), a per-lcore variable. */
 unsigned int dpdk_shim_lcore_id(void);
+/* The calling thread's own per-lcore lcore id variable, for a thread to read
+ * its lcore id without a call: the address stays valid for the thread's life. */
+const unsigned int *dpdk_shim_lcore_id_addr(void);
 
 /* The layout line of rte_mbuf this shim was built against (sizeof, buf_addr offset checks). */
 size_t dpdk_shim_mbuf_size(void);

@@ -11,6 +11,8 @@ use std::ptr::NonNull;
 use dpdk_sys::mbuf_fields as f;
 use dpdk_sys::rte_mbuf;
 
+use crate::eth::fast_path;
+
 /// What an mbuf operation could not do.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -161,7 +163,7 @@ impl Drop for Mbuf<'_> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: self owns the mbuf chain; nothing uses it after this.
-        unsafe { dpdk_sys::rte_pktmbuf_free(self.ptr.as_ptr()) }
+        unsafe { fast_path::pktmbuf_free(self.ptr.as_ptr()) }
     }
 }
 

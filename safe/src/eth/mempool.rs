@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::eal::Eal;
 use crate::errno::DpdkErrno;
+use crate::eth::fast_path;
 use crate::eth::mbuf::{Burst, Mbuf, MbufError};
 
 /// The longest pool name DPDK accepts (`RTE_MEMPOOL_NAMESIZE - 1` bytes).
@@ -252,7 +253,7 @@ impl<'eal> Mempool<'eal> {
     #[inline]
     pub fn alloc(&self) -> Result<Mbuf<'eal>, MbufError> {
         // SAFETY: the pool is a live packet pool.
-        let m = unsafe { dpdk_sys::rte_pktmbuf_alloc(self.as_ptr()) };
+        let m = unsafe { fast_path::pktmbuf_alloc(self.as_ptr()) };
         match NonNull::new(m) {
             // SAFETY: a fresh mbuf that nobody else owns; its pool stays
             // allocated while it is out (see the type's docs).

@@ -9,6 +9,7 @@
 //!   link, statistics.
 //! * [`RxQueue`], [`TxQueue`]: the fast path, one lcore per queue.
 
+mod fast_path;
 mod mbuf;
 mod mempool;
 mod port;

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 
+use crate::eth::fast_path;
 use crate::eth::mbuf::Burst;
 use crate::eth::port::Port;
 
@@ -65,14 +66,14 @@ impl<'p, 'eal> RxQueue<'p, 'eal> {
     /// out one per queue), and the burst's spare slots are where DPDK writes.
     #[inline(always)]
     pub fn rx_burst(&mut self, burst: &mut Burst<'eal>) -> usize {
-        let spare = burst.spare().min(u16::MAX as usize) as u16;
+        // A burst holds at most MAX_BURST (u16::MAX) mbufs: no truncation.
+        let spare = burst.spare() as u16;
         if spare == 0 {
             return 0;
         }
         let tail = burst.spare_ptr();
         // SAFETY: see above; DPDK writes at most `spare` owned mbufs at tail.
-        let got = unsafe { dpdk_sys::dpdk_shim_eth_rx_burst(self.port_id, self.queue, tail, spare) }
-            as usize;
+        let got = unsafe { fast_path::rx_burst(self.port_id, self.queue, tail, spare) } as usize;
         // SAFETY: the `got` slots after len now hold mbufs the burst owns.
         unsafe { burst.set_len(burst.len() + got) };
         got
@@ -105,16 +106,16 @@ impl<'p, 'eal> TxQueue<'p, 'eal> {
     /// Allocates nothing.
     #[inline(always)]
     pub fn tx_burst(&mut self, burst: &mut Burst<'eal>) -> usize {
-        let len = burst.len().min(u16::MAX as usize) as u16;
+        // As in rx_burst: at most MAX_BURST (u16::MAX).
+        let len = burst.len() as u16;
         if len == 0 {
             return 0;
         }
         // SAFETY: as for rx_burst; the first `len` slots hold owned mbufs, and
         // the ones DPDK takes (the first `sent`) are dropped from the burst
         // without being freed.
-        let sent = unsafe {
-            dpdk_sys::dpdk_shim_eth_tx_burst(self.port_id, self.queue, burst.slots_ptr(), len)
-        } as usize;
+        let sent = unsafe { fast_path::tx_burst(self.port_id, self.queue, burst.slots_ptr(), len) }
+            as usize;
         burst.consume_front(sent);
         sent
     }

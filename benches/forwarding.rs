@@ -1,12 +1,27 @@
 //! The data plane against C in one run: io forwarding (receive a burst of 32,
 //! send it on the other port, free what TX did not take) over a pair of
-//! `net_ring` ports and a pair of `net_null` ports, the Rust loop
-//! (`RxQueue::rx_burst`/`TxQueue::tx_burst` into a reusable `Burst`) against
-//! the same loop written in C (`c/baseline.c`, DPDK's static inline
-//! `rte_eth_rx_burst`/`rte_eth_tx_burst`), and mbuf alloc+free, single and in
-//! bulk, against C. Million packets per second (best and median of 15 rounds, C and Rust alternating)
-//! and callgrind instructions per packet; `dpdk-testpmd --forward-mode=io` on
-//! the same vdevs as the outside reference, when it is installed.
+//! `net_ring` ports and a pair of `net_null` ports, and mbuf alloc+free,
+//! single and in bulk. Each operation runs as
+//!
+//! * `C`: the loop written in C (`c/baseline.c`), DPDK's static inline
+//!   functions inlined into it; the forwarders with queue 0 written into the
+//!   loop, as DPDK's l2fwd has it;
+//! * `C, queues at run time`: the forwarders with the queue ids as arguments,
+//!   as testpmd's engines take them from their stream (and as a Rust queue
+//!   handle holds them);
+//! * `Rust`: what a Rust application writes with the safe API
+//!   (`RxQueue::rx_burst`/`TxQueue::tx_burst` into a reusable `Burst`,
+//!   `Mempool::alloc` and drop, `alloc_bulk` and `Burst::clear`), whose
+//!   per-packet calls are written in Rust where dpdk-sys enables its fast
+//!   path (`dpdk_eth_fast_path`);
+//! * `Rust through the shim`: the same loop calling DPDK's inline functions
+//!   through the shim and bindgen's wrappers, one call each, which is what
+//!   the safe API does without the fast path.
+//!
+//! Million packets per second (best and median of 15 rounds, the variants
+//! taking turns) and callgrind instructions per packet;
+//! `dpdk-testpmd --forward-mode=io` on the same vdevs as the outside
+//! reference, when it is installed.
 //!
 //! `--label NAME` names the build (tools/bench.sh also runs the cross-language
 //! LTO build); `--kernels N` runs each kernel once with N rounds (the callgrind
@@ -16,11 +31,27 @@ use std::hint::black_box;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use dpdk::sys::{self, rte_mbuf, rte_mempool};
 use dpdk::{Burst, Mempool, MempoolConfig, Port, PortConfig, RxQueue, TxQueue};
 use dpdk::{Eal, EalBuilder, LogLevel};
 use dpdk_benches::*;
 
 const BURST: usize = 32;
+
+/// The operations, and the variants each runs in (see the module's docs).
+const OPERATIONS: [&str; 4] = [
+    "io fwd net_ring",
+    "io fwd net_null",
+    "mbuf alloc+free single",
+    "mbuf alloc+free bulk 32",
+];
+const FWD_VARIANTS: [&str; 4] = [
+    "C",
+    "C, queues at run time",
+    "Rust",
+    "Rust through the shim",
+];
+const MBUF_VARIANTS: [&str; 3] = ["C", "Rust", "Rust through the shim"];
 
 /// One direction of the Rust forwarder: what a Rust application writes.
 #[inline(always)]
@@ -103,6 +134,109 @@ pub fn bench_rust_mbuf_bulk<'eal>(pool: &Mempool<'eal>, burst: &mut Burst<'eal>,
     ok
 }
 
+/// One direction through the shim: C's loop, each inline call a call.
+///
+/// # Safety
+/// Started ports with these queues, polled by this thread only.
+#[inline(always)]
+unsafe fn shim_fwd_one(from: u16, from_q: u16, to: u16, to_q: u16) -> u64 {
+    let mut pkts = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+    // SAFETY: the caller's ports and queues; the array has room for BURST,
+    // the received mbufs are this loop's until sent or freed.
+    unsafe {
+        let got = sys::dpdk_shim_eth_rx_burst(from, from_q, pkts.as_mut_ptr(), BURST as u16);
+        if got == 0 {
+            return 0;
+        }
+        let sent = sys::dpdk_shim_eth_tx_burst(to, to_q, pkts.as_mut_ptr(), got);
+        if sent < got {
+            sys::rte_pktmbuf_free_bulk(pkts.as_mut_ptr().add(sent as usize), (got - sent) as u32);
+        }
+        got as u64
+    }
+}
+
+/// # Safety
+/// As [`shim_fwd_one`], for both ports.
+#[inline(always)]
+unsafe fn shim_io_fwd(a: u16, qa: u16, b: u16, qb: u16, n: u64) -> u64 {
+    let mut pkts = 0;
+    for _ in 0..n {
+        // SAFETY: the caller's contract.
+        unsafe {
+            pkts += shim_fwd_one(a, qa, b, qb);
+            pkts += shim_fwd_one(b, qb, a, qa);
+        }
+    }
+    pkts
+}
+
+/// [`shim_io_fwd`] over the ring pair.
+///
+/// # Safety
+/// As [`shim_fwd_one`].
+#[no_mangle]
+#[inline(never)]
+pub unsafe fn bench_shim_io_fwd_ring(a: u16, qa: u16, b: u16, qb: u16, n: u64) -> u64 {
+    black_box(3u8);
+    // SAFETY: the caller's contract.
+    unsafe { shim_io_fwd(a, qa, b, qb, n) }
+}
+
+/// [`shim_io_fwd`] over the null pair.
+///
+/// # Safety
+/// As [`shim_fwd_one`].
+#[no_mangle]
+#[inline(never)]
+pub unsafe fn bench_shim_io_fwd_null(a: u16, qa: u16, b: u16, qb: u16, n: u64) -> u64 {
+    black_box(4u8);
+    // SAFETY: the caller's contract.
+    unsafe { shim_io_fwd(a, qa, b, qb, n) }
+}
+
+/// n single allocations through bindgen's wrappers, each freed at once.
+///
+/// # Safety
+/// `mp` is a live packet pool.
+#[no_mangle]
+#[inline(never)]
+pub unsafe fn bench_shim_mbuf_single(mp: *mut rte_mempool, n: u64) -> u64 {
+    let mut ok = 0;
+    for _ in 0..n {
+        // SAFETY: a live pool; each mbuf taken is freed once.
+        unsafe {
+            let m = sys::rte_pktmbuf_alloc(mp);
+            if !m.is_null() {
+                ok += 1;
+                sys::rte_pktmbuf_free(m);
+            }
+        }
+    }
+    ok
+}
+
+/// n bulk allocations of 32 through bindgen's wrappers, each freed in bulk.
+///
+/// # Safety
+/// `mp` is a live packet pool.
+#[no_mangle]
+#[inline(never)]
+pub unsafe fn bench_shim_mbuf_bulk(mp: *mut rte_mempool, n: u64) -> u64 {
+    let mut pkts = [std::ptr::null_mut::<rte_mbuf>(); BURST];
+    let mut ok = 0;
+    for _ in 0..n {
+        // SAFETY: a live pool; the array has room for BURST, freed in full.
+        unsafe {
+            if sys::rte_pktmbuf_alloc_bulk(mp, pkts.as_mut_ptr(), BURST as u32) == 0 {
+                ok += BURST as u64;
+                sys::rte_pktmbuf_free_bulk(pkts.as_mut_ptr(), BURST as u32);
+            }
+        }
+    }
+    ok
+}
+
 fn start<'eal>(eal: &'eal Eal, pool: &Mempool<'eal>, name: &str) -> Port<'eal> {
     let mut p = Port::by_name(eal, name).expect("port");
     p.configure(&PortConfig::new(1, 1)).expect("configure");
@@ -150,39 +284,35 @@ fn one_run(n: u64, kernel: &mut dyn FnMut(u64) -> u64) -> (f64, f64) {
     (pkts as f64 / secs / 1e6, pkts as f64 / n as f64)
 }
 
-/// C and Rust in alternating rounds (the machine is shared: both see the same
-/// noise); for each, best and median Mpps and packets per round.
-fn duel(
+/// The variants of one operation in rounds, taking turns (the machine is
+/// shared: all see the same noise; which goes first rotates); for each, best
+/// and median Mpps and packets per round.
+fn contest(
     rounds: usize,
     n: u64,
-    c: &mut dyn FnMut(u64) -> u64,
-    r: &mut dyn FnMut(u64) -> u64,
-) -> [(f64, f64, f64); 2] {
-    c(n / 10 + 1);
-    r(n / 10 + 1);
-    let (mut vc, mut vr) = (Vec::new(), Vec::new());
-    let (mut pc, mut pr) = (0.0, 0.0);
-    for i in 0..rounds {
-        // Alternate which goes first, too.
-        if i % 2 == 0 {
-            let x = one_run(n, c);
-            let y = one_run(n, r);
-            vc.push(x.0);
-            vr.push(y.0);
-            (pc, pr) = (x.1, y.1);
-        } else {
-            let y = one_run(n, r);
-            let x = one_run(n, c);
-            vc.push(x.0);
-            vr.push(y.0);
-            (pc, pr) = (x.1, y.1);
+    kernels: &mut [&mut dyn FnMut(u64) -> u64],
+) -> Vec<(f64, f64, f64)> {
+    for k in kernels.iter_mut() {
+        k(n / 10 + 1);
+    }
+    let count = kernels.len();
+    let mut mpps = vec![Vec::new(); count];
+    let mut per_round = vec![0.0; count];
+    for round in 0..rounds {
+        for step in 0..count {
+            let i = (round + step) % count;
+            let (m, p) = one_run(n, &mut *kernels[i]);
+            mpps[i].push(m);
+            per_round[i] = p;
         }
     }
-    let stat = |mut v: Vec<f64>, p: f64| {
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        (v[v.len() - 1], v[v.len() / 2], p)
-    };
-    [stat(vc, pc), stat(vr, pr)]
+    mpps.into_iter()
+        .zip(per_round)
+        .map(|(mut v, p)| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            (v[v.len() - 1], v[v.len() / 2], p)
+        })
+        .collect()
 }
 
 /// Packets per second `dpdk-testpmd --forward-mode=io` forwards on `vdevs`,
@@ -298,20 +428,42 @@ fn main() {
     let c_ring = |n| unsafe { bench_c_io_fwd_ring(ring_a, ring_b, n) };
     // SAFETY: as above.
     let c_null = |n| unsafe { bench_c_io_fwd_null(null_a, null_b, n) };
+    // SAFETY: as above, the queue ids given at run time (0: the only queue).
+    let c_ring_q =
+        |n| unsafe { bench_c_io_fwd_ring_queues(ring_a, black_box(0), ring_b, black_box(0), n) };
+    // SAFETY: as above.
+    let c_null_q =
+        |n| unsafe { bench_c_io_fwd_null_queues(null_a, black_box(0), null_b, black_box(0), n) };
+    // SAFETY: as above.
+    let shim_ring =
+        |n| unsafe { bench_shim_io_fwd_ring(ring_a, black_box(0), ring_b, black_box(0), n) };
+    // SAFETY: as above.
+    let shim_null =
+        |n| unsafe { bench_shim_io_fwd_null(null_a, black_box(0), null_b, black_box(0), n) };
     // SAFETY: the pool is a live packet pool; every mbuf taken is freed.
     let c_single = |n| unsafe { bench_c_mbuf_single(alloc_pool.as_ptr(), n) };
     // SAFETY: as above.
     let c_bulk = |n| unsafe { bench_c_mbuf_bulk(alloc_pool.as_ptr(), n) };
+    // SAFETY: as above.
+    let shim_single = |n| unsafe { bench_shim_mbuf_single(alloc_pool.as_ptr(), n) };
+    // SAFETY: as above.
+    let shim_bulk = |n| unsafe { bench_shim_mbuf_bulk(alloc_pool.as_ptr(), n) };
 
     if let Some(n) = kernels_n {
         black_box(c_ring(n));
+        black_box(c_ring_q(n));
         black_box(bench_rust_io_fwd_ring(&mut ring, n));
+        black_box(shim_ring(n));
         black_box(c_null(n));
+        black_box(c_null_q(n));
         black_box(bench_rust_io_fwd_null(&mut null, n));
+        black_box(shim_null(n));
         black_box(c_single(n));
         black_box(bench_rust_mbuf_single(&alloc_pool, n));
+        black_box(shim_single(n));
         black_box(c_bulk(n));
         black_box(bench_rust_mbuf_bulk(&alloc_pool, &mut bulk_burst, n));
+        black_box(shim_bulk(n));
         return;
     }
 
@@ -319,73 +471,152 @@ fn main() {
     let rounds = 15;
     let n = 200_000;
     let mut rows = Vec::new();
-    let mut record = |what: &str, res: [(f64, f64, f64); 2]| {
-        for (side, (best, median, per_round)) in ["C", "Rust"].iter().zip(res) {
+    let mut record = |what: &str, variants: &[&str], res: Vec<(f64, f64, f64)>| {
+        for (side, (best, median, per_round)) in variants.iter().zip(&res) {
             let name = format!("{what}|{side}");
-            emit(&group, &name, "mpps_best", best);
-            emit(&group, &name, "mpps_median", median);
-            emit(&group, &name, "pkts_per_round", per_round);
-            rows.push((name, best));
+            emit(&group, &name, "mpps_best", *best);
+            emit(&group, &name, "mpps_median", *median);
+            emit(&group, &name, "pkts_per_round", *per_round);
+            rows.push((name, *best));
         }
-        (res[0].2, res[1].2)
+        res.iter().map(|r| r.2).collect::<Vec<_>>()
     };
-    let (ring_c, ring_r) = record(
+    let ring_rounds = record(
         "io fwd net_ring",
-        duel(rounds, n, &mut |k| c_ring(k), &mut |k| {
-            bench_rust_io_fwd_ring(&mut ring, k)
-        }),
+        &FWD_VARIANTS,
+        contest(
+            rounds,
+            n,
+            &mut [
+                &mut |k| c_ring(k),
+                &mut |k| c_ring_q(k),
+                &mut |k| bench_rust_io_fwd_ring(&mut ring, k),
+                &mut |k| shim_ring(k),
+            ],
+        ),
     );
-    let (null_c, null_r) = record(
+    let null_rounds = record(
         "io fwd net_null",
-        duel(rounds, n, &mut |k| c_null(k), &mut |k| {
-            bench_rust_io_fwd_null(&mut null, k)
-        }),
+        &FWD_VARIANTS,
+        contest(
+            rounds,
+            n,
+            &mut [
+                &mut |k| c_null(k),
+                &mut |k| c_null_q(k),
+                &mut |k| bench_rust_io_fwd_null(&mut null, k),
+                &mut |k| shim_null(k),
+            ],
+        ),
     );
     record(
         "mbuf alloc+free single",
-        duel(rounds, n, &mut |k| c_single(k), &mut |k| {
-            bench_rust_mbuf_single(&alloc_pool, k)
-        }),
+        &MBUF_VARIANTS,
+        contest(
+            rounds,
+            n,
+            &mut [
+                &mut |k| c_single(k),
+                &mut |k| bench_rust_mbuf_single(&alloc_pool, k),
+                &mut |k| shim_single(k),
+            ],
+        ),
     );
     record(
         "mbuf alloc+free bulk 32",
-        duel(rounds, n, &mut |k| c_bulk(k), &mut |k| {
-            bench_rust_mbuf_bulk(&alloc_pool, &mut bulk_burst, k)
-        }),
+        &MBUF_VARIANTS,
+        contest(
+            rounds,
+            n,
+            &mut [
+                &mut |k| c_bulk(k),
+                &mut |k| bench_rust_mbuf_bulk(&alloc_pool, &mut bulk_burst, k),
+                &mut |k| shim_bulk(k),
+            ],
+        ),
     );
-    assert_eq!(
-        (ring_c, ring_r),
-        (64.0, 64.0),
-        "the ring pair forwards full bursts both ways"
+    assert!(
+        ring_rounds.iter().all(|&p| p == 64.0),
+        "the ring pair forwards full bursts both ways: {ring_rounds:?}"
     );
-    assert_eq!((null_c, null_r), (64.0, 64.0), "net_null fills every burst");
-    print_table(&format!("data plane ({label}): million packets per second (best of {rounds}, C and Rust alternating)"), "Mpps", &rows);
-    let ratio = |c: &str, r: &str| {
-        let get = |k: &str| rows.iter().find(|(n, _)| n == k).unwrap().1;
-        get(r) / get(c)
-    };
-    for what in [
-        "io fwd net_ring",
-        "io fwd net_null",
-        "mbuf alloc+free single",
-        "mbuf alloc+free bulk 32",
-    ] {
-        let q = ratio(&format!("{what}|C"), &format!("{what}|Rust"));
-        println!("{what}: Rust/C Mpps = {q:.3} (target >= 0.98)");
-        emit(&group, &format!("{what}|ratio"), "mpps_ratio", q);
+    assert!(
+        null_rounds.iter().all(|&p| p == 64.0),
+        "net_null fills every burst: {null_rounds:?}"
+    );
+    print_table(
+        &format!("data plane ({label}): million packets per second (best of {rounds}, the variants taking turns)"),
+        "Mpps",
+        &rows,
+    );
+    let best = |k: &str| rows.iter().find(|(n, _)| n == k).map(|r| r.1);
+    for what in OPERATIONS {
+        for side in ["Rust", "Rust through the shim"] {
+            if let (Some(c), Some(r)) =
+                (best(&format!("{what}|C")), best(&format!("{what}|{side}")))
+            {
+                println!("{what}: {side}/C Mpps = {:.3} (target >= 0.98)", r / c);
+            }
+        }
     }
 
     if have_valgrind() {
-        let names = [
-            "bench_c_io_fwd_ring",
-            "bench_rust_io_fwd_ring",
-            "bench_c_io_fwd_null",
-            "bench_rust_io_fwd_null",
-            "bench_c_mbuf_single",
-            "bench_rust_mbuf_single",
-            "bench_c_mbuf_bulk",
-            "bench_rust_mbuf_bulk",
+        let kernels = [
+            ("io fwd net_ring", "C", "bench_c_io_fwd_ring", 64.0),
+            (
+                "io fwd net_ring",
+                "C, queues at run time",
+                "bench_c_io_fwd_ring_queues",
+                64.0,
+            ),
+            ("io fwd net_ring", "Rust", "bench_rust_io_fwd_ring", 64.0),
+            (
+                "io fwd net_ring",
+                "Rust through the shim",
+                "bench_shim_io_fwd_ring",
+                64.0,
+            ),
+            ("io fwd net_null", "C", "bench_c_io_fwd_null", 64.0),
+            (
+                "io fwd net_null",
+                "C, queues at run time",
+                "bench_c_io_fwd_null_queues",
+                64.0,
+            ),
+            ("io fwd net_null", "Rust", "bench_rust_io_fwd_null", 64.0),
+            (
+                "io fwd net_null",
+                "Rust through the shim",
+                "bench_shim_io_fwd_null",
+                64.0,
+            ),
+            ("mbuf alloc+free single", "C", "bench_c_mbuf_single", 1.0),
+            (
+                "mbuf alloc+free single",
+                "Rust",
+                "bench_rust_mbuf_single",
+                1.0,
+            ),
+            (
+                "mbuf alloc+free single",
+                "Rust through the shim",
+                "bench_shim_mbuf_single",
+                1.0,
+            ),
+            ("mbuf alloc+free bulk 32", "C", "bench_c_mbuf_bulk", 32.0),
+            (
+                "mbuf alloc+free bulk 32",
+                "Rust",
+                "bench_rust_mbuf_bulk",
+                32.0,
+            ),
+            (
+                "mbuf alloc+free bulk 32",
+                "Rust through the shim",
+                "bench_shim_mbuf_bulk",
+                32.0,
+            ),
         ];
+        let names: Vec<&str> = kernels.iter().map(|k| k.2).collect();
         let counts = callgrind_per_iter(
             |k| vec!["--kernels".into(), k.to_string()],
             &names,
@@ -393,20 +624,12 @@ fn main() {
             12000,
         );
         let mut rows = Vec::new();
-        for (sym, name, pkts_per_iter) in [
-            ("bench_c_io_fwd_ring", "io fwd net_ring|C", 64.0),
-            ("bench_rust_io_fwd_ring", "io fwd net_ring|Rust", 64.0),
-            ("bench_c_io_fwd_null", "io fwd net_null|C", 64.0),
-            ("bench_rust_io_fwd_null", "io fwd net_null|Rust", 64.0),
-            ("bench_c_mbuf_single", "mbuf alloc+free single|C", 1.0),
-            ("bench_rust_mbuf_single", "mbuf alloc+free single|Rust", 1.0),
-            ("bench_c_mbuf_bulk", "mbuf alloc+free bulk 32|C", 32.0),
-            ("bench_rust_mbuf_bulk", "mbuf alloc+free bulk 32|Rust", 32.0),
-        ] {
+        for (what, side, sym, pkts_per_iter) in kernels {
             if let Some(ir) = counts.get(sym) {
                 let per_pkt = ir / pkts_per_iter;
-                emit(&group, name, "ir_per_pkt", per_pkt);
-                rows.push((name.to_owned(), per_pkt));
+                let name = format!("{what}|{side}");
+                emit(&group, &name, "ir_per_pkt", per_pkt);
+                rows.push((name, per_pkt));
             }
         }
         print_table(
@@ -415,21 +638,16 @@ fn main() {
             &rows,
         );
         let get = |k: String| rows.iter().find(|(n, _)| *n == k).map(|r| r.1);
-        for what in [
-            "io fwd net_ring",
-            "io fwd net_null",
-            "mbuf alloc+free single",
-            "mbuf alloc+free bulk 32",
-        ] {
-            match (get(format!("{what}|C")), get(format!("{what}|Rust"))) {
-                (Some(c), Some(r)) => {
-                    let q = r / c;
-                    println!("{what}: Rust/C instructions per packet = {q:.3} (target <= 1.05 without LTO, <= 1.0 with)");
-                    emit(&group, &format!("{what}|ratio"), "ir_ratio", q);
+        for what in OPERATIONS {
+            for side in ["C, queues at run time", "Rust", "Rust through the shim"] {
+                match (get(format!("{what}|C")), get(format!("{what}|{side}"))) {
+                    (Some(c), Some(r)) => println!(
+                        "{what}: {side}/C instructions per packet = {:.3} (target for Rust <= 1.05 without LTO, <= 1.0 with)",
+                        r / c
+                    ),
+                    _ if side.starts_with('C') && what.starts_with("mbuf") => {}
+                    _ => println!("{what}: {side}: instructions per packet not counted (a kernel symbol is missing)"),
                 }
-                _ => println!(
-                    "{what}: instructions per packet not counted (a kernel symbol is missing)"
-                ),
             }
         }
     }

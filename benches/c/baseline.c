@@ -147,36 +147,51 @@ KERNEL uint64_t bench_c_pwrite32(int fd, int64_t region_offset, uint64_t n)
 
 #define FWD_BURST 32
 
-static inline uint64_t bench_c_fwd_one(uint16_t from, uint16_t to)
+static inline uint64_t bench_c_fwd_one(uint16_t from, uint16_t from_q, uint16_t to, uint16_t to_q)
 {
 	struct rte_mbuf *pkts[FWD_BURST];
-	uint16_t got = rte_eth_rx_burst(from, 0, pkts, FWD_BURST);
+	uint16_t got = rte_eth_rx_burst(from, from_q, pkts, FWD_BURST);
 	uint16_t sent;
 
 	if (got == 0)
 		return 0;
-	sent = rte_eth_tx_burst(to, 0, pkts, got);
+	sent = rte_eth_tx_burst(to, to_q, pkts, got);
 	if (sent < got)
 		rte_pktmbuf_free_bulk(&pkts[sent], got - sent);
 	return got;
 }
 
 /* n rounds of a->b then b->a; returns the packets received. */
-static inline uint64_t bench_c_io_fwd(uint16_t a, uint16_t b, uint64_t n)
+static inline uint64_t bench_c_io_fwd(uint16_t a, uint16_t qa, uint16_t b, uint16_t qb, uint64_t n)
 {
 	uint64_t pkts = 0;
 
 	for (uint64_t i = 0; i < n; i++) {
-		pkts += bench_c_fwd_one(a, b);
-		pkts += bench_c_fwd_one(b, a);
+		pkts += bench_c_fwd_one(a, qa, b, qb);
+		pkts += bench_c_fwd_one(b, qb, a, qa);
 	}
 	return pkts;
 }
 
-/* The same loop under two names, so that callgrind counts each port pair apart. */
-KERNEL uint64_t bench_c_io_fwd_ring(uint16_t a, uint16_t b, uint64_t n) { return bench_c_io_fwd(a, b, n); }
+/*
+ * The same loop under several names, so that callgrind counts each apart:
+ * per port pair, and with queue 0 written into the loop (as DPDK's l2fwd
+ * does) or the queue ids given at run time (as testpmd's forwarding engines
+ * take them from their stream, and as a Rust queue handle holds them).
+ */
+KERNEL uint64_t bench_c_io_fwd_ring(uint16_t a, uint16_t b, uint64_t n) { return bench_c_io_fwd(a, 0, b, 0, n); }
 
-KERNEL uint64_t bench_c_io_fwd_null(uint16_t a, uint16_t b, uint64_t n) { return bench_c_io_fwd(a, b, n); }
+KERNEL uint64_t bench_c_io_fwd_null(uint16_t a, uint16_t b, uint64_t n) { return bench_c_io_fwd(a, 0, b, 0, n); }
+
+KERNEL uint64_t bench_c_io_fwd_ring_queues(uint16_t a, uint16_t qa, uint16_t b, uint16_t qb, uint64_t n)
+{
+	return bench_c_io_fwd(a, qa, b, qb, n);
+}
+
+KERNEL uint64_t bench_c_io_fwd_null_queues(uint16_t a, uint16_t qa, uint16_t b, uint16_t qb, uint64_t n)
+{
+	return bench_c_io_fwd(a, qa, b, qb, n);
+}
 
 /* n single allocations, each freed at once; returns the ones that succeeded. */
 KERNEL uint64_t bench_c_mbuf_single(struct rte_mempool *mp, uint64_t n)

@@ -53,6 +53,10 @@ extern "C" {
     /// The same forwarding loop in C over two net_null ports (a symbol of its
     /// own, so callgrind counts the two drivers apart).
     pub fn bench_c_io_fwd_null(a: u16, b: u16, n: u64) -> u64;
+    /// [`bench_c_io_fwd_ring`] with the queue ids given at run time.
+    pub fn bench_c_io_fwd_ring_queues(a: u16, qa: u16, b: u16, qb: u16, n: u64) -> u64;
+    /// [`bench_c_io_fwd_null`] with the queue ids given at run time.
+    pub fn bench_c_io_fwd_null_queues(a: u16, qa: u16, b: u16, qb: u16, n: u64) -> u64;
     /// `n` single `rte_pktmbuf_alloc` + `rte_pktmbuf_free` from `mp`; returns
     /// the allocations that succeeded.
     pub fn bench_c_mbuf_single(mp: *mut dpdk::sys::rte_mempool, n: u64) -> u64;

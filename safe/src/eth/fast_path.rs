@@ -29,6 +29,29 @@ pub(crate) unsafe fn pktmbuf_alloc(mp: *mut rte_mempool) -> *mut rte_mbuf {
     }
 }
 
+/// `rte_pktmbuf_alloc_bulk`: `n` reset mbufs from `mp` into `out`, all or
+/// none; 0 or a negative errno.
+///
+/// # Safety
+/// `mp` is a live packet mempool; `out` has room for `n` pointers.
+#[inline(always)]
+pub(crate) unsafe fn pktmbuf_alloc_bulk(
+    mp: *mut rte_mempool,
+    out: *mut *mut rte_mbuf,
+    n: u32,
+) -> i32 {
+    #[cfg(dpdk_eth_fast_path)]
+    // SAFETY: the caller's contract is `rte_pktmbuf_alloc_bulk`'s.
+    unsafe {
+        rust::pktmbuf_alloc_bulk(mp, out, n)
+    }
+    #[cfg(not(dpdk_eth_fast_path))]
+    // SAFETY: as above.
+    unsafe {
+        dpdk_sys::rte_pktmbuf_alloc_bulk(mp, out, n)
+    }
+}
+
 /// `rte_pktmbuf_free`: the mbuf (chain) goes back to its pool, or loses one
 /// reference.
 ///
@@ -182,20 +205,59 @@ mod rust {
                     .add((*cache).len as usize)
                     .read()
                     .cast::<rte_mbuf>();
-                *f::next(m) = std::ptr::null_mut();
-                *f::pkt_len(m) = 0;
-                *f::tx_offload(m) = 0;
-                *f::vlan_tci(m) = 0;
-                *f::vlan_tci_outer(m) = 0;
-                *f::nb_segs(m) = 1;
-                *f::port(m) = dpdk_sys::RTE_MBUF_PORT_INVALID as u16;
-                *f::ol_flags(m) &= dpdk_sys::RTE_MBUF_F_EXTERNAL;
-                *f::packet_type(m) = 0;
-                *f::data_off(m) = (dpdk_sys::RTE_PKTMBUF_HEADROOM as u16).min(*f::buf_len(m));
-                *f::data_len(m) = 0;
+                reset(m);
                 return m;
             }
             dpdk_sys::rte_pktmbuf_alloc(mp)
+        }
+    }
+
+    /// # Safety
+    /// As `super::pktmbuf_alloc_bulk`.
+    #[inline(always)]
+    pub(super) unsafe fn pktmbuf_alloc_bulk(
+        mp: *mut rte_mempool,
+        out: *mut *mut rte_mbuf,
+        n: u32,
+    ) -> i32 {
+        // SAFETY: as in pktmbuf_alloc: with at least `n` objects in this
+        // lcore's cache, `rte_mempool_get_bulk` takes the top `n`, last first,
+        // and `rte_pktmbuf_alloc_bulk` resets each; `out` has room for `n`.
+        unsafe {
+            let cache = default_cache(mp);
+            if !cache.is_null() && (*cache).len >= n {
+                let top = (*cache).objs.as_ptr().add((*cache).len as usize);
+                (*cache).len -= n;
+                for i in 0..n as usize {
+                    let m = top.sub(i + 1).read().cast::<rte_mbuf>();
+                    reset(m);
+                    out.add(i).write(m);
+                }
+                return 0;
+            }
+            dpdk_sys::rte_pktmbuf_alloc_bulk(mp, out, n)
+        }
+    }
+
+    /// `rte_pktmbuf_reset`, field by field.
+    ///
+    /// # Safety
+    /// `m` is an mbuf of a packet pool that the caller has just taken.
+    #[inline(always)]
+    unsafe fn reset(m: *mut rte_mbuf) {
+        // SAFETY: the caller's contract; the fields are the mbuf's own.
+        unsafe {
+            *f::next(m) = std::ptr::null_mut();
+            *f::pkt_len(m) = 0;
+            *f::tx_offload(m) = 0;
+            *f::vlan_tci(m) = 0;
+            *f::vlan_tci_outer(m) = 0;
+            *f::nb_segs(m) = 1;
+            *f::port(m) = dpdk_sys::RTE_MBUF_PORT_INVALID as u16;
+            *f::ol_flags(m) &= dpdk_sys::RTE_MBUF_F_EXTERNAL;
+            *f::packet_type(m) = 0;
+            *f::data_off(m) = (dpdk_sys::RTE_PKTMBUF_HEADROOM as u16).min(*f::buf_len(m));
+            *f::data_len(m) = 0;
         }
     }
 

@@ -273,7 +273,7 @@ impl<'eal> Mempool<'eal> {
         let tail = burst.spare_ptr();
         // SAFETY: `tail` has room for `count` pointers (checked above); on success
         // DPDK writes `count` fresh mbufs there, which the burst then owns.
-        let ret = unsafe { dpdk_sys::rte_pktmbuf_alloc_bulk(self.as_ptr(), tail, count as u32) };
+        let ret = unsafe { fast_path::pktmbuf_alloc_bulk(self.as_ptr(), tail, count as u32) };
         if ret != 0 {
             return Err(MbufError::Exhausted);
         }

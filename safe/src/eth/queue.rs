@@ -67,10 +67,9 @@ impl<'p, 'eal> RxQueue<'p, 'eal> {
     #[inline(always)]
     pub fn rx_burst(&mut self, burst: &mut Burst<'eal>) -> usize {
         // A burst holds at most MAX_BURST (u16::MAX) mbufs: no truncation.
+        // A full burst asks for 0, which drivers answer with 0 (as C's callers
+        // may ask for 0, and DPDK's TX callbacks may leave 0 for the driver).
         let spare = burst.spare() as u16;
-        if spare == 0 {
-            return 0;
-        }
         let tail = burst.spare_ptr();
         // SAFETY: see above; DPDK writes at most `spare` owned mbufs at tail.
         let got = unsafe { fast_path::rx_burst(self.port_id, self.queue, tail, spare) } as usize;
@@ -106,11 +105,8 @@ impl<'p, 'eal> TxQueue<'p, 'eal> {
     /// Allocates nothing.
     #[inline(always)]
     pub fn tx_burst(&mut self, burst: &mut Burst<'eal>) -> usize {
-        // As in rx_burst: at most MAX_BURST (u16::MAX).
+        // As in rx_burst: at most MAX_BURST (u16::MAX); an empty burst sends 0.
         let len = burst.len() as u16;
-        if len == 0 {
-            return 0;
-        }
         // SAFETY: as for rx_burst; the first `len` slots hold owned mbufs, and
         // the ones DPDK takes (the first `sent`) are dropped from the burst
         // without being freed.

@@ -425,6 +425,7 @@ fn targets(r: &Results) -> Vec<Target> {
             fmt(startup_ir, 3)
         ),
     });
+    targets.extend(dataplane_targets(r));
     let noop = r.get("build", "no-op rebuild (cargo build --workspace)", "s");
     targets.push(Target {
         what: "no-op rebuild (`cargo build --workspace`)".into(),
@@ -437,6 +438,65 @@ fn targets(r: &Results) -> Vec<Target> {
         shown: noop.map_or_else(|| NOT_IN_RUN.into(), |s| format!("{s:.2} s")),
     });
     targets
+}
+
+/// The data plane's operations, as `forwarding.rs` names them.
+const DATAPLANE_OPS: [&str; 4] = [
+    "io fwd net_ring",
+    "io fwd net_null",
+    "mbuf alloc+free single",
+    "mbuf alloc+free bulk 32",
+];
+
+/// The two builds `tools/bench.sh` runs `forwarding.rs` in, and the
+/// instructions-per-packet limit each has (Rust/C).
+const DATAPLANE_BUILDS: [(&str, f64); 2] = [("no LTO", 1.05), ("cross-language LTO", 1.0)];
+
+/// Rust/C for one operation of one build: (Ir per packet, best Mpps).
+fn dataplane_ratios(r: &Results, label: &str, op: &str, side: &str) -> (Option<f64>, Option<f64>) {
+    let g = format!("dataplane[{label}]");
+    let get = |variant: &str, metric: &str| r.get(&g, &format!("{op}|{variant}"), metric);
+    (
+        ratio(get(side, "ir_per_pkt"), get("C", "ir_per_pkt")),
+        ratio(get(side, "mpps_best"), get("C", "mpps_best")),
+    )
+}
+
+/// One row per build: every operation's instructions and Mpps against C.
+fn dataplane_targets(r: &Results) -> Vec<Target> {
+    DATAPLANE_BUILDS
+        .iter()
+        .map(|&(label, ir_limit)| {
+            let mut verdicts = Vec::new();
+            let mut shown = Vec::new();
+            for op in DATAPLANE_OPS {
+                let (ir, mpps) = dataplane_ratios(r, label, op, "Rust");
+                verdicts.push(Verdict::at_most(ir, ir_limit));
+                // Mpps ≥ 0.98 × C is C/Rust ≤ 1/0.98.
+                verdicts.push(Verdict::at_most(mpps.map(|m| 1.0 / m), 1.0 / 0.98));
+                if ir.is_some() || mpps.is_some() {
+                    shown.push(format!("{op}: Ir {}×, Mpps {}×", fmt(ir, 3), fmt(mpps, 3)));
+                }
+            }
+            let verdict = if verdicts.contains(&Verdict::Missed) {
+                Verdict::Missed
+            } else if verdicts.contains(&Verdict::NotMeasured) {
+                Verdict::NotMeasured
+            } else {
+                Verdict::Met
+            };
+            Target {
+                what: format!("data plane, Rust against C ({label}; `forwarding.rs`)"),
+                goal: format!("Ir/packet ≤ {ir_limit} × C and Mpps ≥ 0.98 × C, every operation"),
+                verdict,
+                shown: if shown.is_empty() {
+                    NOT_IN_RUN.into()
+                } else {
+                    shown.join("; ")
+                },
+            }
+        })
+        .collect()
 }
 
 /// The targets as a markdown table.
@@ -598,6 +658,44 @@ fn markdown(r: &Results) -> String {
             }
         }
     }
+    let dp_groups: Vec<&String> = r
+        .names
+        .keys()
+        .filter(|g| g.starts_with("dataplane["))
+        .collect();
+    if !dp_groups.is_empty() {
+        out.push_str("\n## Data plane: io forwarding and mbuf alloc+free (`forwarding.rs`)\n\n| build | operation | variant | Mpps (best) | Mpps (median) | Ir/packet | Mpps / C | Ir / C |\n|---|---|---|---:|---:|---:|---:|---:|\n");
+        for group in dp_groups {
+            let label = &group[10..group.len() - 1];
+            for name in r.names(group) {
+                let Some((op, variant)) = name.split_once('|') else {
+                    continue;
+                };
+                let c = format!("{op}|C");
+                let _ = writeln!(
+                    out,
+                    "| {label} | {op} | {variant} | {} | {} | {} | {} | {} |",
+                    fmt(r.get(group, name, "mpps_best"), 2),
+                    fmt(r.get(group, name, "mpps_median"), 2),
+                    fmt(r.get(group, name, "ir_per_pkt"), 2),
+                    fmt(
+                        ratio(
+                            r.get(group, name, "mpps_best"),
+                            r.get(group, &c, "mpps_best")
+                        ),
+                        3
+                    ),
+                    fmt(
+                        ratio(
+                            r.get(group, name, "ir_per_pkt"),
+                            r.get(group, &c, "ir_per_pkt")
+                        ),
+                        3
+                    ),
+                );
+            }
+        }
+    }
     if let Some(lto) = r.notes.get("lto") {
         let _ = writeln!(out, "\nCross-language LTO build: {lto}");
     }
@@ -609,7 +707,7 @@ fn markdown(r: &Results) -> String {
             let _ = writeln!(out, "| {n} | {} |", fmt(r.get("build", n, "s"), 2));
         }
     }
-    out.push_str("\n## Plots\n\nBoth have a title, axis descriptions with units, tick labels and a legend (text in DejaVu Sans).\n\n* `per_access.png`: the mapped BAR on the host (memfd). Upper panel: instructions per access (callgrind Ir); lower panel: nanoseconds per access (minimum of 11 rounds). One group of bars per operation (read32 and write32, constant offset and 64 offsets), in each group C (grey), FixedMapping, compile-time checked (blue; constant offsets only) and MappedRegion, run-time checked (orange), with the value above each bar.\n* `enumeration.png`: upper panel: milliseconds per enumeration against the number of devices in the tree (16 to 4096), both axes logarithmic: DPDK's own scan (grey), the crate's enumeration (blue) and linear growth from the crate's 16-device time (green, dashed). Lower panel (when callgrind ran): thousand instructions per device against the number of devices (logarithmic), for DPDK's scan and the crate's enumeration; a flat line is linear growth, and this is the figure the linearity target judges.\n");
+    out.push_str("\n## Plots\n\nAll have a title, axis descriptions with units, tick labels and a legend (text in DejaVu Sans).\n\n* `per_access.png`: the mapped BAR on the host (memfd). Upper panel: instructions per access (callgrind Ir); lower panel: nanoseconds per access (minimum of 11 rounds). One group of bars per operation (read32 and write32, constant offset and 64 offsets), in each group C (grey), FixedMapping, compile-time checked (blue; constant offsets only) and MappedRegion, run-time checked (orange), with the value above each bar.\n* `enumeration.png`: upper panel: milliseconds per enumeration against the number of devices in the tree (16 to 4096), both axes logarithmic: DPDK's own scan (grey), the crate's enumeration (blue) and linear growth from the crate's 16-device time (green, dashed). Lower panel (when callgrind ran): thousand instructions per device against the number of devices (logarithmic), for DPDK's scan and the crate's enumeration; a flat line is linear growth, and this is the figure the linearity target judges.\n* `dataplane.png`: the data plane, Rust against C in the same run. Upper panel: instructions per packet over C's (callgrind); lower panel: best Mpps over C's. One group of bars per operation (io forwarding over net_ring and net_null, mbuf alloc+free single and bulk of 32), in each the safe API (blue) and the same loop through the shim (orange), without and with cross-language LTO (light and dark); dashed lines at the targets (1.05 and 1.0 for instructions, 0.98 for Mpps).\n");
     out
 }
 
@@ -753,14 +851,24 @@ fn bar_value(v: f64, digits: usize) -> String {
 
 /// One panel of per_access.png: a group of bars per operation, one bar per
 /// variant, the value printed above each bar.
+/// The bars of one panel: the group, its variants (name suffix, legend,
+/// colour), the x axis's description, and horizontal target lines.
+struct Bars<'a> {
+    group: &'a str,
+    variants: &'a [(&'a str, &'a str, RGBColor)],
+    x_desc: &'a str,
+    lines: &'a [(f64, &'a str)],
+}
+
 fn bars_panel(
     area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
     r: &Results,
+    bars_of: &Bars<'_>,
     metric: &str,
     caption: &str,
     y_desc: &str,
 ) -> DrawResult {
-    let g = "host_mapped";
+    let g = bars_of.group;
     let ops: Vec<String> = {
         let mut ops: Vec<String> = Vec::new();
         for n in r.names(g) {
@@ -771,30 +879,20 @@ fn bars_panel(
         }
         ops
     };
-    let variants = [
-        ("C", "C (volatile load/store)", GREY),
-        (
-            "FixedMapping (compile-time checked)",
-            "FixedMapping (compile-time checked)",
-            BLUE,
-        ),
-        (
-            "MappedRegion (run-time checked)",
-            "MappedRegion (run-time checked)",
-            ORANGE,
-        ),
-    ];
+    let variants = bars_of.variants;
     let top = r
         .names(g)
         .iter()
         .filter_map(|n| r.get(g, n, metric))
         .fold(0.0f64, f64::max);
+    let top = bars_of.lines.iter().map(|l| l.0).fold(top, f64::max);
     // Room above the bars for the values and the legend.
     let max = if top > 0.0 { top * 1.5 } else { 1.0 };
-    // Integer x coordinates (plotters formats their labels): 100 per operation,
-    // a bar 24 wide every 27 from 10.
-    let width = ops.len() as i32 * 100;
-    let centres: Vec<i32> = (0..ops.len() as i32).map(|i| i * 100 + 50).collect();
+    // Integer x coordinates (plotters formats their labels): `step` per
+    // operation, a bar 24 wide every 27 from 10.
+    let step = 27 * variants.len() as i32 + 19;
+    let width = ops.len() as i32 * step;
+    let centres: Vec<i32> = (0..ops.len() as i32).map(|i| i * step + step / 2).collect();
     let mut chart = ChartBuilder::on(area)
         .caption(caption, (FONT, 19))
         .margin(12)
@@ -802,7 +900,7 @@ fn bars_panel(
         .y_label_area_size(70)
         .build_cartesian_2d((0..width).with_key_points(centres), 0f64..max)?;
     let op_of = |x: &i32| {
-        usize::try_from(*x / 100)
+        usize::try_from(*x / step)
             .ok()
             .and_then(|i| ops.get(i))
             .cloned()
@@ -811,7 +909,7 @@ fn bars_panel(
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_desc("operation (bars left to right: C, FixedMapping, MappedRegion; FixedMapping takes constant offsets only)")
+        .x_desc(bars_of.x_desc)
         .y_desc(y_desc)
         .x_label_formatter(&op_of)
         .y_label_formatter(&|y| format!("{y}"))
@@ -819,12 +917,23 @@ fn bars_panel(
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 15))
         .draw()?;
-    for (j, (variant, label, color)) in (0i32..).zip(variants) {
+    for &(at, label) in bars_of.lines {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(0, at), (width, at)],
+                6,
+                4,
+                BLACK.stroke_width(1),
+            ))?
+            .label(label)
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK));
+    }
+    for (j, &(variant, label, color)) in (0i32..).zip(variants) {
         let bars: Vec<(i32, f64)> = (0i32..)
             .zip(&ops)
             .filter_map(|(i, op)| {
                 let v = r.get(g, &format!("{op}|{variant}"), metric)?;
-                Some((i * 100 + 10 + j * 27, v))
+                Some((i * step + 10 + j * 27, v))
             })
             .collect();
         if bars.is_empty() {
@@ -862,9 +971,29 @@ fn per_access_plot(r: &Results, path: &Path) -> DrawResult {
         (FONT, 21),
     )?;
     let (top, bottom) = root.split_vertically(415);
+    let variants = [
+        ("C", "C (volatile load/store)", GREY),
+        (
+            "FixedMapping (compile-time checked)",
+            "FixedMapping (compile-time checked)",
+            BLUE,
+        ),
+        (
+            "MappedRegion (run-time checked)",
+            "MappedRegion (run-time checked)",
+            ORANGE,
+        ),
+    ];
+    let bars = Bars {
+        group: "host_mapped",
+        variants: &variants,
+        x_desc: "operation (bars left to right: C, FixedMapping, MappedRegion; FixedMapping takes constant offsets only)",
+        lines: &[],
+    };
     bars_panel(
         &top,
         r,
+        &bars,
         "ir",
         "Instructions per access (valgrind callgrind, deterministic)",
         "instructions per access (Ir)",
@@ -872,12 +1001,101 @@ fn per_access_plot(r: &Results, path: &Path) -> DrawResult {
     bars_panel(
         &bottom,
         r,
+        &bars,
         "ns_min",
         "Time per access (wall clock, minimum of 11 rounds)",
         "nanoseconds per access",
     )?;
     root.present()?;
     Ok(())
+}
+
+/// dataplane.png: Rust over C per operation, both builds, as ratios; None
+/// when the run has no data-plane figures.
+fn dataplane_plot(r: &Results, path: &Path) -> Option<DrawResult> {
+    let mut ratios = Results::default();
+    let g = "dataplane_ratio";
+    let variants = [
+        ("Rust (no LTO)", "safe API, no LTO", RGBColor(120, 170, 230)),
+        (
+            "shim (no LTO)",
+            "through the shim, no LTO",
+            RGBColor(245, 180, 110),
+        ),
+        (
+            "Rust (cross-language LTO)",
+            "safe API, cross-language LTO",
+            BLUE,
+        ),
+        (
+            "shim (cross-language LTO)",
+            "through the shim, cross-language LTO",
+            ORANGE,
+        ),
+    ];
+    for op in DATAPLANE_OPS {
+        for (label, _) in DATAPLANE_BUILDS {
+            for (side, short) in [("Rust", "Rust"), ("Rust through the shim", "shim")] {
+                let (ir, mpps) = dataplane_ratios(r, label, op, side);
+                let name = format!("{op}|{short} ({label})");
+                for (metric, v) in [("ir_ratio", ir), ("mpps_ratio", mpps)] {
+                    if let Some(v) = v {
+                        let names = ratios.names.entry(g.to_owned()).or_default();
+                        if !names.contains(&name) {
+                            names.push(name.clone());
+                        }
+                        ratios
+                            .values
+                            .insert((g.into(), name.clone(), metric.into()), v);
+                    }
+                }
+            }
+        }
+    }
+    if ratios.names(g).is_empty() {
+        return None;
+    }
+    Some((|| {
+        let root = BitMapBackend::new(path, (1100, 900)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let root = root.titled(
+            "Data plane: Rust against C in the same run (DPDK's net_ring and net_null, bursts of 32)",
+            (FONT, 21),
+        )?;
+        let (top, bottom) = root.split_vertically(440);
+        let x_desc = "operation (bars: the safe API and the same loop through the shim, without and with cross-language LTO)";
+        bars_panel(
+            &top,
+            &ratios,
+            &Bars {
+                group: g,
+                variants: &variants,
+                x_desc,
+                lines: &[
+                    (1.05, "target without LTO (1.05)"),
+                    (1.0, "target with LTO (1.0)"),
+                ],
+            },
+            "ir_ratio",
+            "Instructions per packet over C's (valgrind callgrind)",
+            "Rust Ir / C Ir",
+        )?;
+        bars_panel(
+            &bottom,
+            &ratios,
+            &Bars {
+                group: g,
+                variants: &variants,
+                x_desc,
+                lines: &[(0.98, "target (0.98)")],
+            },
+            "mpps_ratio",
+            "Million packets per second over C's (best of 15 rounds)",
+            "Rust Mpps / C Mpps",
+        )?;
+        root.present()?;
+        Ok(())
+    })())
 }
 
 /// Milliseconds as an axis label: as many decimals as small values need.
@@ -1094,6 +1312,10 @@ fn main() {
     }
     if let Err(e) = enumeration_plot(&r, &out.join("enumeration.png")) {
         eprintln!("enumeration.png: {e}");
+        failed = true;
+    }
+    if let Some(Err(e)) = dataplane_plot(&r, &out.join("dataplane.png")) {
+        eprintln!("dataplane.png: {e}");
         failed = true;
     }
     println!("{}", out.join("results.md").display());

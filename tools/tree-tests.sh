@@ -33,6 +33,13 @@ out=$(inside cargo test --workspace 2>&1) || { echo "$out"; exit 1; }
 grep -q "building against DPDK $version from /usr (distribution)" <<<"$out" ||
     { echo "the build script did not report $name's DPDK"; echo "$out"; exit 1; }
 "$here/xtask" test-results - <<<"$out"
+# The data-plane tests above ran through the Rust fast path, not the shim, when
+# the build script said so (sys/build/features.rs, RUST_FAST_PATH_RELEASES).
+if grep -qsx "cargo:rustc-cfg=dpdk_eth_fast_path" "$CARGO_TARGET_DIR"/debug/build/dpdk-sys-*/output; then
+    echo "eth fast path: Rust (rte_eth_fp_ops read from Rust)"
+else
+    echo "eth fast path: the shim's calls"
+fi
 var="DPDK_RS_SDK_INCLUDE_${line/./_}"
 sdk=${!var:-${DPDK_RS_CACHE:-/var/cache/dpdk-rs}/sdk-headers/$line}
 if [ -f "$sdk/bus_pci_driver.h" ]; then

@@ -33,10 +33,11 @@ const HAND_DRIVER_STRUCTS: &[&str] = &["22.11", "24.11", "25.11"];
 /// `rte_pktmbuf_free` of one direct, unshared segment pushes it onto that
 /// cache while it is below its flush threshold. Everything else goes to
 /// DPDK's own functions. A release not listed keeps the shim and bindgen's
-/// wrappers until its bodies are read.
-/// 24.11's and 25.11's bodies were read too and do the same, but their
-/// generated tables have not been through CI yet: they keep the shim until then.
-const RUST_FAST_PATH_RELEASES: &[&str] = &["22.11"];
+/// wrappers until its bodies are read. (25.11 reorders
+/// `rte_pktmbuf_prefree_seg` and adds an mbuf-history mark that is compiled
+/// out without `RTE_MBUF_HISTORY_DEBUG`; for one direct, unshared segment it
+/// does what 22.11 does.)
+const RUST_FAST_PATH_RELEASES: &[&str] = &["22.11", "24.11", "25.11"];
 
 /// Where the PCI driver structures come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

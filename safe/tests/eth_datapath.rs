@@ -745,3 +745,56 @@ fn queue_callbacks_run_and_mbufs_cross_threads() {
         );
     });
 }
+
+/// A started port whose table entry has no burst function (a driver that
+/// never set one: DPDK's inline burst would call null) gives no queue handle.
+/// The entry is cleared by hand, as such a driver would leave it, and put back.
+#[cfg(dpdk_eth_fast_path)]
+#[test]
+fn a_driver_without_a_burst_function_gives_no_queue() {
+    in_child!("a_driver_without_a_burst_function_gives_no_queue", {
+        let eal = base_builder().no_pci().vdev("net_null0").init().unwrap();
+        let pool = Mempool::new(&eal, &MempoolConfig::new("noburst", 1023)).unwrap();
+        let mut port = Port::by_name(&eal, "net_null0").unwrap();
+        started(&mut port, &pool);
+        let id = port.id();
+        // SAFETY: the entry of a valid port, written by this thread only, with
+        // no queue handle taken; both functions are put back below.
+        let entry = unsafe {
+            std::ptr::addr_of_mut!(dpdk_sys::eth_fast_path::rte_eth_fp_ops)
+                .cast::<dpdk_sys::eth_fast_path::rte_eth_fp_ops>()
+                .add(id as usize)
+        };
+        // SAFETY: as above.
+        let (rx, tx) = unsafe { ((*entry).rx_pkt_burst, (*entry).tx_pkt_burst) };
+        assert!(rx.is_some() && tx.is_some(), "net_null sets both");
+        // SAFETY: as above.
+        unsafe { (*entry).rx_pkt_burst = None };
+        match port.rx_queue(0) {
+            Err(e @ PortError::NoBurstFunction { kind: "RX", .. }) => {
+                assert_eq!(
+                    e.to_string(),
+                    format!("port {id}: the driver has no RX burst function")
+                )
+            }
+            other => panic!("expected NoBurstFunction for RX, got {other:?}"),
+        }
+        // SAFETY: as above.
+        unsafe { ((*entry).rx_pkt_burst, (*entry).tx_pkt_burst) = (rx, None) };
+        assert!(port.rx_queue(0).is_ok(), "RX is back");
+        assert!(matches!(
+            port.tx_queue(0),
+            Err(PortError::NoBurstFunction { kind: "TX", .. })
+        ));
+        // SAFETY: as above.
+        unsafe { (*entry).tx_pkt_burst = tx };
+        let mut txq = port.tx_queue(0).unwrap();
+        let mut burst = Burst::new(4).unwrap();
+        burst.push(pool.alloc().unwrap()).unwrap();
+        assert_eq!(
+            txq.tx_burst(&mut burst),
+            1,
+            "net_null takes what it is given"
+        );
+    });
+}

@@ -8641,6 +8641,10 @@ unsafe extern "C" {
     ) -> ::std::os::raw::c_int;
     pub fn dpdk_shim_eth_rx_burst(port: u16, queue: u16, pkts: *mut *mut rte_mbuf, n: u16) -> u16;
     pub fn dpdk_shim_eth_tx_burst(port: u16, queue: u16, pkts: *mut *mut rte_mbuf, n: u16) -> u16;
+    pub fn dpdk_shim_eth_has_burst_function(
+        port: u16,
+        tx: ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
     pub fn dpdk_shim_lcore_id() -> ::std::os::raw::c_uint;
     pub fn dpdk_shim_lcore_id_addr() -> *const ::std::os::raw::c_uint;
     pub fn dpdk_shim_mbuf_size() -> usize;

@@ -228,6 +228,13 @@ uint16_t dpdk_shim_eth_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf *
 	return rte_eth_tx_burst(port, queue, pkts, n);
 }
 
+int dpdk_shim_eth_has_burst_function(uint16_t port, int tx)
+{
+	if (port >= RTE_MAX_ETHPORTS)
+		return 0;
+	return tx ? rte_eth_fp_ops[port].tx_pkt_burst != NULL : rte_eth_fp_ops[port].rx_pkt_burst != NULL;
+}
+
 unsigned int dpdk_shim_lcore_id(void) { return rte_lcore_id(); }
 
 const unsigned int *dpdk_shim_lcore_id_addr(void) { return &RTE_PER_LCORE(_lcore_id); }

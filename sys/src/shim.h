@@ -151,6 +151,10 @@ int dpdk_shim_eth_port_by_name(const char *name, uint16_t *port);
 /* rte_eth_rx_burst and rte_eth_tx_burst, static inline in rte_ethdev.h. */
 uint16_t dpdk_shim_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 uint16_t dpdk_shim_eth_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+/* 1 when rte_eth_fp_ops[port] holds an RX (tx == 0) or TX (tx != 0) burst
+ * function, the one the two calls above call without a check; 0 when it is
+ * null or port is not below RTE_MAX_ETHPORTS. */
+int dpdk_shim_eth_has_burst_function(uint16_t port, int tx);
 
 /* rte_lcore_id(), a per-lcore variable. */
 unsigned int dpdk_shim_lcore_id(void);

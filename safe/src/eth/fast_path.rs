@@ -74,8 +74,10 @@ pub(crate) unsafe fn pktmbuf_free(m: *mut rte_mbuf) {
 /// `rte_eth_rx_burst`.
 ///
 /// # Safety
-/// `port` is a valid port id, `queue` one of its configured RX queues, polled
-/// by no other thread during the call; `pkts` has room for `n` pointers.
+/// `port` is a valid port id whose table entry holds an RX burst function
+/// (`dpdk_shim_eth_has_burst_function`), `queue` one of its configured RX
+/// queues, polled by no other thread during the call; `pkts` has room for `n`
+/// pointers.
 #[inline(always)]
 pub(crate) unsafe fn rx_burst(port: u16, queue: u16, pkts: *mut *mut rte_mbuf, n: u16) -> u16 {
     #[cfg(dpdk_eth_fast_path)]
@@ -93,8 +95,9 @@ pub(crate) unsafe fn rx_burst(port: u16, queue: u16, pkts: *mut *mut rte_mbuf, n
 /// `rte_eth_tx_burst`.
 ///
 /// # Safety
-/// `port` is a valid port id, `queue` one of its configured TX queues, used by
-/// no other thread during the call; `pkts` holds `n` mbufs the caller owns,
+/// `port` is a valid port id whose table entry holds a TX burst function,
+/// `queue` one of its configured TX queues, used by no other thread during the
+/// call; `pkts` holds `n` mbufs the caller owns,
 /// and the first ones the driver takes (the count returned) are no longer the
 /// caller's.
 #[inline(always)]
@@ -328,10 +331,9 @@ mod rust {
         unsafe {
             let p = entry(port);
             let qd = *(*p).rxq.data.add(queue as usize);
-            let mut got = match (*p).rx_pkt_burst {
-                Some(f) => f(qd, pkts, n),
-                None => 0,
-            };
+            // Non-null: checked when the queue handle was taken
+            // (`Port::rx_queue`), and kept so while it lives.
+            let mut got = (*p).rx_pkt_burst.unwrap_unchecked()(qd, pkts, n);
             if DPDK_RS_FP_RXTX_CALLBACKS != 0 {
                 let cb = callbacks((*p).rxq.clbk, queue);
                 if !cb.is_null() {
@@ -358,10 +360,8 @@ mod rust {
                     n = rte_eth_call_tx_callbacks(port, queue, pkts, n, cb);
                 }
             }
-            match (*p).tx_pkt_burst {
-                Some(f) => f(qd, pkts, n),
-                None => 0,
-            }
+            // Non-null, as in rx_burst (`Port::tx_queue`).
+            (*p).tx_pkt_burst.unwrap_unchecked()(qd, pkts, n)
         }
     }
 }

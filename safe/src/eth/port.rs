@@ -83,6 +83,15 @@ pub enum PortError {
         /// The queue index.
         queue: u16,
     },
+    /// The started port's driver gave DPDK no burst function of this kind
+    /// (DPDK's inline burst calls it without a check).
+    #[error("port {port}: the driver has no {kind} burst function")]
+    NoBurstFunction {
+        /// The port id.
+        port: u16,
+        /// `"RX"` or `"TX"`.
+        kind: &'static str,
+    },
     /// [`Port::start`] found a configured queue that was not set up; the first one.
     #[error("port {port}: {kind} queue {queue} was not set up")]
     QueueNotSetUp {
@@ -740,6 +749,20 @@ impl<'eal> Port<'eal> {
             return Err(PortError::NotStarted {
                 port: self.id,
                 what: "taking a queue",
+            });
+        }
+        // Read once here: while a queue handle lives the port stays started
+        // (stopping takes `&mut Port`), and DPDK replaces the entry only when
+        // the port starts, stops or closes (ethdev_private.c,
+        // `eth_dev_fp_ops_setup`/`_reset`); drivers that swap their burst
+        // functions while started swap in others, never null.
+        // SAFETY: no pointers; any port id is checked against the table's size.
+        let present =
+            unsafe { dpdk_sys::dpdk_shim_eth_has_burst_function(self.id, (kind == "TX").into()) };
+        if present == 0 {
+            return Err(PortError::NoBurstFunction {
+                port: self.id,
+                kind,
             });
         }
         let Some(flag) = taken.get(queue as usize) else {

@@ -62,7 +62,8 @@ impl<'p, 'eal> RxQueue<'p, 'eal> {
     ///
     /// Sound without checks: the port is started for as long as this handle
     /// lives (taking it needs a started port, stopping needs `&mut Port`),
-    /// only this handle polls the queue (it is not `Sync`, and the port hands
+    /// its driver's burst function was there when the handle was taken (a
+    /// driver without one gives [`PortError::NoBurstFunction`](crate::eth::PortError::NoBurstFunction)), only this handle polls the queue (it is not `Sync`, and the port hands
     /// out one per queue), and the burst's spare slots are where DPDK writes.
     #[inline(always)]
     pub fn rx_burst(&mut self, burst: &mut Burst<'eal>) -> usize {

@@ -231,10 +231,24 @@ mod rust {
             if !cache.is_null() && (*cache).len >= n {
                 let top = (*cache).objs.as_ptr().add((*cache).len as usize);
                 (*cache).len -= n;
-                for i in 0..n as usize {
+                let take = |i: usize| {
                     let m = top.sub(i + 1).read().cast::<rte_mbuf>();
                     reset(m);
                     out.add(i).write(m);
+                };
+                // Four at a time, as DPDK's inline function does: the loop's
+                // own count and branch once per four mbufs.
+                let (n, mut i) = (n as usize, 0);
+                while i + 4 <= n {
+                    take(i);
+                    take(i + 1);
+                    take(i + 2);
+                    take(i + 3);
+                    i += 4;
+                }
+                while i < n {
+                    take(i);
+                    i += 1;
                 }
                 return 0;
             }

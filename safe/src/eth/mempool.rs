@@ -263,7 +263,9 @@ impl<'eal> Mempool<'eal> {
     }
 
     /// Fills `burst` up to `count` more mbufs, all or none (`rte_pktmbuf_alloc_bulk`).
-    #[inline]
+    // Always inlined, as DPDK's static inline function is into C: a call here
+    // returns the Result through memory.
+    #[inline(always)]
     pub fn alloc_bulk(&self, burst: &mut Burst<'eal>, count: usize) -> Result<(), MbufError> {
         if count > burst.spare() {
             return Err(MbufError::BurstFull {

@@ -198,5 +198,6 @@ fn eal_hugepage_errors_say_how_to_reserve() {
         assert!(text.contains("nr_hugepages"), "{text}");
         assert!(text.contains(&status.to_string()), "{text}");
     }
+    fs::remove_dir_all(&not_a_mount).unwrap();
     eprintln!("error: {text}");
 }

@@ -134,6 +134,9 @@ step "format, lints and docs"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+# The benchmarks on their own features, as tools/bench.sh builds them (the
+# workspace build above unifies features and would hide a missing one).
+cargo check -q -p dpdk-benches --all-targets
 # The build for a DPDK without public rte_vfio_* (26.11 and later): only the
 # crate's own VFIO container; lints and the unit tests that say so. In the
 # same target directory: only dpdk-sys's build script and the crates above it

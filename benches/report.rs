@@ -1055,47 +1055,55 @@ fn dataplane_plot(r: &Results, path: &Path) -> Option<DrawResult> {
     if ratios.names(g).is_empty() {
         return None;
     }
-    Some((|| {
-        let root = BitMapBackend::new(path, (1100, 900)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let root = root.titled(
-            "Data plane: Rust against C in the same run (DPDK's net_ring and net_null, bursts of 32)",
-            (FONT, 21),
-        )?;
-        let (top, bottom) = root.split_vertically(440);
-        let x_desc = "operation (bars: the safe API and the same loop through the shim, without and with cross-language LTO)";
-        bars_panel(
-            &top,
-            &ratios,
-            &Bars {
-                group: g,
-                variants: &variants,
-                x_desc,
-                lines: &[
-                    (1.05, "target without LTO (1.05)"),
-                    (1.0, "target with LTO (1.0)"),
-                ],
-            },
-            "ir_ratio",
-            "Instructions per packet over C's (valgrind callgrind)",
-            "Rust Ir / C Ir",
-        )?;
-        bars_panel(
-            &bottom,
-            &ratios,
-            &Bars {
-                group: g,
-                variants: &variants,
-                x_desc,
-                lines: &[(0.98, "target (0.98)")],
-            },
-            "mpps_ratio",
-            "Million packets per second over C's (best of 15 rounds)",
-            "Rust Mpps / C Mpps",
-        )?;
-        root.present()?;
-        Ok(())
-    })())
+    Some(draw_dataplane(&ratios, g, &variants, path))
+}
+
+/// The two panels of `dataplane.png`: Ir and Mpps over C's, per operation.
+fn draw_dataplane(
+    ratios: &Results,
+    g: &str,
+    variants: &[(&str, &str, RGBColor)],
+    path: &Path,
+) -> DrawResult {
+    let root = BitMapBackend::new(path, (1100, 900)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(
+        "Data plane: Rust against C in the same run (DPDK's net_ring and net_null, bursts of 32)",
+        (FONT, 21),
+    )?;
+    let (top, bottom) = root.split_vertically(440);
+    let x_desc = "operation (bars: the safe API and the same loop through the shim, without and with cross-language LTO)";
+    bars_panel(
+        &top,
+        ratios,
+        &Bars {
+            group: g,
+            variants,
+            x_desc,
+            lines: &[
+                (1.05, "target without LTO (1.05)"),
+                (1.0, "target with LTO (1.0)"),
+            ],
+        },
+        "ir_ratio",
+        "Instructions per packet over C's (valgrind callgrind)",
+        "Rust Ir / C Ir",
+    )?;
+    bars_panel(
+        &bottom,
+        ratios,
+        &Bars {
+            group: g,
+            variants,
+            x_desc,
+            lines: &[(0.98, "target (0.98)")],
+        },
+        "mpps_ratio",
+        "Million packets per second over C's (best of 15 rounds)",
+        "Rust Mpps / C Mpps",
+    )?;
+    root.present()?;
+    Ok(())
 }
 
 /// Milliseconds as an axis label: as many decimals as small values need.

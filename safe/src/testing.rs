@@ -1,7 +1,7 @@
 //! Fake sysfs PCI trees, for tests that must never touch real hardware.
 //!
 //! DPDK's PCI bus reads `$SYSFS_PCI_DEVICES` instead of `/sys/bus/pci/devices`
-//! when it is set, and so does [`crate::pci::sysfs_pci_root`]. A [`FakePciTree`]
+//! when it is set, and so does [`crate::sysfs_pci_root`]. A [`FakePciTree`]
 //! writes device directories in the format Linux uses, so the same tree can be
 //! read by this crate and scanned by DPDK in the same test.
 //!

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use dpdk::{register_block, DmaBuffer, Eal, Interrupts, IrqKind, LogLevel, PciAddress};
-use dpdk::{RegionIndex, Registers};
+use dpdk::{RegionIndex, Registers, ResetError};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -334,6 +334,13 @@ fn drive(address: PciAddress, write_lba: u64) -> Result<(), Error> {
         .log_level(LogLevel::Error)
         .init()?;
     let vfio = eal.vfio_open(address)?;
+    // Start from a known state, as a driver taking over a device should: the
+    // kernel's function reset (FLR or the like) where the device has one.
+    match vfio.reset() {
+        Ok(()) => println!("reset: VFIO_DEVICE_RESET done"),
+        Err(ResetError::Unsupported { .. }) => println!("reset: the device offers none"),
+        Err(e) => return Err(e.into()),
+    }
     let bar_len = vfio.region_info(RegionIndex::BAR0)?.size;
     #[cfg(target_pointer_width = "64")]
     let bar = vfio.map_bar(RegionIndex::BAR0)?;

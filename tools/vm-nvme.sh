@@ -3,7 +3,8 @@
 # image that this script writes with a known pattern, binds it to vfio-pci in
 # the guest and runs examples/nvme.rs there: x86_64 (BAR0 mapped), then i686
 # inside Debian 12's i386 tree (registers and doorbells through pwrite64). Each
-# build reads the pattern back and writes one block (LBA 100 and 101); after
+# build first resets the controller through VFIO_DEVICE_RESET (QEMU's NVMe has
+# a function-level reset; edu has none, see vm_dma.rs), then reads the pattern back and writes one block (LBA 100 and 101); after
 # the VM stops, the host checks both blocks in the image file.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +42,7 @@ run() { # run LABEL COMMAND...
     "\$@" >"\$out" 2>&1 || { cat "\$out"; echo "nvme \$label: failed"; exit 1; }
     cat "\$out"
     if grep -q WRONG "\$out"; then echo "nvme \$label: printed WRONG"; exit 1; fi
-    for line in "controller disabled" "read LBAs 0..8: 8 of 8 match the pattern" "I/O queue pair 1: depth 16, completions on MSI-X vector 1" "controller shut down"; do
+    for line in "reset: VFIO_DEVICE_RESET done" "controller disabled" "read LBAs 0..8: 8 of 8 match the pattern" "I/O queue pair 1: depth 16, completions on MSI-X vector 1" "controller shut down"; do
         grep -qxF "\$line" "\$out" || { echo "nvme \$label: no line '\$line'"; exit 1; }
     done
     grep -q "^model: QEMU NVMe Ctrl\$" "\$out" || { echo "nvme \$label: no model line"; exit 1; }

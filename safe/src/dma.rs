@@ -12,8 +12,10 @@
 //!
 //! [`ExternalMemory`] registers memory the application owns with DPDK
 //! (`rte_extmem_register`) and maps it for one device on DPDK's bus
-//! (`rte_dev_dma_map`, unmapped on drop). Only API that stays public when DPDK
-//! makes `rte_vfio_*` internal is used.
+//! (`rte_dev_dma_map`, unmapped on drop: only API that stays public when DPDK
+//! makes `rte_vfio_*` internal), or for a device opened with
+//! [`Eal::vfio_open`](crate::Eal::vfio_open), in its VFIO container (DPDK's,
+//! or the crate's own, which is what remains once `rte_vfio_*` goes).
 //!
 //! # The rule the types cannot enforce
 //!
@@ -48,6 +50,7 @@ use crate::eal::Eal;
 use crate::errno::{last_rte_errno, DpdkErrno};
 use crate::io::register::Register;
 use crate::pci::address::PciAddress;
+use crate::vfio::VfioDevice;
 
 /// DPDK's `RTE_BAD_IOVA`: the IOVA of memory DPDK does not know.
 const BAD_IOVA: u64 = u64::MAX;
@@ -172,6 +175,29 @@ pub enum DmaError {
         /// DPDK's error.
         #[source]
         errno: DpdkErrno,
+    },
+    /// Mapping external memory in a [`VfioDevice`]'s container failed
+    /// ([`ExternalMemory::map_for_vfio`]): the kernel's or DPDK's error.
+    #[error("mapping {len} bytes at IOVA {iova:#x} for PCI device {address}'s VFIO container failed (an IOVA range mapped already, or wider than the IOMMU takes): {errno}")]
+    VfioMap {
+        /// The device.
+        address: PciAddress,
+        /// The IOVA asked for.
+        iova: u64,
+        /// Bytes.
+        len: usize,
+        /// The error.
+        #[source]
+        errno: DpdkErrno,
+    },
+    /// The IOVA range asked for meets one DPDK uses, or will use, for its own
+    /// memory.
+    #[error("IOVA range {iova:#x}+{len:#x} meets DPDK's own memory; choose an IOVA outside it")]
+    IovaInUse {
+        /// The IOVA asked for.
+        iova: u64,
+        /// Bytes.
+        len: usize,
     },
 }
 
@@ -687,9 +713,10 @@ impl<'eal> ExternalMemory<'eal> {
         self.map_for_at(eal, address, self.addr.as_ptr() as u64)
     }
 
-    /// As [`map_for`](Self::map_for), at IOVA `iova` (page-aligned; it must
-    /// not overlap what DPDK maps for its own memory: in IOVA-as-VA mode its
-    /// virtual addresses, in IOVA-as-PA mode physical ones).
+    /// As [`map_for`](Self::map_for), at IOVA `iova` (page-aligned). An IOVA
+    /// range DPDK uses for its own memory (in IOVA-as-VA mode its reserved
+    /// virtual ranges, in IOVA-as-PA mode its segments' physical ones) is
+    /// [`DmaError::IovaInUse`]: DPDK would take the kernel's refusal as done.
     pub fn map_for_at<'m>(
         &'m self,
         eal: &'eal Eal,
@@ -701,6 +728,12 @@ impl<'eal> ExternalMemory<'eal> {
                 addr: iova as usize,
                 len: self.len,
                 page_size: self.page_size,
+            });
+        }
+        if overlaps_dpdk_memory(iova, self.len as u64) {
+            return Err(DmaError::IovaInUse {
+                iova,
+                len: self.len,
             });
         }
         let device = find_device(eal, address)?;
@@ -718,6 +751,54 @@ impl<'eal> ExternalMemory<'eal> {
             memory: self,
             eal,
             address,
+            iova,
+        })
+    }
+
+    /// Maps the whole memory at IOVA `iova` (page-aligned) for a device
+    /// opened with [`Eal::vfio_open`](crate::Eal::vfio_open), in the
+    /// container its group is in (DPDK's or the crate's, as the EAL's
+    /// [`VfioBackend`](crate::VfioBackend) chose), so every device of that
+    /// container reaches it; unmapped on drop. The mapping borrows the device,
+    /// so the group stays in the container while it lives.
+    ///
+    /// An IOVA range DPDK uses for its own memory is
+    /// [`DmaError::IovaInUse`]; one mapped earlier through the crate's
+    /// container, or an IOVA wider than the IOMMU takes, is
+    /// [`DmaError::VfioMap`] with the kernel's error (DPDK's container takes a second mapping of
+    /// the same range as done).
+    pub fn map_for_vfio<'m>(
+        &'m self,
+        device: &'m VfioDevice<'eal>,
+        iova: u64,
+    ) -> Result<VfioDmaMapping<'m, 'eal>, DmaError> {
+        if iova % self.page_size as u64 != 0 {
+            return Err(DmaError::NotPageAligned {
+                addr: iova as usize,
+                len: self.len,
+                page_size: self.page_size,
+            });
+        }
+        if overlaps_dpdk_memory(iova, self.len as u64) {
+            return Err(DmaError::IovaInUse {
+                iova,
+                len: self.len,
+            });
+        }
+        let vaddr = self.addr.as_ptr() as usize as u64;
+        // SAFETY: the range is this value's own mapping, which the returned
+        // mapping borrows: it is unmapped there before the memory can go.
+        unsafe { device.dma_map_external(vaddr, iova, self.len as u64) }.map_err(|errno| {
+            DmaError::VfioMap {
+                address: device.address(),
+                iova,
+                len: self.len,
+                errno: DpdkErrno::new(errno),
+            }
+        })?;
+        Ok(VfioDmaMapping {
+            memory: self,
+            device,
             iova,
         })
     }
@@ -757,6 +838,60 @@ fn check_range(base: *mut u8, len: usize, offset: usize, width: usize) -> Result
         return Err(DmaError::Unaligned { offset, width });
     }
     Ok(())
+}
+
+/// Whether `iova..iova + len` meets an IOVA DPDK uses or will use for its own
+/// memory: an allocated segment's IOVA range and, in IOVA-as-VA mode, every
+/// reserved range of DPDK's memseg lists (where later allocations go).
+/// External memory (ours, registered without IOVAs) is left out. DPDK and
+/// the crate's container both take the kernel's `EEXIST` on a map as "already
+/// mapped", so an overlap would leave the device writing DPDK's memory.
+fn overlaps_dpdk_memory(iova: u64, len: u64) -> bool {
+    struct Query {
+        start: u64,
+        end: u64,
+        va_mode: bool,
+    }
+    fn meets(q: &Query, start: u64, len: u64) -> bool {
+        start < q.end && q.start < start.saturating_add(len)
+    }
+    unsafe extern "C" fn each_segment(
+        msl: *const dpdk_sys::rte_memseg_list,
+        ms: *const dpdk_sys::rte_memseg,
+        arg: *mut std::ffi::c_void,
+    ) -> std::ffi::c_int {
+        // SAFETY: DPDK passes live list and segment pointers for the call, and
+        // `arg` is the Query below, alive for the walk.
+        unsafe {
+            let q = &*arg.cast::<Query>();
+            let external = (*msl).external != 0 || (*ms).iova == u64::MAX; // RTE_BAD_IOVA
+            (!external && meets(q, (*ms).iova, (*ms).len as u64)).into()
+        }
+    }
+    unsafe extern "C" fn each_list(
+        msl: *const dpdk_sys::rte_memseg_list,
+        arg: *mut std::ffi::c_void,
+    ) -> std::ffi::c_int {
+        // SAFETY: as in each_segment.
+        unsafe {
+            let q = &*arg.cast::<Query>();
+            let base = (*msl).__bindgen_anon_1.base_va as usize as u64;
+            (q.va_mode && (*msl).external == 0 && meets(q, base, (*msl).len as u64)).into()
+        }
+    }
+    let mut q = Query {
+        start: iova,
+        end: iova.saturating_add(len),
+        // SAFETY: reads a value the EAL fixed at init.
+        va_mode: unsafe { dpdk_sys::rte_eal_iova_mode() } == dpdk_sys::rte_iova_mode_RTE_IOVA_VA,
+    };
+    let arg = std::ptr::from_mut(&mut q).cast();
+    // SAFETY: the callbacks read what DPDK passes and the Query, which lives
+    // across both walks; a walk returns 1 when a callback did (an overlap).
+    unsafe {
+        dpdk_sys::rte_memseg_walk(Some(each_segment), arg) == 1
+            || dpdk_sys::rte_memseg_list_walk(Some(each_list), arg) == 1
+    }
 }
 
 fn find_device(eal: &Eal, address: PciAddress) -> Result<*mut dpdk_sys::rte_device, DmaError> {
@@ -813,5 +948,30 @@ impl Drop for DmaMapping<'_, '_> {
                 )
             };
         }
+    }
+}
+
+/// [`ExternalMemory`] mapped in a [`VfioDevice`]'s container
+/// ([`ExternalMemory::map_for_vfio`]); unmapped on drop. The same rule as for
+/// [`DmaBuffer`]: stop the device's DMA first.
+#[derive(Debug)]
+pub struct VfioDmaMapping<'m, 'eal> {
+    memory: &'m ExternalMemory<'eal>,
+    device: &'m VfioDevice<'eal>,
+    iova: u64,
+}
+
+impl VfioDmaMapping<'_, '_> {
+    /// The IOVA the device uses for the memory's first byte.
+    pub fn iova(&self) -> u64 {
+        self.iova
+    }
+}
+
+impl Drop for VfioDmaMapping<'_, '_> {
+    fn drop(&mut self) {
+        let vaddr = self.memory.as_ptr() as usize as u64;
+        self.device
+            .dma_unmap_external(vaddr, self.iova, self.memory.len() as u64);
     }
 }

@@ -65,7 +65,7 @@ mod regblock;
 pub mod testing;
 mod vfio;
 
-pub use dma::{iova_of, DmaBuffer, DmaError, DmaMapping, ExternalMemory};
+pub use dma::{iova_of, DmaBuffer, DmaError, DmaMapping, ExternalMemory, VfioDmaMapping};
 pub use eal::{
     level_from_dpdk, route_dpdk_log, CArgv, DeviceEvent, DeviceEventKind, DeviceEvents,
     DeviceEventsError, Eal, EalBuilder, EalError, IovaMode, LogLevel, LogRouteError, VfioBackend,

@@ -215,6 +215,28 @@ fn external_memory_registers_and_unregisters() {
             .map_for(&eal, "0000:00:1f.0".parse().unwrap())
             .unwrap_err();
         assert!(matches!(err, DmaError::NoSuchDevice(_)), "{err}");
+        // An IOVA DPDK's own memory has (a DMA buffer's), and one in the
+        // range DPDK reserved for later allocations: refused before any device
+        // is looked up, as DPDK would take the kernel's EEXIST as done.
+        let buffer = DmaBuffer::new(&eal, 4096, 4096).unwrap();
+        let taken = buffer.iova() & !4095;
+        let err = memory
+            .map_for_at(&eal, "0000:00:1f.0".parse().unwrap(), taken)
+            .unwrap_err();
+        assert!(
+            matches!(err, DmaError::IovaInUse { iova, len } if iova == taken && len == 16 << 10),
+            "{err}"
+        );
+        assert!(err.to_string().contains("meets DPDK's own memory"), "{err}");
+        let below = taken.saturating_sub(8 << 10);
+        assert!(
+            matches!(
+                memory.map_for_at(&eal, "0000:00:1f.0".parse().unwrap(), below),
+                Err(DmaError::IovaInUse { .. })
+            ),
+            "a range ending inside DPDK's memory"
+        );
+        drop(buffer);
         let addr = memory.as_ptr();
         drop(memory);
         // Unregistered: unknown again (the address is only compared).

@@ -440,3 +440,53 @@ fn a_probed_device_does_dma_through_its_kept_handle_until_removed() {
         },
     );
 }
+
+/// Application memory mapped for a device opened with `Eal::vfio_open`, in
+/// whichever container the EAL's backend put it: edu copies a DMA buffer's
+/// bytes into it and back out of it; an IOVA of DPDK's own memory is refused.
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn external_memory_mapped_for_a_vfio_opened_device() {
+    in_vm_child("external_memory_mapped_for_a_vfio_opened_device", || {
+        use dpdk_safe::ExternalMemory;
+        let eal = eal();
+        let dev = eal.vfio_open(EDU.parse().unwrap()).unwrap();
+        let bar = edu_bar(&dev);
+        dev.set_bus_master(true).unwrap();
+        let buffer = DmaBuffer::new(&eal, 4096, 4096).unwrap();
+        buffer
+            .copy_from_slice(0, b"vfio-opened: from a DMA buffer")
+            .unwrap();
+        let external = ExternalMemory::new(&eal, 16 << 10).unwrap();
+        // The IOVAs of `a_probed_device_does_dma_through_its_kept_handle_until_removed`
+        // (the emulated IOMMU's 39 bits; edu's 32-bit writes on i686).
+        let iova: u64 = if cfg!(target_pointer_width = "64") {
+            384 << 30
+        } else {
+            256 << 20
+        };
+        assert!(matches!(
+            external.map_for_vfio(&dev, buffer.iova() & !4095),
+            Err(DmaError::IovaInUse { .. })
+        ));
+        let mapping = external.map_for_vfio(&dev, iova).unwrap();
+        assert_eq!(mapping.iova(), iova);
+        poll_dma(&bar, buffer.iova(), EDU_BUFFER, 30, false);
+        poll_dma(&bar, EDU_BUFFER, mapping.iova() + 200, 30, true);
+        let got: Vec<u8> = (200..230)
+            .map(|i| external.read::<u8>(i).unwrap())
+            .collect();
+        assert_eq!(&got, b"vfio-opened: from a DMA buffer");
+        // And out of it: written by the CPU, read by the device.
+        for (i, b) in b"back from external memory".iter().enumerate() {
+            external.write::<u8>(4096 + i, *b).unwrap();
+        }
+        buffer.fill(0);
+        poll_dma(&bar, mapping.iova() + 4096, EDU_BUFFER + 512, 25, false);
+        poll_dma(&bar, EDU_BUFFER + 512, buffer.iova(), 25, true);
+        assert_eq!(&buffer.to_vec()[..25], b"back from external memory");
+        println!("external memory: mapped at {iova:#x} for a vfio_open device, DMA both ways");
+        drop(mapping);
+        drop(external);
+    });
+}

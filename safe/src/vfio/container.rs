@@ -298,6 +298,62 @@ pub(crate) fn release(group: u32) {
     }
 }
 
+/// Maps application memory for the devices of the crate's container
+/// (`VFIO_IOMMU_MAP_DMA`), strictly: an IOVA range already in use (DPDK's
+/// memory, an earlier mapping) is the kernel's `EEXIST`, an error here.
+///
+/// # Safety
+/// `vaddr..vaddr + len` is memory of this process that stays mapped until
+/// [`unmap_external`] has run for the same range.
+pub(crate) unsafe fn map_external(vaddr: u64, iova: u64, len: u64) -> io::Result<()> {
+    let guard = lock();
+    let Some(state) = guard.as_ref().filter(|s| s.iommu_set) else {
+        // Only reachable with no device open in the container.
+        return Err(io::Error::from_raw_os_error(libc::ENODEV));
+    };
+    let mut req = dpdk_sys::vfio_iommu_type1_dma_map {
+        argsz: std::mem::size_of::<dpdk_sys::vfio_iommu_type1_dma_map>() as u32,
+        flags: dpdk_sys::VFIO_DMA_MAP_FLAG_READ | dpdk_sys::VFIO_DMA_MAP_FLAG_WRITE,
+        vaddr,
+        iova,
+        size: len,
+    };
+    // SAFETY: VFIO_IOMMU_MAP_DMA reads a vfio_iommu_type1_dma_map of argsz
+    // bytes from the live local; the range stays mapped (the caller's contract).
+    unsafe {
+        ioctl(
+            state.container.as_raw_fd(),
+            VFIO_IOMMU_MAP_DMA,
+            &mut req as *mut _ as usize,
+        )
+    }
+    .map(|_| ())
+}
+
+/// Unmaps what [`map_external`] mapped at `iova`.
+pub(crate) fn unmap_external(iova: u64, len: u64) -> io::Result<()> {
+    let guard = lock();
+    let Some(state) = guard.as_ref().filter(|s| s.iommu_set) else {
+        return Ok(());
+    };
+    let mut req = dpdk_sys::vfio_iommu_type1_dma_unmap {
+        argsz: std::mem::size_of::<dpdk_sys::vfio_iommu_type1_dma_unmap>() as u32,
+        iova,
+        size: len,
+        ..Default::default()
+    };
+    // SAFETY: VFIO_IOMMU_UNMAP_DMA reads and writes a
+    // vfio_iommu_type1_dma_unmap of argsz bytes in the live local.
+    unsafe {
+        ioctl(
+            state.container.as_raw_fd(),
+            VFIO_IOMMU_UNMAP_DMA,
+            &mut req as *mut _ as usize,
+        )
+    }
+    .map(|_| ())
+}
+
 /// Maps (or unmaps) one range at its IOVA, if the container has its IOMMU.
 /// `EEXIST` on a map is fine: a memory event and the walk both saw it.
 fn dma(map: bool, vaddr: u64, iova: u64, len: u64) -> Result<(), ContainerError> {

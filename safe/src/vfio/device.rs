@@ -442,6 +442,50 @@ impl VfioDevice<'_> {
         self.iommu_group
     }
 
+    /// Maps `vaddr..vaddr + len` at `iova` in the container this device's
+    /// group is in: DPDK's default container (`rte_vfio_container_dma_map`)
+    /// or the crate's own (`VFIO_IOMMU_MAP_DMA`).
+    ///
+    /// # Safety
+    /// The range is memory of this process that stays mapped until
+    /// [`dma_unmap_external`](Self::dma_unmap_external) has run for it.
+    pub(crate) unsafe fn dma_map_external(
+        &self,
+        vaddr: u64,
+        iova: u64,
+        len: u64,
+    ) -> Result<(), i32> {
+        match self.opened {
+            #[cfg(dpdk_rte_vfio)]
+            Opened::Dpdk { .. } => {
+                // SAFETY: -1 is RTE_VFIO_DEFAULT_CONTAINER_FD, the container
+                // the device's group is in; the range is the caller's.
+                match unsafe { dpdk_sys::rte_vfio_container_dma_map(-1, vaddr, iova, len) } {
+                    0 => Ok(()),
+                    _ => Err(crate::errno::last_rte_errno()),
+                }
+            }
+            // SAFETY: the caller's contract is map_external's.
+            Opened::Crate => unsafe { crate::vfio::container::map_external(vaddr, iova, len) }
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
+        }
+    }
+
+    /// Undoes [`dma_map_external`](Self::dma_map_external).
+    pub(crate) fn dma_unmap_external(&self, vaddr: u64, iova: u64, len: u64) {
+        match self.opened {
+            #[cfg(dpdk_rte_vfio)]
+            Opened::Dpdk { .. } => {
+                // SAFETY: as in dma_map_external; an unmap touches no memory.
+                let _ = unsafe { dpdk_sys::rte_vfio_container_dma_unmap(-1, vaddr, iova, len) };
+            }
+            Opened::Crate => {
+                let _ = vaddr;
+                let _ = crate::vfio::container::unmap_external(iova, len);
+            }
+        }
+    }
+
     /// Number of regions the kernel reports (9 for PCI: BAR0-5, ROM, config, VGA).
     pub fn num_regions(&self) -> u32 {
         self.num_regions

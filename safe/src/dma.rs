@@ -723,19 +723,7 @@ impl<'eal> ExternalMemory<'eal> {
         address: PciAddress,
         iova: u64,
     ) -> Result<DmaMapping<'m, 'eal>, DmaError> {
-        if iova % self.page_size as u64 != 0 {
-            return Err(DmaError::NotPageAligned {
-                addr: iova as usize,
-                len: self.len,
-                page_size: self.page_size,
-            });
-        }
-        if overlaps_dpdk_memory(iova, self.len as u64) {
-            return Err(DmaError::IovaInUse {
-                iova,
-                len: self.len,
-            });
-        }
+        self.check_iova(iova)?;
         let device = find_device(eal, address)?;
         // SAFETY: `device` is a live rte_device of DPDK's bus (found just now,
         // under the EAL's borrow); the range is registered external memory.
@@ -772,19 +760,7 @@ impl<'eal> ExternalMemory<'eal> {
         device: &'m VfioDevice<'eal>,
         iova: u64,
     ) -> Result<VfioDmaMapping<'m, 'eal>, DmaError> {
-        if iova % self.page_size as u64 != 0 {
-            return Err(DmaError::NotPageAligned {
-                addr: iova as usize,
-                len: self.len,
-                page_size: self.page_size,
-            });
-        }
-        if overlaps_dpdk_memory(iova, self.len as u64) {
-            return Err(DmaError::IovaInUse {
-                iova,
-                len: self.len,
-            });
-        }
+        self.check_iova(iova)?;
         let vaddr = self.addr.as_ptr() as usize as u64;
         // SAFETY: the range is this value's own mapping, which the returned
         // mapping borrows: it is unmapped there before the memory can go.
@@ -801,6 +777,24 @@ impl<'eal> ExternalMemory<'eal> {
             device,
             iova,
         })
+    }
+
+    /// An IOVA for the whole memory: page-aligned, and outside DPDK's own.
+    fn check_iova(&self, iova: u64) -> Result<(), DmaError> {
+        if iova % self.page_size as u64 != 0 {
+            return Err(DmaError::NotPageAligned {
+                addr: iova as usize,
+                len: self.len,
+                page_size: self.page_size,
+            });
+        }
+        if overlaps_dpdk_memory(iova, self.len as u64) {
+            return Err(DmaError::IovaInUse {
+                iova,
+                len: self.len,
+            });
+        }
+        Ok(())
     }
 
     /// A volatile store, as [`DmaBuffer::write`].

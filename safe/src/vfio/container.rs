@@ -298,19 +298,13 @@ pub(crate) fn release(group: u32) {
     }
 }
 
-/// Maps application memory for the devices of the crate's container
-/// (`VFIO_IOMMU_MAP_DMA`), strictly: an IOVA range already in use (DPDK's
-/// memory, an earlier mapping) is the kernel's `EEXIST`, an error here.
+/// `VFIO_IOMMU_MAP_DMA` of `vaddr..vaddr + len` at `iova`, readable and
+/// writable by the devices of the container `fd`.
 ///
 /// # Safety
-/// `vaddr..vaddr + len` is memory of this process that stays mapped until
-/// [`unmap_external`] has run for the same range.
-pub(crate) unsafe fn map_external(vaddr: u64, iova: u64, len: u64) -> io::Result<()> {
-    let guard = lock();
-    let Some(state) = guard.as_ref().filter(|s| s.iommu_set) else {
-        // Only reachable with no device open in the container.
-        return Err(io::Error::from_raw_os_error(libc::ENODEV));
-    };
+/// The range is memory of this process that stays mapped until it is unmapped
+/// from the container again.
+unsafe fn map_ioctl(fd: RawFd, vaddr: u64, iova: u64, len: u64) -> io::Result<()> {
     let mut req = dpdk_sys::vfio_iommu_type1_dma_map {
         argsz: std::mem::size_of::<dpdk_sys::vfio_iommu_type1_dma_map>() as u32,
         flags: dpdk_sys::VFIO_DMA_MAP_FLAG_READ | dpdk_sys::VFIO_DMA_MAP_FLAG_WRITE,
@@ -320,22 +314,11 @@ pub(crate) unsafe fn map_external(vaddr: u64, iova: u64, len: u64) -> io::Result
     };
     // SAFETY: VFIO_IOMMU_MAP_DMA reads a vfio_iommu_type1_dma_map of argsz
     // bytes from the live local; the range stays mapped (the caller's contract).
-    unsafe {
-        ioctl(
-            state.container.as_raw_fd(),
-            VFIO_IOMMU_MAP_DMA,
-            &mut req as *mut _ as usize,
-        )
-    }
-    .map(|_| ())
+    unsafe { ioctl(fd, VFIO_IOMMU_MAP_DMA, &mut req as *mut _ as usize) }.map(|_| ())
 }
 
-/// Unmaps what [`map_external`] mapped at `iova`.
-pub(crate) fn unmap_external(iova: u64, len: u64) -> io::Result<()> {
-    let guard = lock();
-    let Some(state) = guard.as_ref().filter(|s| s.iommu_set) else {
-        return Ok(());
-    };
+/// `VFIO_IOMMU_UNMAP_DMA` of `iova..iova + len` in the container `fd`.
+fn unmap_ioctl(fd: RawFd, iova: u64, len: u64) -> io::Result<()> {
     let mut req = dpdk_sys::vfio_iommu_type1_dma_unmap {
         argsz: std::mem::size_of::<dpdk_sys::vfio_iommu_type1_dma_unmap>() as u32,
         iova,
@@ -343,19 +326,40 @@ pub(crate) fn unmap_external(iova: u64, len: u64) -> io::Result<()> {
         ..Default::default()
     };
     // SAFETY: VFIO_IOMMU_UNMAP_DMA reads and writes a
-    // vfio_iommu_type1_dma_unmap of argsz bytes in the live local.
-    unsafe {
-        ioctl(
-            state.container.as_raw_fd(),
-            VFIO_IOMMU_UNMAP_DMA,
-            &mut req as *mut _ as usize,
-        )
-    }
-    .map(|_| ())
+    // vfio_iommu_type1_dma_unmap of argsz bytes in the live local; an unmap
+    // touches no memory of this process.
+    unsafe { ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &mut req as *mut _ as usize) }.map(|_| ())
 }
 
-/// Maps (or unmaps) one range at its IOVA, if the container has its IOMMU.
-/// `EEXIST` on a map is fine: a memory event and the walk both saw it.
+/// Maps application memory for the devices of the crate's container,
+/// strictly: an IOVA range already in use (DPDK's memory, an earlier mapping)
+/// is the kernel's `EEXIST`, an error here.
+///
+/// # Safety
+/// As for `map_ioctl`: the range stays mapped until [`unmap_external`] has run
+/// for it.
+pub(crate) unsafe fn map_external(vaddr: u64, iova: u64, len: u64) -> io::Result<()> {
+    let guard = lock();
+    let Some(state) = guard.as_ref().filter(|s| s.iommu_set) else {
+        // Only reachable with no device open in the container.
+        return Err(io::Error::from_raw_os_error(libc::ENODEV));
+    };
+    // SAFETY: the caller's contract.
+    unsafe { map_ioctl(state.container.as_raw_fd(), vaddr, iova, len) }
+}
+
+/// Unmaps what [`map_external`] mapped at `iova`.
+pub(crate) fn unmap_external(iova: u64, len: u64) -> io::Result<()> {
+    let guard = lock();
+    match guard.as_ref().filter(|s| s.iommu_set) {
+        Some(state) => unmap_ioctl(state.container.as_raw_fd(), iova, len),
+        None => Ok(()),
+    }
+}
+
+/// Maps (or unmaps) one range of DPDK's memory at its IOVA, if the container
+/// has its IOMMU. `EEXIST` on a map is fine: a memory event and the walk both
+/// saw it.
 fn dma(map: bool, vaddr: u64, iova: u64, len: u64) -> Result<(), ContainerError> {
     let guard = lock();
     let Some(state) = guard.as_ref().filter(|s| s.iommu_set) else {
@@ -363,30 +367,14 @@ fn dma(map: bool, vaddr: u64, iova: u64, len: u64) -> Result<(), ContainerError>
     };
     let fd = state.container.as_raw_fd();
     let result = if map {
-        let mut req = dpdk_sys::vfio_iommu_type1_dma_map {
-            argsz: std::mem::size_of::<dpdk_sys::vfio_iommu_type1_dma_map>() as u32,
-            flags: dpdk_sys::VFIO_DMA_MAP_FLAG_READ | dpdk_sys::VFIO_DMA_MAP_FLAG_WRITE,
-            vaddr,
-            iova,
-            size: len,
-        };
-        // SAFETY: VFIO_IOMMU_MAP_DMA reads a vfio_iommu_type1_dma_map of argsz
-        // bytes from the live local. The range is DPDK's memory, which stays
-        // mapped in this process until DPDK frees it (then the callback unmaps).
-        unsafe { ioctl(fd, VFIO_IOMMU_MAP_DMA, &mut req as *mut _ as usize) }
+        // SAFETY: the range is DPDK's memory, which stays mapped in this
+        // process until DPDK frees it (then the memory callback unmaps it).
+        unsafe { map_ioctl(fd, vaddr, iova, len) }
     } else {
-        let mut req = dpdk_sys::vfio_iommu_type1_dma_unmap {
-            argsz: std::mem::size_of::<dpdk_sys::vfio_iommu_type1_dma_unmap>() as u32,
-            iova,
-            size: len,
-            ..Default::default()
-        };
-        // SAFETY: VFIO_IOMMU_UNMAP_DMA reads and writes a
-        // vfio_iommu_type1_dma_unmap of argsz bytes in the live local.
-        unsafe { ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &mut req as *mut _ as usize) }
+        unmap_ioctl(fd, iova, len)
     };
     match result {
-        Ok(_) => Ok(()),
+        Ok(()) => Ok(()),
         Err(e) if map && e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
         Err(source) if map => Err(ContainerError::DmaMap { iova, len, source }),
         // An unmap of what was never mapped (freed before the walk saw it).

@@ -100,6 +100,7 @@ pub use pci::driver::{
     register, BoundDevice, DpdkBar, DpdkBarError, DpdkConfig, DriverFlags, PciDriver, PciIdPattern,
     ProbeFailure, ProbedDevice, RegisterError, Registered, Revoked, ANY_ID,
 };
+pub use pci::interrupt::IrqKind;
 pub use pci::sysfs::{
     kernel_driver_name, list_device_dirs, sysfs_pci_root, BarInfo, BarKind, KernelDriver, PciClass,
     PciDeviceIds, SysfsDevice, SysfsError, SysfsErrorKind,
@@ -111,9 +112,9 @@ pub use regblock::{
     Writable, WriteOnly,
 };
 pub use vfio::{
-    BarError, BusMasterError, CapChainError, ContainerError, Interrupts, IrqError, IrqKind,
-    MsixTable, OpenError, RegionCaps, RegionFlags, RegionInfo, RegionInfoError, RemovalRequests,
-    RequestError, ResetError, VfioDevice,
+    BarError, BusMasterError, CapChainError, ContainerError, Interrupts, IrqError, MsixTable,
+    OpenError, RegionCaps, RegionFlags, RegionInfo, RegionInfoError, RemovalRequests, RequestError,
+    ResetError, VfioDevice,
 };
 
 /// Parsers of outside input, public only so that the fuzz targets and tests

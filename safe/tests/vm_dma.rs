@@ -1,4 +1,4 @@
-//! DMA, interrupts and reset on QEMU's edu, inside the test VM
+//! DMA, interrupts and reset on QEMU's edu (and MSI-X on its e1000e), inside the test VM
 //! (`tools/vm-tests.sh` runs these with `--ignored`, as x86_64 and as i686).
 //! Register access is mapped on x86_64 and goes through `pread64`/`pwrite64`
 //! on i686 (see `edu_bar`). edu (0000:00:03.0) has MSI with one vector, INTx, no MSI-X, a DMA
@@ -489,4 +489,261 @@ fn external_memory_mapped_for_a_vfio_opened_device() {
         drop(mapping);
         drop(external);
     });
+}
+
+/// Registers a Rust driver (NEED_MAPPING, keeps a `BoundDevice`) for
+/// `vendor:device`, starts the EAL on `address` with DPDK's interrupt kind
+/// `kind` (`None`: DPDK's default) and returns the kept handle.
+#[cfg(dpdk_pci_driver)]
+fn probed_for_interrupts(
+    name: &str,
+    id: (u16, u16),
+    address: &str,
+    kind: Option<IrqKind>,
+) -> (
+    dpdk_safe::Registered<common::Keeper>,
+    Eal,
+    dpdk_safe::BoundDevice,
+) {
+    use dpdk_safe::{register, DriverFlags, PciIdPattern};
+    let address: dpdk_safe::PciAddress = address.parse().unwrap();
+    let driver = register(
+        name,
+        &[PciIdPattern::new(id.0, id.1)],
+        DriverFlags::NEED_MAPPING,
+        common::Keeper,
+    )
+    .unwrap();
+    let mut builder = base_builder().allow(address);
+    if let Some(kind) = kind {
+        builder = builder.vfio_interrupt_kind(kind);
+    }
+    let eal = builder.init().unwrap();
+    assert_eq!(driver.devices(), [address], "the Rust driver probed it");
+    let handle = driver.with_device(address, |h| h.clone()).unwrap();
+    (driver, eal, handle)
+}
+
+/// edu probed by DPDK for a Rust driver, DPDK told to set up MSI: factorial
+/// and DMA completions arrive through DPDK's interrupt handle; bad input is
+/// refused; after `Eal::remove` a waiting thread and every later call get
+/// `Revoked`.
+#[cfg(dpdk_pci_driver)]
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn a_probed_device_takes_interrupts_through_dpdks_handle() {
+    in_vm_child(
+        "a_probed_device_takes_interrupts_through_dpdks_handle",
+        || {
+            use dpdk_safe::BarIndex;
+            let (_driver, mut eal, handle) =
+                probed_for_interrupts("rs_irq_msi", (0x1234, 0x11e8), EDU, Some(IrqKind::Msi));
+            let edu: dpdk_safe::PciAddress = EDU.parse().unwrap();
+            let err = handle.enable_interrupts(2).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    IrqError::TooManyVectors {
+                        asked: 2,
+                        available: 1,
+                        kind: IrqKind::Msi,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            let err = handle.enable_interrupts(0).unwrap_err();
+            assert!(matches!(err, IrqError::ZeroVectors { .. }), "{err}");
+            let mut irqs = handle.enable_interrupts(1).unwrap();
+            assert_eq!(
+                (irqs.kind(), irqs.count(), irqs.available(), irqs.address()),
+                (IrqKind::Msi, 1, 1, edu)
+            );
+            let err = handle.enable_interrupts(1).unwrap_err();
+            assert!(matches!(err, IrqError::AlreadyEnabled { .. }), "{err}");
+            assert!(matches!(
+                irqs.wait(1, None),
+                Err(IrqError::NoSuchVector { vector: 1, .. })
+            ));
+
+            let buffer = DmaBuffer::new(&eal, 4096, 4096).unwrap();
+            let back = DmaBuffer::new(&eal, 4096, 4096).unwrap();
+            let pattern: Vec<u8> = (0..LEN as u32).map(|i| (i * 13 + 5) as u8).collect();
+            buffer.copy_from_slice(0, &pattern).unwrap();
+            back.fill(0);
+            let (factorial, to_device, to_ram) = handle
+                .with(|dev| {
+                    #[cfg(target_pointer_width = "64")]
+                    let bar = dev.bar(BarIndex::BAR0).expect("DPDK mapped BAR0");
+                    #[cfg(not(target_pointer_width = "64"))]
+                    let bar = dev.bar_registers(BarIndex::BAR0).unwrap();
+                    let (got, factorial) = factorial_with_irq(&bar, &mut irqs, 9);
+                    assert_eq!(got, 362_880, "9!");
+                    bar.write32(0x20, 0).unwrap();
+                    let to_device = dma(
+                        &bar,
+                        &mut irqs,
+                        buffer.iova(),
+                        EDU_BUFFER,
+                        LEN as u64,
+                        false,
+                    );
+                    let to_ram = dma(&bar, &mut irqs, EDU_BUFFER, back.iova(), LEN as u64, true);
+                    (factorial, to_device, to_ram)
+                })
+                .expect("bound until removed");
+            let mut got = vec![0u8; LEN];
+            back.copy_to_slice(0, &mut got).unwrap();
+            assert!(got == pattern, "edu copied the bytes back unchanged");
+            println!(
+            "probed: MSI through DPDK's handle: factorial {factorial:?}, dma to edu {to_device:?}, \
+             from edu {to_ram:?}; {LEN} bytes identical"
+        );
+
+            // Mask and loopback on DPDK's VFIO file.
+            irqs.loopback(0).unwrap();
+            assert_eq!(irqs.wait(0, Some(Duration::from_secs(5))).unwrap(), 1);
+            irqs.mask(0).unwrap();
+            assert!(matches!(irqs.wait(0, None), Err(IrqError::Masked { .. })));
+            irqs.unmask(0).unwrap();
+
+            // Removal while another thread waits with no limit: the wait ends
+            // with Revoked, and so does every later call.
+            drop((buffer, back));
+            std::thread::scope(|s| {
+                let waiter = s.spawn(|| irqs.wait(0, None));
+                std::thread::sleep(Duration::from_millis(200));
+                eal.remove(edu).unwrap();
+                let start = Instant::now();
+                let waited = waiter.join().unwrap();
+                assert!(
+                    matches!(waited, Err(IrqError::Revoked { address }) if address == edu),
+                    "{waited:?}"
+                );
+                assert!(start.elapsed() < Duration::from_secs(2));
+            });
+            let err = irqs.loopback(0).unwrap_err();
+            assert!(matches!(err, IrqError::Revoked { .. }), "{err}");
+            assert!(err.to_string().contains("removed"), "{err}");
+            assert!(matches!(irqs.pending(0), Err(IrqError::Revoked { .. })));
+            drop(irqs);
+            let err = handle.enable_interrupts(1).unwrap_err();
+            assert!(matches!(err, IrqError::Revoked { .. }), "{err}");
+        },
+    );
+}
+
+/// edu probed for a Rust driver with DPDK's default interrupt kind: DPDK set
+/// up MSI-X, which edu lacks (a typed error naming the way out).
+#[cfg(dpdk_pci_driver)]
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn dpdks_default_interrupt_kind_on_a_device_without_it_is_a_typed_error() {
+    in_vm_child(
+        "dpdks_default_interrupt_kind_on_a_device_without_it_is_a_typed_error",
+        || {
+            let (_driver, _eal, handle) =
+                probed_for_interrupts("rs_irq_default", (0x1234, 0x11e8), EDU, None);
+            let err = handle.enable_interrupts(1).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    IrqError::KindMissing {
+                        kind: IrqKind::Msix,
+                        count: 0,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            assert!(err.to_string().contains("vfio_interrupt_kind"), "{err}");
+        },
+    );
+}
+
+/// edu probed for a Rust driver with INTx: the kernel masks the pin on each
+/// interrupt and the unmask goes through DPDK's file; two in a row arrive.
+#[cfg(dpdk_pci_driver)]
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn a_probed_device_takes_intx_through_dpdks_handle() {
+    in_vm_child("a_probed_device_takes_intx_through_dpdks_handle", || {
+        use dpdk_safe::BarIndex;
+        let (_driver, _eal, handle) =
+            probed_for_interrupts("rs_irq_intx", (0x1234, 0x11e8), EDU, Some(IrqKind::Intx));
+        let mut irqs = handle.enable_interrupts(1).unwrap();
+        assert_eq!(irqs.kind(), IrqKind::Intx);
+        assert!(irqs.automasked());
+        let latency = handle
+            .with(|dev| {
+                let bar = dev.bar_registers(BarIndex::BAR0).unwrap();
+                let (got, latency) = factorial_with_irq(&bar, &mut irqs, 6);
+                assert_eq!(got, 720);
+                let (got, _) = factorial_with_irq(&bar, &mut irqs, 8);
+                assert_eq!(got, 40_320, "a second INTx after the unmask");
+                latency
+            })
+            .unwrap();
+        println!("probed: INTx through DPDK's handle: factorial {latency:?}");
+    });
+}
+
+/// QEMU's e1000e (five MSI-X vectors) probed for a Rust driver: several
+/// vectors through DPDK's handle (`rte_intr_efd_enable`), each its own
+/// eventfd; a masked vector stays silent; enabled again after a drop.
+#[cfg(dpdk_pci_driver)]
+#[test]
+#[ignore = "needs the VM: tools/vm-tests.sh"]
+fn a_probed_msix_device_takes_several_vectors_through_dpdks_handle() {
+    in_vm_child(
+        "a_probed_msix_device_takes_several_vectors_through_dpdks_handle",
+        || {
+            let (_driver, _eal, handle) =
+                probed_for_interrupts("rs_irq_msix", (0x8086, 0x10d3), "0000:00:05.0", None);
+            let err = handle.enable_interrupts(6).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    IrqError::TooManyVectors {
+                        asked: 6,
+                        available: 5,
+                        kind: IrqKind::Msix,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            let mut irqs = handle.enable_interrupts(3).unwrap();
+            assert_eq!(
+                (irqs.kind(), irqs.count(), irqs.available()),
+                (IrqKind::Msix, 3, 5)
+            );
+            for vector in 0..3 {
+                irqs.loopback(vector).unwrap();
+                assert_eq!(
+                    irqs.wait(vector, Some(Duration::from_secs(5))).unwrap(),
+                    1,
+                    "vector {vector}"
+                );
+                for other in (0..3).filter(|&o| o != vector) {
+                    assert_eq!(irqs.pending(other).unwrap(), 0, "{other} after {vector}");
+                }
+            }
+            irqs.mask(1).unwrap();
+            irqs.loopback(1).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(irqs.pending(1).unwrap(), 0, "detached: no signal");
+            irqs.unmask(1).unwrap();
+            irqs.loopback(1).unwrap();
+            assert_eq!(irqs.wait(1, Some(Duration::from_secs(5))).unwrap(), 1);
+            drop(irqs);
+
+            // Dropped: DPDK's extra eventfds are closed, and all five vectors
+            // can be had afresh.
+            let irqs = handle.enable_interrupts(5).unwrap();
+            irqs.loopback(4).unwrap();
+            assert_eq!(irqs.wait(4, Some(Duration::from_secs(5))).unwrap(), 1);
+            println!("probed: MSI-X through DPDK's handle: 3 then 5 vectors of 5");
+        },
+    );
 }

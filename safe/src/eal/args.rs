@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::eal::{argparse, EalError};
 use crate::pci::address::PciAddress;
+use crate::pci::interrupt::IrqKind;
 
 /// DPDK log levels (`RTE_LOG_*`), lowest number = most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -272,6 +273,14 @@ impl EalBuilder {
             IovaMode::VirtualAddress => "va",
         };
         self.push(["--iova-mode", mode])
+    }
+
+    /// The interrupt kind DPDK sets up for each device it probes through
+    /// vfio-pci (`--vfio-intr legacy|msi|msix`), the one
+    /// `BoundDevice::enable_interrupts` then enables. Without it DPDK takes MSI-X whenever vfio-pci offers an
+    /// eventfd for it, which vfio-pci does for a device without MSI-X too.
+    pub fn vfio_interrupt_kind(self, kind: IrqKind) -> Self {
+        self.push(["--vfio-intr", kind.eal_option()])
     }
 
     /// Load a driver shared object, or every driver in a directory (`-d PATH`),

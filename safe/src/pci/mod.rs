@@ -6,4 +6,5 @@ pub(crate) mod bus;
 pub(crate) mod devbind;
 #[cfg(dpdk_pci_driver)]
 pub(crate) mod driver;
+pub(crate) mod interrupt;
 pub(crate) mod sysfs;

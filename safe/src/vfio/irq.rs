@@ -10,6 +10,12 @@
 //! descriptor into an event loop ([`Interrupts::fd`]), mask and unmask it, and
 //! disable the whole index on drop.
 //!
+//! A device that DPDK probed for a Rust driver gets the same [`Interrupts`]
+//! from [`BoundDevice::enable_interrupts`](crate::BoundDevice::enable_interrupts),
+//! enabled through DPDK's interrupt handle on the device (the `pci::driver`
+//! module's `interrupts`); every call on it is then
+//! [`IrqError::Revoked`] once DPDK removed the device.
+//!
 //! A device has one interrupt mode at a time (vfio-pci refuses MSI while
 //! MSI-X is on, and so on), so a device has one `Interrupts` at a time in this
 //! process.
@@ -33,40 +39,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::pci::address::PciAddress;
+use crate::pci::interrupt::IrqKind;
 use crate::vfio::device::VfioDevice;
-
-/// An interrupt index of a PCI device under vfio-pci.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum IrqKind {
-    /// The legacy pin interrupt (one vector, level-triggered, shared).
-    Intx,
-    /// Message-signalled interrupts (1 to 32 vectors).
-    Msi,
-    /// MSI-X (up to 2048 vectors, each with its own table entry).
-    Msix,
-}
-
-impl IrqKind {
-    /// vfio-pci's index for it.
-    pub fn index(self) -> u32 {
-        match self {
-            IrqKind::Intx => dpdk_sys::VFIO_PCI_INTX_IRQ_INDEX,
-            IrqKind::Msi => dpdk_sys::VFIO_PCI_MSI_IRQ_INDEX,
-            IrqKind::Msix => dpdk_sys::VFIO_PCI_MSIX_IRQ_INDEX,
-        }
-    }
-}
-
-impl std::fmt::Display for IrqKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            IrqKind::Intx => "INTx",
-            IrqKind::Msi => "MSI",
-            IrqKind::Msix => "MSI-X",
-        })
-    }
-}
 
 /// Why interrupts could not be enabled or used.
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +121,60 @@ pub enum IrqError {
     /// Creating an eventfd failed.
     #[error("creating an eventfd failed: {0}")]
     Eventfd(#[source] io::Error),
+    /// Duplicating one of DPDK's eventfds failed.
+    #[error("duplicating DPDK's eventfd for PCI device {address} failed: {source}")]
+    Duplicate {
+        /// The device.
+        address: PciAddress,
+        /// The kernel's error.
+        source: io::Error,
+    },
+    /// DPDK removed the device (these interrupts were enabled through DPDK's
+    /// handle on it, [`BoundDevice::enable_interrupts`](crate::BoundDevice::enable_interrupts)).
+    #[error("PCI device {address} was removed from DPDK's bus: its interrupts are revoked")]
+    Revoked {
+        /// The device.
+        address: PciAddress,
+    },
+    /// DPDK set up no VFIO interrupts for a device it probed.
+    #[error(
+        "DPDK set up no VFIO interrupts for PCI device {address} (interrupt handle type \
+         {handle_type}): bind it to vfio-pci and register its driver with \
+         DriverFlags::NEED_MAPPING"
+    )]
+    NotSetUp {
+        /// The device.
+        address: PciAddress,
+        /// DPDK's `enum rte_intr_handle_type` value (-1: no handle).
+        handle_type: i32,
+    },
+    /// DPDK set up a kind of interrupt the device does not have (it takes
+    /// MSI-X by default, whenever vfio-pci offers an eventfd for it).
+    #[error(
+        "DPDK set up {kind} for PCI device {address}, which has no {kind} vector that takes \
+         an eventfd (count {count}): start the EAL with EalBuilder::vfio_interrupt_kind \
+         naming a kind the device has"
+    )]
+    KindMissing {
+        /// The device.
+        address: PciAddress,
+        /// What DPDK set up.
+        kind: IrqKind,
+        /// Vectors the kernel reports for it.
+        count: u32,
+    },
+    /// A call on DPDK's interrupt handle failed.
+    #[error("{call} for {kind} of PCI device {address} failed ({why})")]
+    Dpdk {
+        /// The device.
+        address: PciAddress,
+        /// The kind DPDK set up.
+        kind: IrqKind,
+        /// DPDK's function.
+        call: &'static str,
+        /// DPDK's error code, or where DPDK reported the reason.
+        why: String,
+    },
     /// `VFIO_DEVICE_SET_IRQS` failed.
     #[error("VFIO_DEVICE_SET_IRQS ({what}) for {kind} of PCI device {address} failed: {source}")]
     SetIrqs {
@@ -308,15 +336,47 @@ pub(crate) fn deadline(timeout: Option<Duration>) -> Option<Instant> {
     timeout.and_then(|t| Instant::now().checked_add(t))
 }
 
+/// A device's VFIO file that DPDK holds: a device DPDK probed for a Rust
+/// driver, reached through a handle that DPDK's removal revokes. The PCI
+/// driver module implements it; it knows DPDK's device and its interrupt
+/// handle.
+pub(crate) trait DpdkDeviceFile: Send + Sync + std::fmt::Debug {
+    /// Runs `f` on the device's VFIO file while the device is on DPDK's bus
+    /// (a removal waits for it); `None` once DPDK removed it.
+    fn with_file(
+        &self,
+        f: &mut dyn FnMut(BorrowedFd<'_>) -> io::Result<()>,
+    ) -> Option<io::Result<()>>;
+    /// Disables the vectors through DPDK's interrupt handle and lets DPDK close
+    /// the eventfds it made for them; nothing once the device was removed.
+    fn disable(&self);
+    /// Whether DPDK removed the device.
+    fn is_removed(&self) -> bool;
+}
+
+/// Who holds the device's VFIO file the vectors were enabled on.
+#[derive(Debug)]
+enum Owner<'dev> {
+    /// A device this crate opened ([`VfioDevice`]): its file, borrowed.
+    Vfio(BorrowedFd<'dev>),
+    /// A device DPDK probed: DPDK's file and interrupt handle.
+    Dpdk(Box<dyn DpdkDeviceFile>),
+}
+
+/// How often a wait on a DPDK-probed device's vector looks whether DPDK
+/// removed the device (its vectors never fire after that).
+const REVOCATION_CHECK: Duration = Duration::from_millis(100);
+
 /// The devices of this process with interrupts enabled.
 static ENABLED: Mutex<Vec<PciAddress>> = Mutex::new(Vec::new());
 
 /// One device's entry in [`ENABLED`], removed on drop.
 #[derive(Debug)]
-struct Claim(PciAddress);
+pub(crate) struct Claim(PciAddress);
 
 impl Claim {
-    fn take(address: PciAddress) -> Result<Self, IrqError> {
+    /// Claims `address`; [`IrqError::AlreadyEnabled`] when it is claimed.
+    pub(crate) fn take(address: PciAddress) -> Result<Self, IrqError> {
         let mut enabled = ENABLED.lock().unwrap_or_else(PoisonError::into_inner);
         if enabled.contains(&address) {
             return Err(IrqError::AlreadyEnabled { address });
@@ -338,13 +398,18 @@ impl Drop for Claim {
 /// A device's enabled interrupt vectors of one kind, each with its eventfd.
 /// Disables the index on drop (and then closes the eventfds).
 ///
-/// It borrows the device's descriptor, so it is dropped before the device.
+/// Made by [`VfioDevice::enable_interrupts`], it borrows the device's
+/// descriptor, so it is dropped before the device. Made by
+/// [`BoundDevice::enable_interrupts`](crate::BoundDevice::enable_interrupts)
+/// for a device DPDK probed, it is `Interrupts<'static>`: it holds the bound
+/// handle, and once DPDK removed the device every call is
+/// [`IrqError::Revoked`] (a wait in progress ends so within 100 ms).
 /// Reading the eventfds is left to this type ([`wait`](Self::wait),
 /// [`pending`](Self::pending)): an event loop polls [`fd`](Self::fd) for
 /// readability and then calls `pending`.
 #[derive(Debug)]
 pub struct Interrupts<'dev> {
-    device: BorrowedFd<'dev>,
+    owner: Owner<'dev>,
     address: PciAddress,
     kind: IrqKind,
     info_flags: u32,
@@ -374,7 +439,9 @@ impl VfioDevice<'_> {
     /// Zero vectors are [`IrqError::ZeroVectors`], more than the device has
     /// [`IrqError::TooManyVectors`], a second `Interrupts` for the same device
     /// [`IrqError::AlreadyEnabled`]. For a device that one of DPDK's own
-    /// drivers probed, DPDK owns the interrupts; do not use this there.
+    /// drivers probed, DPDK owns the interrupts; do not use this there. A
+    /// device DPDK probed for a Rust driver enables them through DPDK:
+    /// [`BoundDevice::enable_interrupts`](crate::BoundDevice::enable_interrupts).
     pub fn enable_interrupts(
         &self,
         kind: IrqKind,
@@ -438,7 +505,7 @@ impl<'dev> Interrupts<'dev> {
             source,
         })?;
         Ok(Interrupts {
-            device,
+            owner: Owner::Vfio(device),
             address,
             kind,
             info_flags: info.flags,
@@ -449,9 +516,68 @@ impl<'dev> Interrupts<'dev> {
         })
     }
 
+    /// Vectors DPDK enabled on its interrupt handle for a device it probed:
+    /// `events` are this value's own duplicates of DPDK's eventfds, vector 0
+    /// first.
+    pub(crate) fn from_dpdk(
+        file: Box<dyn DpdkDeviceFile>,
+        address: PciAddress,
+        kind: IrqKind,
+        info: &dpdk_sys::vfio_irq_info,
+        events: Vec<OwnedFd>,
+        claim: Claim,
+    ) -> Interrupts<'static> {
+        Interrupts {
+            owner: Owner::Dpdk(file),
+            address,
+            kind,
+            info_flags: info.flags,
+            available: info.count,
+            masked: vec![false; events.len()],
+            events,
+            _claim: claim,
+        }
+    }
+
     /// The device.
     pub fn address(&self) -> PciAddress {
         self.address
+    }
+
+    /// [`IrqError::Revoked`] once DPDK removed a device it probed.
+    fn check_present(&self) -> Result<(), IrqError> {
+        match &self.owner {
+            Owner::Dpdk(file) if file.is_removed() => Err(IrqError::Revoked {
+                address: self.address,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// `VFIO_DEVICE_SET_IRQS` for this value's index on the device's file.
+    fn set_irqs(
+        &self,
+        what: &'static str,
+        flags: u32,
+        start: u32,
+        count: u32,
+        fds: &[i32],
+    ) -> Result<(), IrqError> {
+        let index = self.kind.index();
+        let result = match &self.owner {
+            Owner::Vfio(device) => set_irqs(*device, index, flags, start, count, fds),
+            Owner::Dpdk(file) => file
+                .with_file(&mut |device| set_irqs(device, index, flags, start, count, fds))
+                .ok_or(IrqError::Revoked {
+                    address: self.address,
+                })?,
+        };
+        result.map_err(|source| IrqError::SetIrqs {
+            address: self.address,
+            kind: self.kind,
+            what,
+            source,
+        })
     }
 
     /// The kind of vectors enabled.
@@ -477,6 +603,7 @@ impl<'dev> Interrupts<'dev> {
 
     fn event(&self, vector: u32) -> Result<BorrowedFd<'_>, IrqError> {
         use std::os::fd::AsFd;
+        self.check_present()?;
         self.events
             .get(vector as usize)
             .map(|e| e.as_fd())
@@ -512,13 +639,24 @@ impl<'dev> Interrupts<'dev> {
             });
         }
         let deadline = deadline(timeout);
+        let checks_removal = matches!(self.owner, Owner::Dpdk(_));
         loop {
             let n = read_counter(event);
             if n > 0 {
                 return Ok(n);
             }
-            if !wait_readable(event, deadline) {
-                return Ok(read_counter(event));
+            // A DPDK-probed device can go while this waits: wake up now and
+            // then to look.
+            let slice = match (checks_removal, deadline) {
+                (false, _) => deadline,
+                (true, None) => Some(Instant::now() + REVOCATION_CHECK),
+                (true, Some(d)) => Some(d.min(Instant::now() + REVOCATION_CHECK)),
+            };
+            if !wait_readable(event, slice) {
+                if slice == deadline {
+                    return Ok(read_counter(event));
+                }
+                self.check_present()?;
             }
         }
     }
@@ -538,47 +676,33 @@ impl<'dev> Interrupts<'dev> {
     }
 
     fn set_masked(&mut self, vector: u32, masked: bool) -> Result<(), IrqError> {
-        let (what, result) = if self.kind == IrqKind::Intx {
-            let action = if masked {
-                dpdk_sys::VFIO_IRQ_SET_ACTION_MASK
+        if self.kind == IrqKind::Intx {
+            let (what, action) = if masked {
+                ("mask", dpdk_sys::VFIO_IRQ_SET_ACTION_MASK)
             } else {
-                dpdk_sys::VFIO_IRQ_SET_ACTION_UNMASK
+                ("unmask", dpdk_sys::VFIO_IRQ_SET_ACTION_UNMASK)
             };
-            (
-                if masked { "mask" } else { "unmask" },
-                set_irqs(
-                    self.device,
-                    self.kind.index(),
-                    dpdk_sys::VFIO_IRQ_SET_DATA_NONE | action,
-                    vector,
-                    1,
-                    &[],
-                ),
-            )
+            self.set_irqs(
+                what,
+                dpdk_sys::VFIO_IRQ_SET_DATA_NONE | action,
+                vector,
+                1,
+                &[],
+            )?;
         } else {
-            let fd = if masked {
-                -1
+            let (what, fd) = if masked {
+                ("detach", -1)
             } else {
-                self.events[vector as usize].as_raw_fd()
+                ("attach", self.events[vector as usize].as_raw_fd())
             };
-            (
-                if masked { "detach" } else { "attach" },
-                set_irqs(
-                    self.device,
-                    self.kind.index(),
-                    dpdk_sys::VFIO_IRQ_SET_DATA_EVENTFD | dpdk_sys::VFIO_IRQ_SET_ACTION_TRIGGER,
-                    vector,
-                    1,
-                    &[fd],
-                ),
-            )
-        };
-        result.map_err(|source| IrqError::SetIrqs {
-            address: self.address,
-            kind: self.kind,
-            what,
-            source,
-        })?;
+            self.set_irqs(
+                what,
+                dpdk_sys::VFIO_IRQ_SET_DATA_EVENTFD | dpdk_sys::VFIO_IRQ_SET_ACTION_TRIGGER,
+                vector,
+                1,
+                &[fd],
+            )?;
+        }
         self.masked[vector as usize] = masked;
         Ok(())
     }
@@ -593,20 +717,13 @@ impl<'dev> Interrupts<'dev> {
     /// (`VFIO_IRQ_SET_DATA_NONE` trigger): for tests of the delivery path.
     pub fn loopback(&self, vector: u32) -> Result<(), IrqError> {
         self.event(vector)?;
-        set_irqs(
-            self.device,
-            self.kind.index(),
+        self.set_irqs(
+            "loopback",
             dpdk_sys::VFIO_IRQ_SET_DATA_NONE | dpdk_sys::VFIO_IRQ_SET_ACTION_TRIGGER,
             vector,
             1,
             &[],
         )
-        .map_err(|source| IrqError::SetIrqs {
-            address: self.address,
-            kind: self.kind,
-            what: "loopback",
-            source,
-        })
     }
 }
 
@@ -614,14 +731,19 @@ impl Drop for Interrupts<'_> {
     fn drop(&mut self) {
         // Disable the index (count 0, no data) before the eventfds close. A
         // failure leaves the kernel its own references, dropped with the device.
-        let _ = set_irqs(
-            self.device,
-            self.kind.index(),
-            dpdk_sys::VFIO_IRQ_SET_DATA_NONE | dpdk_sys::VFIO_IRQ_SET_ACTION_TRIGGER,
-            0,
-            0,
-            &[],
-        );
+        match &self.owner {
+            Owner::Vfio(device) => {
+                let _ = set_irqs(
+                    *device,
+                    self.kind.index(),
+                    dpdk_sys::VFIO_IRQ_SET_DATA_NONE | dpdk_sys::VFIO_IRQ_SET_ACTION_TRIGGER,
+                    0,
+                    0,
+                    &[],
+                );
+            }
+            Owner::Dpdk(file) => file.disable(),
+        }
     }
 }
 

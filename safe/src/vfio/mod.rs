@@ -29,7 +29,7 @@ pub(crate) mod request;
 pub use caps::{CapChainError, RegionCaps};
 pub use container::ContainerError;
 pub use device::{BarError, OpenError, VfioDevice};
-pub use irq::{BusMasterError, Interrupts, IrqError, IrqKind, ResetError};
+pub use irq::{BusMasterError, Interrupts, IrqError, ResetError};
 pub use msix::MsixTable;
 pub use region::{RegionFlags, RegionInfo, RegionInfoError};
 pub use request::{RemovalRequests, RequestError};

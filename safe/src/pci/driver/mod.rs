@@ -39,6 +39,7 @@ mod bound;
 mod config;
 mod dpdk_bar;
 mod ids;
+mod interrupts;
 mod probed;
 mod registration;
 mod trampolines;

@@ -39,9 +39,8 @@ fail() {
 names=()
 for t in "${targets[@]}"; do names+=("${t%% *}"); done
 
-# The [[bin]] names of the fuzz crate's manifest.
-declared=$(awk '/^\[\[bin\]\]/ { bin = 1; next } /^\[/ { bin = 0 }
-    bin && /^name *=/ { sub(/^name *= *"/, ""); sub(/".*/, ""); print }' fuzz/Cargo.toml | sort)
+# The [[bin]] names of the fuzz crate's manifest (cargo metadata, through xtask).
+declared=$(../tools/xtask bins fuzz/Cargo.toml | sort)
 listed=$(printf '%s\n' "${names[@]}" | sort)
 not_fuzzed=$(comm -23 <(echo "$declared") <(echo "$listed"))
 not_declared=$(comm -13 <(echo "$declared") <(echo "$listed"))

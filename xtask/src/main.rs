@@ -46,6 +46,9 @@ usage: cargo xtask COMMAND ...   (the scripts: tools/xtask COMMAND ...)
       Checks tools/vm-faults.sh's guest log: each section, from `== LABEL` to
       `== LABEL: status 0 ...`, passed exactly 1 test and has a line matching
       each REGEX (--expect-same: one whose capture groups are all equal).
+  bins MANIFEST
+      The names of the binary targets of the package at MANIFEST (a
+      Cargo.toml), from `cargo metadata`, one a line, sorted.
   miri-result LOG --exit STATUS --min N --skipped N
       Checks one target's `cargo miri test` log (tools/miri.sh): prints
       `PASSED SUMMARY`, or the failure and exits 1.
@@ -411,6 +414,34 @@ fn miri_result(args: Vec<String>) -> Result<(), Error> {
     }
 }
 
+fn bins(args: Vec<String>) -> Result<(), Error> {
+    let [manifest] = <[String; 1]>::try_from(args)
+        .map_err(|_| usage("bins wants one manifest path"))?;
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .manifest_path(&manifest)
+        .no_deps()
+        .other_options(vec!["--offline".to_owned()])
+        .exec()
+        .map_err(|e| Error::Check(format!("cargo metadata for {manifest}: {e}")))?;
+    let manifest = std::fs::canonicalize(&manifest).map_err(|source| Error::Io {
+        path: manifest.clone(),
+        source,
+    })?;
+    let mut names: Vec<&str> = metadata
+        .packages
+        .iter()
+        .filter(|p| p.manifest_path.as_std_path() == manifest)
+        .flat_map(|p| &p.targets)
+        .filter(|t| t.is_bin())
+        .map(|t| t.name.as_str())
+        .collect();
+    names.sort_unstable();
+    for name in names {
+        println!("{name}");
+    }
+    Ok(())
+}
+
 fn run() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     let command = args.next().unwrap_or_default();
@@ -423,6 +454,7 @@ fn run() -> Result<(), Error> {
         "vm-log" => vm_log(rest),
         "vm-faults-log" => vm_faults_log(rest),
         "miri-result" => miri_result(rest),
+        "bins" => bins(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -190,6 +190,9 @@ printf '%s' "$pattern" | dd of="$ivshmem" conv=notrunc status=none
 # that give its outcome; the host checks what it printed. The x86_64 build runs
 # in the host's root, the i686 build in the i386 tree, the 24.11 build in the
 # Debian 13 tree (copies on each tree's tmpfs).
+# The xtask binary tools/xtask built above; the guest sees the host's root.
+xtask_bin=$(cd "$here/.." && pwd)/target/xtask/debug/xtask
+[[ -x $xtask_bin ]] || { echo "vm-tests: no xtask binary at $xtask_bin"; exit 1; }
 cat >"$work/guest.sh" <<GUEST
 set -e
 export DPDK_RS_IVSHMEM_PATTERN='$pattern'
@@ -197,7 +200,7 @@ out=\$TMPDIR/example.out
 section() { # section LABEL BINARY_COMMAND...: announce, count, run
     label=\$1
     shift
-    n=\$("\$@" --ignored --list --format terse | grep -c ': test\$' || true)
+    n=\$('$xtask_bin' count-tests --ignored "\$@" || true)
     echo "== \$label (\$n tests)"
     "\$@" --ignored --test-threads=1 --color never
 }

@@ -415,8 +415,8 @@ fn miri_result(args: Vec<String>) -> Result<(), Error> {
 }
 
 fn bins(args: Vec<String>) -> Result<(), Error> {
-    let [manifest] = <[String; 1]>::try_from(args)
-        .map_err(|_| usage("bins wants one manifest path"))?;
+    let [manifest] =
+        <[String; 1]>::try_from(args).map_err(|_| usage("bins wants one manifest path"))?;
     let metadata = cargo_metadata::MetadataCommand::new()
         .manifest_path(&manifest)
         .no_deps()

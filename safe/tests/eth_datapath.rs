@@ -423,6 +423,19 @@ fn port_misuse_is_a_typed_error() {
         assert!(ring.promiscuous().unwrap());
         ring.set_promiscuous(false).unwrap();
         assert!(!ring.promiscuous().unwrap());
+        ring.set_allmulticast(true).unwrap();
+        assert!(ring.allmulticast().unwrap());
+        ring.set_allmulticast(false).unwrap();
+        assert!(!ring.allmulticast().unwrap());
+        // net_ring's link follows the administrative state.
+        ring.set_link(false).unwrap();
+        assert!(!ring.link().unwrap().up, "set down");
+        assert!(matches!(
+            ring.wait_link_up(Duration::from_millis(30)),
+            Err(PortError::LinkDown { .. })
+        ));
+        ring.set_link(true).unwrap();
+        assert!(ring.wait_link_up(Duration::from_secs(1)).unwrap().up);
         let mut extra = Port::attach_vdev(&eal, "net_null7,size=100").unwrap();
         assert_ne!(extra.id(), ring.id());
         started(&mut extra, &pool);

@@ -126,6 +126,18 @@ int dpdk_shim_eth_promiscuous(uint16_t port, int enable)
 
 int dpdk_shim_eth_promiscuous_get(uint16_t port) { return rte_eth_promiscuous_get(port); }
 
+int dpdk_shim_eth_allmulticast(uint16_t port, int enable)
+{
+	return enable ? rte_eth_allmulticast_enable(port) : rte_eth_allmulticast_disable(port);
+}
+
+int dpdk_shim_eth_allmulticast_get(uint16_t port) { return rte_eth_allmulticast_get(port); }
+
+int dpdk_shim_eth_set_link(uint16_t port, int up)
+{
+	return up ? rte_eth_dev_set_link_up(port) : rte_eth_dev_set_link_down(port);
+}
+
 int dpdk_shim_eth_mtu_get(uint16_t port, uint16_t *mtu) { return rte_eth_dev_get_mtu(port, mtu); }
 
 int dpdk_shim_eth_mtu_set(uint16_t port, uint16_t mtu) { return rte_eth_dev_set_mtu(port, mtu); }

@@ -110,6 +110,11 @@ int dpdk_shim_eth_reset(uint16_t port);
 int dpdk_shim_eth_promiscuous(uint16_t port, int enable);
 /* 1 enabled, 0 disabled, negative errno. */
 int dpdk_shim_eth_promiscuous_get(uint16_t port);
+int dpdk_shim_eth_allmulticast(uint16_t port, int enable);
+/* 1 enabled, 0 disabled, negative errno. */
+int dpdk_shim_eth_allmulticast_get(uint16_t port);
+/* rte_eth_dev_set_link_up or _down. */
+int dpdk_shim_eth_set_link(uint16_t port, int up);
 int dpdk_shim_eth_mtu_get(uint16_t port, uint16_t *mtu);
 int dpdk_shim_eth_mtu_set(uint16_t port, uint16_t mtu);
 int dpdk_shim_eth_macaddr_set(uint16_t port, const uint8_t mac[6]);

@@ -799,6 +799,33 @@ impl<'eal> Port<'eal> {
         Ok(ret == 1)
     }
 
+    /// All-multicast mode on or off: every multicast frame received, whatever
+    /// the multicast filter holds.
+    pub fn set_allmulticast(&mut self, on: bool) -> Result<(), PortError> {
+        // SAFETY: plain values on a valid port.
+        check(self.id, "rte_eth_allmulticast_enable/disable", unsafe {
+            dpdk_sys::dpdk_shim_eth_allmulticast(self.id, on as i32)
+        })
+    }
+
+    /// Whether all-multicast mode is on.
+    pub fn allmulticast(&self) -> Result<bool, PortError> {
+        // SAFETY: a query on a valid port.
+        let ret = unsafe { dpdk_sys::dpdk_shim_eth_allmulticast_get(self.id) };
+        check(self.id, "rte_eth_allmulticast_get", ret)?;
+        Ok(ret == 1)
+    }
+
+    /// Sets the link up or down administratively (`rte_eth_dev_set_link_up`
+    /// / `_down`), as far as the driver can; [`link`](Self::link) then
+    /// reports the result. The port stays started.
+    pub fn set_link(&mut self, up: bool) -> Result<(), PortError> {
+        // SAFETY: plain values on a valid port.
+        check(self.id, "rte_eth_dev_set_link_up/down", unsafe {
+            dpdk_sys::dpdk_shim_eth_set_link(self.id, up as i32)
+        })
+    }
+
     /// The MTU.
     pub fn mtu(&self) -> Result<u16, PortError> {
         let mut mtu = 0u16;

@@ -423,6 +423,9 @@ fn port_misuse_is_a_typed_error() {
         assert!(ring.promiscuous().unwrap());
         ring.set_promiscuous(false).unwrap();
         assert!(!ring.promiscuous().unwrap());
+        assert_eq!(ring_info.reta_size, 0, "net_ring keeps no RSS table");
+        let err = ring.rss_reta().unwrap_err();
+        assert!(matches!(err, PortError::NoReta { .. }), "{err}");
         ring.set_allmulticast(true).unwrap();
         assert!(ring.allmulticast().unwrap());
         ring.set_allmulticast(false).unwrap();
@@ -444,6 +447,63 @@ fn port_misuse_is_a_typed_error() {
         assert_eq!(rx.rx_burst(&mut burst), 4);
         assert_eq!(burst.as_slice()[0].pkt_len(), 100);
         println!("port misuse: every case a typed error");
+    });
+}
+
+/// The RSS redirection table on net_null, which keeps one: written, read back
+/// and refused for a wrong size or a queue the port lacks (net_ring, which
+/// keeps none, in `port_misuse_is_a_typed_error`).
+#[test]
+fn rss_redirection_table() {
+    in_child!("rss_redirection_table", {
+        let eal = base_builder().no_pci().vdev("net_null0").init().unwrap();
+        let pool = Mempool::new(&eal, &MempoolConfig::new("reta", 2047)).unwrap();
+        let mut null = Port::by_name(&eal, "net_null0").unwrap();
+        let info = null.info().unwrap();
+        assert!(info.reta_size > 0 && info.reta_size % 64 == 0, "{info:?}");
+        let mut config = PortConfig::new(4, 1);
+        config.rss = Some(info.rss_offloads & rss::IP);
+        null.configure(&config).unwrap();
+        for q in 0..4 {
+            null.setup_rx_queue(q, 128, None, &pool).unwrap();
+        }
+        null.setup_tx_queue(0, 128, None).unwrap();
+        null.start().unwrap();
+
+        let size = info.reta_size as usize;
+        let table: Vec<u16> = (0..size).map(|i| ((i * 7) % 4) as u16).collect();
+        null.set_rss_reta(&table).unwrap();
+        assert_eq!(null.rss_reta().unwrap(), table);
+        let reversed: Vec<u16> = table.iter().rev().copied().collect();
+        null.set_rss_reta(&reversed).unwrap();
+        assert_eq!(null.rss_reta().unwrap(), reversed);
+
+        let err = null.set_rss_reta(&table[..size - 1]).unwrap_err();
+        assert!(
+            matches!(err, PortError::RetaSize { len, size: s, .. } if len == size - 1 && s as usize == size),
+            "{err}"
+        );
+        let mut bad = table.clone();
+        bad[size / 2] = 4;
+        let err = null.set_rss_reta(&bad).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PortError::QueueOutOfRange {
+                    queue: 4,
+                    count: 4,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            null.rss_reta().unwrap(),
+            reversed,
+            "a refused table changes nothing"
+        );
+
+        println!("rss: a {size}-entry table written and read back on net_null");
     });
 }
 

@@ -8620,6 +8620,16 @@ unsafe extern "C" {
     ) -> ::std::os::raw::c_int;
     pub fn dpdk_shim_eth_allmulticast_get(port: u16) -> ::std::os::raw::c_int;
     pub fn dpdk_shim_eth_set_link(port: u16, up: ::std::os::raw::c_int) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_reta_query(
+        port: u16,
+        queues: *mut u16,
+        size: u16,
+    ) -> ::std::os::raw::c_int;
+    pub fn dpdk_shim_eth_reta_update(
+        port: u16,
+        queues: *const u16,
+        size: u16,
+    ) -> ::std::os::raw::c_int;
     pub fn dpdk_shim_eth_mtu_get(port: u16, mtu: *mut u16) -> ::std::os::raw::c_int;
     pub fn dpdk_shim_eth_mtu_set(port: u16, mtu: u16) -> ::std::os::raw::c_int;
     pub fn dpdk_shim_eth_macaddr_set(port: u16, mac: *const u8) -> ::std::os::raw::c_int;

@@ -126,6 +126,54 @@ int dpdk_shim_eth_promiscuous(uint16_t port, int enable)
 
 int dpdk_shim_eth_promiscuous_get(uint16_t port) { return rte_eth_promiscuous_get(port); }
 
+/* The groups of 64 entries that rte_eth_dev_rss_reta_query/update take, every
+ * entry of each selected; NULL for a size that is no multiple of 64. */
+static struct rte_eth_rss_reta_entry64 *reta_groups(uint16_t size)
+{
+	struct rte_eth_rss_reta_entry64 *groups;
+	uint16_t i;
+
+	if (size == 0 || size % RTE_ETH_RETA_GROUP_SIZE != 0)
+		return NULL;
+	groups = calloc(size / RTE_ETH_RETA_GROUP_SIZE, sizeof(*groups));
+	if (groups == NULL)
+		return NULL;
+	for (i = 0; i < size / RTE_ETH_RETA_GROUP_SIZE; i++)
+		groups[i].mask = UINT64_MAX;
+	return groups;
+}
+
+int dpdk_shim_eth_reta_query(uint16_t port, uint16_t *queues, uint16_t size)
+{
+	struct rte_eth_rss_reta_entry64 *groups = reta_groups(size);
+	uint16_t i;
+	int ret;
+
+	if (groups == NULL)
+		return -EINVAL;
+	ret = rte_eth_dev_rss_reta_query(port, groups, size);
+	if (ret == 0)
+		for (i = 0; i < size; i++)
+			queues[i] = groups[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+	free(groups);
+	return ret;
+}
+
+int dpdk_shim_eth_reta_update(uint16_t port, const uint16_t *queues, uint16_t size)
+{
+	struct rte_eth_rss_reta_entry64 *groups = reta_groups(size);
+	uint16_t i;
+	int ret;
+
+	if (groups == NULL)
+		return -EINVAL;
+	for (i = 0; i < size; i++)
+		groups[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] = queues[i];
+	ret = rte_eth_dev_rss_reta_update(port, groups, size);
+	free(groups);
+	return ret;
+}
+
 int dpdk_shim_eth_allmulticast(uint16_t port, int enable)
 {
 	return enable ? rte_eth_allmulticast_enable(port) : rte_eth_allmulticast_disable(port);

@@ -129,6 +129,22 @@ pub enum PortError {
         /// `rte_eth_dev_tx_offload_name`).
         name: String,
     },
+    /// A redirection table of another length than the driver's.
+    #[error("port {port}: an RSS redirection table of {len} entries; the driver's has {size}")]
+    RetaSize {
+        /// The port id.
+        port: u16,
+        /// Entries given.
+        len: usize,
+        /// The driver's table size (`reta_size`).
+        size: u16,
+    },
+    /// The driver keeps no RSS redirection table (`reta_size` 0).
+    #[error("port {port}: the driver keeps no RSS redirection table")]
+    NoReta {
+        /// The port id.
+        port: u16,
+    },
     /// The RSS hash types requested are empty or not all in the driver's
     /// `flow_type_rss_offloads`.
     #[error(
@@ -292,6 +308,8 @@ pub struct PortInfo {
     pub tx_offload_capa: u64,
     /// RSS hash types the driver offers, [`rss`] bits (`flow_type_rss_offloads`); 0 without RSS.
     pub rss_offloads: u64,
+    /// Entries of the RSS redirection table (`reta_size`); 0 without one.
+    pub reta_size: u16,
     /// NUMA socket of the device, `None` when unknown.
     pub socket: Option<u32>,
 }
@@ -466,6 +484,7 @@ impl<'eal> Port<'eal> {
             rx_offload_capa: raw.rx_offload_capa,
             tx_offload_capa: raw.tx_offload_capa,
             rss_offloads: raw.flow_type_rss_offloads,
+            reta_size: raw.reta_size,
             socket: u32::try_from(raw.socket_id).ok(),
         })
     }
@@ -797,6 +816,52 @@ impl<'eal> Port<'eal> {
         let ret = unsafe { dpdk_sys::dpdk_shim_eth_promiscuous_get(self.id) };
         check(self.id, "rte_eth_promiscuous_get", ret)?;
         Ok(ret == 1)
+    }
+
+    /// The RSS redirection table: entry `i` is the RX queue that packets of
+    /// hash bucket `i` go to ([`PortInfo::reta_size`] entries).
+    pub fn rss_reta(&self) -> Result<Vec<u16>, PortError> {
+        let size = self.reta_size()?;
+        let mut table = vec![0u16; size as usize];
+        // SAFETY: `table` has the `size` entries the shim writes.
+        check(self.id, "rte_eth_dev_rss_reta_query", unsafe {
+            dpdk_sys::dpdk_shim_eth_reta_query(self.id, table.as_mut_ptr(), size)
+        })?;
+        Ok(table)
+    }
+
+    /// Sets the RSS redirection table (see [`rss_reta`](Self::rss_reta)):
+    /// `table` has the driver's [`PortInfo::reta_size`] entries, each an RX
+    /// queue the port was configured with.
+    pub fn set_rss_reta(&mut self, table: &[u16]) -> Result<(), PortError> {
+        let size = self.reta_size()?;
+        if table.len() != size as usize {
+            return Err(PortError::RetaSize {
+                port: self.id,
+                len: table.len(),
+                size,
+            });
+        }
+        let count = self.rx_taken.len() as u16;
+        if let Some(&queue) = table.iter().find(|&&q| q >= count) {
+            return Err(PortError::QueueOutOfRange {
+                port: self.id,
+                kind: "RX",
+                queue,
+                count,
+            });
+        }
+        // SAFETY: `table` has the `size` entries the shim reads.
+        check(self.id, "rte_eth_dev_rss_reta_update", unsafe {
+            dpdk_sys::dpdk_shim_eth_reta_update(self.id, table.as_ptr(), size)
+        })
+    }
+
+    fn reta_size(&self) -> Result<u16, PortError> {
+        match self.info()?.reta_size {
+            0 => Err(PortError::NoReta { port: self.id }),
+            size => Ok(size),
+        }
     }
 
     /// All-multicast mode on or off: every multicast frame received, whatever

@@ -211,6 +211,42 @@ pub(crate) fn irq_info(fd: BorrowedFd<'_>, index: u32) -> io::Result<dpdk_sys::v
     Ok(info)
 }
 
+/// The kernel's description of `kind` on the device `file`
+/// (`VFIO_DEVICE_GET_IRQ_INFO`), checked for a request of `vectors`: no vector
+/// that takes an eventfd is `unusable(&info)`, 0 vectors
+/// [`IrqError::ZeroVectors`], more than `available(&info)`
+/// [`IrqError::TooManyVectors`].
+pub(crate) fn checked_request(
+    file: BorrowedFd<'_>,
+    address: PciAddress,
+    kind: IrqKind,
+    vectors: u32,
+    unusable: impl FnOnce(&dpdk_sys::vfio_irq_info) -> IrqError,
+    available: impl FnOnce(&dpdk_sys::vfio_irq_info) -> u32,
+) -> Result<dpdk_sys::vfio_irq_info, IrqError> {
+    let info = irq_info(file, kind.index()).map_err(|source| IrqError::Info {
+        address,
+        kind,
+        source,
+    })?;
+    if info.flags & dpdk_sys::VFIO_IRQ_INFO_EVENTFD == 0 || info.count == 0 {
+        return Err(unusable(&info));
+    }
+    if vectors == 0 {
+        return Err(IrqError::ZeroVectors { address, kind });
+    }
+    let available = available(&info);
+    if vectors > available {
+        return Err(IrqError::TooManyVectors {
+            address,
+            kind,
+            asked: vectors,
+            available,
+        });
+    }
+    Ok(info)
+}
+
 /// A new non-blocking, close-on-exec eventfd.
 pub(crate) fn new_eventfd() -> io::Result<OwnedFd> {
     // SAFETY: plain integer arguments; the result is checked before use.
@@ -460,30 +496,19 @@ impl<'dev> Interrupts<'dev> {
         kind: IrqKind,
         vectors: u32,
     ) -> Result<Self, IrqError> {
-        let info = irq_info(device, kind.index()).map_err(|source| IrqError::Info {
+        let info = checked_request(
+            device,
             address,
             kind,
-            source,
-        })?;
-        if info.flags & dpdk_sys::VFIO_IRQ_INFO_EVENTFD == 0 || info.count == 0 {
-            return Err(IrqError::Unsupported {
+            vectors,
+            |info| IrqError::Unsupported {
                 address,
                 kind,
                 count: info.count,
                 flags: info.flags,
-            });
-        }
-        if vectors == 0 {
-            return Err(IrqError::ZeroVectors { address, kind });
-        }
-        if vectors > info.count {
-            return Err(IrqError::TooManyVectors {
-                address,
-                kind,
-                asked: vectors,
-                available: info.count,
-            });
-        }
+            },
+            |info| info.count,
+        )?;
         let claim = Claim::take(address)?;
         let events = (0..vectors)
             .map(|_| new_eventfd())

@@ -21,7 +21,7 @@ use crate::errno::DpdkErrno;
 use crate::pci::driver::bound::BoundDevice;
 use crate::pci::driver::probed::ProbedDevice;
 use crate::pci::interrupt::IrqKind;
-use crate::vfio::irq::{irq_info, Claim, DpdkDeviceFile, Interrupts, IrqError};
+use crate::vfio::irq::{checked_request, Claim, DpdkDeviceFile, Interrupts, IrqError};
 
 /// The most vectors DPDK's handle takes: vector 0 and one eventfd per vector
 /// up to `RTE_MAX_RXTX_INTR_VEC_ID` (DPDK cuts a larger request silently).
@@ -101,34 +101,23 @@ fn enable(
     // SAFETY: the VFIO file DPDK opened for the device stays open until DPDK
     // unmaps it on removal, which waits for the `with` this runs in.
     let file = unsafe { BorrowedFd::borrow_raw(file) };
-    let info = irq_info(file, kind.index()).map_err(|source| IrqError::Info {
-        address,
-        kind,
-        source,
-    })?;
-    if info.flags & dpdk_sys::VFIO_IRQ_INFO_EVENTFD == 0 || info.count == 0 {
-        return Err(IrqError::KindMissing {
-            address,
-            kind,
-            count: info.count,
-        });
-    }
-    if vectors == 0 {
-        return Err(IrqError::ZeroVectors { address, kind });
-    }
     // DPDK enables one MSI or INTx vector whatever it is asked.
-    let available = match kind {
+    let available = |info: &dpdk_sys::vfio_irq_info| match kind {
         IrqKind::Msix => info.count.min(MAX_VECTORS),
         _ => 1,
     };
-    if vectors > available {
-        return Err(IrqError::TooManyVectors {
+    let info = checked_request(
+        file,
+        address,
+        kind,
+        vectors,
+        |info| IrqError::KindMissing {
             address,
             kind,
-            asked: vectors,
-            available,
-        });
-    }
+            count: info.count,
+        },
+        available,
+    )?;
     let claim = Claim::take(address)?;
     let dpdk = DpdkHandle {
         device: bound.clone(),
@@ -188,7 +177,7 @@ fn enable(
         address,
         kind,
         &dpdk_sys::vfio_irq_info {
-            count: available,
+            count: available(&info),
             ..info
         },
         events,

@@ -431,10 +431,26 @@ fn a_probed_device_does_dma_through_its_kept_handle_until_removed() {
             });
             assert_eq!(id, Ok(0x010000ed));
 
-            // Removed: DPDK unmaps the BARs and frees its device; the kept
-            // handle is revoked, a typed error.
+            // Removed while another thread is inside `with` and uses the
+            // handle again in there: the removal waits for it, and the nested
+            // use does not queue behind the waiting removal. Then DPDK unmaps
+            // the BARs and frees its device; the kept handle is revoked, a
+            // typed error.
             drop(buffer);
-            eal.remove(edu).unwrap();
+            std::thread::scope(|s| {
+                let (inside, entered) = std::sync::mpsc::channel();
+                let handle = &handle;
+                let holder = s.spawn(move || {
+                    handle.with(|_| {
+                        inside.send(()).unwrap();
+                        std::thread::sleep(Duration::from_millis(300));
+                        (handle.with(|_| 7), handle.is_revoked())
+                    })
+                });
+                entered.recv().unwrap();
+                eal.remove(edu).unwrap();
+                assert_eq!(holder.join().unwrap(), Ok((Ok(7), false)));
+            });
             assert_eq!(handle.with(|_| ()), Err(Revoked(edu)));
             assert!(driver.devices().is_empty());
         },

@@ -66,6 +66,9 @@ impl BoundDevice {
 
     /// Whether DPDK removed the device.
     pub fn is_revoked(&self) -> bool {
+        if held_here(&self.binding).is_some() {
+            return false;
+        }
         *self
             .binding
             .raw
@@ -76,7 +79,16 @@ impl BoundDevice {
 
     /// Runs `f` with the device, which stays on DPDK's bus until `f` returns
     /// (a removal on another thread waits); [`Revoked`] once it was removed.
+    /// `f` may use this handle (or a clone) again: a nested call reuses the
+    /// outer one's hold on the device rather than queueing behind a removal
+    /// that waits for the outer one.
     pub fn with<R>(&self, f: impl FnOnce(&ProbedDevice<'_>) -> R) -> Result<R, Revoked> {
+        if let Some(raw) = held_here(&self.binding) {
+            // SAFETY: an outer `with` on this thread holds the read guard for
+            // this binding (see below) for longer than this call.
+            let device = unsafe { ProbedDevice::from_raw(raw as *mut sdk::rte_pci_device) };
+            return Ok(f(&device));
+        }
         let raw = self
             .binding
             .raw
@@ -85,12 +97,49 @@ impl BoundDevice {
         if *raw == 0 {
             return Err(Revoked(self.binding.address));
         }
+        let _held = Held::enter(&self.binding, *raw);
         // SAFETY: the pointer is DPDK's live device: DPDK frees it only after
         // the remove trampoline returned, which first revokes this binding under
         // the write lock, and that waits for this read guard. The ProbedDevice
         // borrows the guard's scope and cannot leave the closure.
         let device = unsafe { ProbedDevice::from_raw(*raw as *mut sdk::rte_pci_device) };
         Ok(f(&device))
+    }
+}
+
+thread_local! {
+    /// The bindings this thread holds a read guard of (inside `with`), with
+    /// DPDK's device pointer each: nested calls use them without locking again
+    /// (a second read of a lock a removal waits to write would wait forever).
+    static HELD: std::cell::RefCell<Vec<(*const Binding, usize)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// DPDK's device pointer of `binding` when this thread is inside `with` on it.
+fn held_here(binding: &Arc<Binding>) -> Option<usize> {
+    let key = Arc::as_ptr(binding);
+    HELD.with(|held| {
+        held.borrow()
+            .iter()
+            .find(|(b, _)| *b == key)
+            .map(|(_, raw)| *raw)
+    })
+}
+
+/// This thread's entry in [`HELD`] while an outer `with` runs; removed on drop
+/// (also when the closure panics), before the read guard is released.
+struct Held;
+
+impl Held {
+    fn enter(binding: &Arc<Binding>, raw: usize) -> Held {
+        HELD.with(|held| held.borrow_mut().push((Arc::as_ptr(binding), raw)));
+        Held
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.with(|held| held.borrow_mut().pop());
     }
 }
 

@@ -126,20 +126,23 @@ int dpdk_shim_eth_promiscuous(uint16_t port, int enable)
 
 int dpdk_shim_eth_promiscuous_get(uint16_t port) { return rte_eth_promiscuous_get(port); }
 
-/* The groups of 64 entries that rte_eth_dev_rss_reta_query/update take, every
- * entry of each selected; NULL for a size that is no multiple of 64. */
+/* The groups of 64 entries that rte_eth_dev_rss_reta_query/update take, for
+ * a table of size entries, each of them selected; NULL for size 0. */
 static struct rte_eth_rss_reta_entry64 *reta_groups(uint16_t size)
 {
+	uint16_t n = (size + RTE_ETH_RETA_GROUP_SIZE - 1) / RTE_ETH_RETA_GROUP_SIZE;
 	struct rte_eth_rss_reta_entry64 *groups;
 	uint16_t i;
 
-	if (size == 0 || size % RTE_ETH_RETA_GROUP_SIZE != 0)
+	if (size == 0)
 		return NULL;
-	groups = calloc(size / RTE_ETH_RETA_GROUP_SIZE, sizeof(*groups));
+	groups = calloc(n, sizeof(*groups));
 	if (groups == NULL)
 		return NULL;
-	for (i = 0; i < size / RTE_ETH_RETA_GROUP_SIZE; i++)
+	for (i = 0; i < n; i++)
 		groups[i].mask = UINT64_MAX;
+	if (size % RTE_ETH_RETA_GROUP_SIZE != 0)
+		groups[n - 1].mask = (UINT64_C(1) << (size % RTE_ETH_RETA_GROUP_SIZE)) - 1;
 	return groups;
 }
 

@@ -116,7 +116,8 @@ int dpdk_shim_eth_allmulticast_get(uint16_t port);
 /* rte_eth_dev_set_link_up or _down. */
 int dpdk_shim_eth_set_link(uint16_t port, int up);
 /* The RSS redirection table as one queue id per hash bucket, size entries (the
- * driver's reta_size, a multiple of 64); -EINVAL for another size. */
+ * driver's reta_size); -EINVAL for size 0, and from DPDK for another size than
+ * the driver's. */
 int dpdk_shim_eth_reta_query(uint16_t port, uint16_t *queues, uint16_t size);
 int dpdk_shim_eth_reta_update(uint16_t port, const uint16_t *queues, uint16_t size);
 int dpdk_shim_eth_mtu_get(uint16_t port, uint16_t *mtu);
